@@ -1,0 +1,273 @@
+/*
+ * main.c - nexusctl's entry point: finds the subcommand in cmd_table[] and
+ * hands it argv.  With no subcommand (or only options) it opens the console.
+ *
+ * Exit statuses: 0 success; for `check` the worst state (0-3); 64 a usage
+ * error (unknown option or command); 78 a configuration error; 70 an
+ * internal failure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const struct cmd_entry cmd_table[] = {
+	{
+		.name = "console",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--readonly]",
+		.summary = "open the full-screen console (the default)",
+		.exec = cmd_console_exec,
+	},
+	{
+		.name = "check",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format text|json|nagios]",
+		.summary = "run one round of every check; exit status is the worst state",
+		.exec = cmd_check_exec,
+	},
+	{
+		.name = "watch",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format json] [--count N]",
+		.summary = "stream events as JSON lines",
+		.exec = cmd_watch_exec,
+	},
+	{
+		.name = "config",
+		.usage = "check [-c CONFIG]",
+		.summary = "validate the configuration file",
+		.exec = cmd_config_exec,
+	},
+	{ .name = NULL },
+};
+
+const struct cmd_entry *
+cli_cmd_find(const char *name)
+{
+	const struct cmd_entry *cmd;
+
+	for (cmd = cmd_table; cmd->name != NULL; cmd++) {
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	}
+	return NULL;
+}
+
+void
+cli_print_version(void)
+{
+	printf("nexusctl %s\n", PACKAGE_VERSION);
+}
+
+void
+cli_print_help(const struct cmd_entry *cmd, FILE *fp)
+{
+	fprintf(fp, "usage: nexusctl %s %s\n\n%s.\n\n", cmd->name, cmd->usage,
+	    cmd->summary);
+	fputs("Common options:\n"
+	    "  -c, --config FILE   configuration (default $XDG_CONFIG_HOME/nexusctl/config.json)\n"
+	    "      --demo[=N]      simulated demo fleet of N nodes (default 5000)\n"
+	    "      --seed N        seed of the simulated fleet\n"
+	    "  -h, --help          this help\n"
+	    "      --version       print the version\n", fp);
+}
+
+static void
+main_help(FILE *fp)
+{
+	const struct cmd_entry *cmd;
+
+	fputs("usage: nexusctl [COMMAND] [OPTIONS]\n\n"
+	    "A terminal operations console with an embedded monitoring engine.\n"
+	    "With no command, opens the console on the configured fleet (or the\n"
+	    "built-in demo fleet).\n\nCommands:\n", fp);
+	for (cmd = cmd_table; cmd->name != NULL; cmd++)
+		fprintf(fp, "  %-10s %s\n", cmd->name, cmd->summary);
+	fputs("\nRun 'nexusctl COMMAND --help' for a command's options.\n"
+	    "See nexusctl(1) and nexusctl.conf(5).\n", fp);
+}
+
+/* Prints "nexusctl: CMD: message" and returns the usage exit status. */
+int
+cli_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "nexusctl: %s%s", cmd ? cmd->name : "",
+	    cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'nexusctl %s%s--help')\n", cmd ? cmd->name : "",
+	    cmd ? " " : "");
+	return NX_EXIT_USAGE;
+}
+
+/* Parses a whole decimal number in [min, max]; -1 if s is anything else. */
+int
+cli_parse_long(const char *what, const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	(void)what;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The argv being parsed, for error messages about long options. */
+static char **cli_argv;
+
+void
+cli_common_init(struct cli_common *co, char **argv)
+{
+	cli_argv = argv;
+	opterr = 0;
+	optind = 1;
+	memset(co, 0, sizeof *co);
+	co->demo_nodes = -1;
+	co->seed = -1;
+}
+
+/*
+ * Handles one option shared by every command.  Returns 1 if it was one (and
+ * the caller continues), 0 if it is not a common option, and -1 when the
+ * command must exit now with *exit_status (help, version, bad value).
+ */
+int
+cli_common_opt(const struct cmd_entry *cmd, struct cli_common *co, int opt,
+    const char *arg, int *exit_status)
+{
+	const char *argv_last_option = cli_argv != NULL && optind > 0 ?
+	    cli_argv[optind - 1] : "?";
+	long v;
+
+	switch (opt) {
+	case 'c':
+		co->config_path = arg;
+		return 1;
+	case CLI_OPT_DEMO:
+		if (arg == NULL) {
+			co->demo_nodes = 5000;
+			return 1;
+		}
+		if (cli_parse_long("--demo", arg, 0, 10000000, &v) != 0) {
+			*exit_status = cli_usage_error(cmd,
+			    "--demo wants a node count from 0 to 10000000, not '%s'",
+			    arg);
+			return -1;
+		}
+		co->demo_nodes = v;
+		return 1;
+	case CLI_OPT_SEED:
+		if (cli_parse_long("--seed", arg, 0, LONG_MAX, &v) != 0) {
+			*exit_status = cli_usage_error(cmd,
+			    "--seed wants a non-negative integer, not '%s'", arg);
+			return -1;
+		}
+		co->seed = v;
+		return 1;
+	case 'h':
+	case CLI_OPT_HELP:
+		cli_print_help(cmd, stdout);
+		*exit_status = 0;
+		return -1;
+	case CLI_OPT_VERSION:
+		cli_print_version();
+		*exit_status = 0;
+		return -1;
+	case '?':
+	case ':':
+		/* getopt_long runs with opterr = 0: say it in one line here. */
+		if (optopt != 0 && optopt < 0x100)
+			*exit_status = cli_usage_error(cmd, "%s option '-%c'",
+			    opt == ':' ? "missing value for" : "unknown",
+			    optopt);
+		else
+			*exit_status = cli_usage_error(cmd,
+			    "unknown option or missing value: '%s'",
+			    argv_last_option);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Loads the configuration named by -c, else the default file if it exists,
+ * else the built-in defaults; then applies --demo and --seed over it.
+ * Prints the error and returns NX_EXIT_CONFIG on failure.
+ */
+int
+cli_load_config(const struct cli_common *co, struct nx_config *cfg)
+{
+	struct nx_err err = { { 0 } };
+	int rc;
+
+	if (co->config_path != NULL)
+		rc = config_load(cfg, co->config_path, &err);
+	else
+		rc = config_load_default(cfg, &err);
+	if (rc != 0) {
+		fprintf(stderr, "nexusctl: %s\n", err.msg);
+		return NX_EXIT_CONFIG;
+	}
+	if (co->demo_nodes >= 0) {
+		cfg->demo.enabled = true;
+		cfg->demo.nodes = (uint32_t)co->demo_nodes;
+	}
+	if (co->seed >= 0)
+		cfg->demo.seed = (uint64_t)co->seed;
+	return 0;
+}
+
+/*
+ * Loads configuration and fleet into e on loop.  On failure prints why and
+ * returns the exit status; cfg must be freed by the caller either way.
+ */
+int
+cli_engine_open(struct engine *e, uv_loop_t *loop, const struct cli_common *co,
+    struct nx_config *cfg)
+{
+	struct nx_err err = { { 0 } };
+	int rc;
+
+	if ((rc = cli_load_config(co, cfg)) != 0)
+		return rc;
+	engine_init(e, loop, cfg);
+	if (engine_load(e, &err) != 0) {
+		fprintf(stderr, "nexusctl: %s\n", err.msg);
+		return NX_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd_entry *cmd;
+	const char *name = argc > 1 ? argv[1] : NULL;
+
+	if (name != NULL && strcmp(name, "--help") == 0) {
+		main_help(stdout);
+		return 0;
+	}
+	if (name != NULL && strcmp(name, "--version") == 0) {
+		cli_print_version();
+		return 0;
+	}
+	if (name == NULL || name[0] == '-')
+		return cmd_console_exec(argc, argv);
+	if ((cmd = cli_cmd_find(name)) != NULL)
+		return cmd->exec(argc - 1, argv + 1);
+	fprintf(stderr, "nexusctl: unknown command '%s' (see 'nexusctl --help')\n",
+	    name);
+	return NX_EXIT_USAGE;
+}

@@ -1,0 +1,195 @@
+/*
+ * engine.c - the engine's life cycle: load the fleet from the providers,
+ * run it live on the libuv loop, or run one batch round.
+ *
+ * The engine owns the fleet, the bus and the scheduler.  It does not own the
+ * loop (the caller runs it) nor the configuration's strings (the caller keeps
+ * the nx_config alive until engine_free()).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+void
+engine_init(struct engine *e, uv_loop_t *loop, const struct nx_config *cfg)
+{
+	memset(e, 0, sizeof *e);
+	e->loop = loop;
+	e->cfg = *cfg;
+	fleet_init(&e->fleet);
+	bus_init(&e->bus);
+	e->sched = sched_new(e);
+	uv_update_time(loop);
+	e->start_mono = uv_now(loop);
+	e->start_time = nx_wallclock();
+}
+
+void
+engine_free(struct engine *e)
+{
+	engine_stop(e);
+	sched_free(e->sched);
+	e->sched = NULL;
+	bus_free(&e->bus);
+	fleet_free(&e->fleet);
+}
+
+/*
+ * Wall-clock milliseconds as the engine sees them: derived from the loop's
+ * monotonic clock so that a clock step does not reorder the schedule, or the
+ * frozen instant of a batch round.
+ */
+nx_time
+engine_now(const struct engine *e)
+{
+	if (e->frozen_now != 0)
+		return e->frozen_now;
+	return e->start_time + (nx_time)(uv_now(e->loop) - e->start_mono);
+}
+
+/*
+ * Asks every provider for its nodes, then gives each check the configured
+ * defaults where its provider left them unset.
+ */
+int
+engine_load(struct engine *e, struct nx_err *err)
+{
+	size_t i;
+	uint32_t c;
+
+	for (i = 0; i < provider_count; i++) {
+		const struct provider *p = provider_table[i];
+
+		if (p->inventory != NULL && p->inventory(e, err) != 0)
+			return -1;
+	}
+	for (c = 0; c < e->fleet.nchecks; c++) {
+		struct check *ck = &e->fleet.checks[c];
+
+		if (ck->interval_ms == 0)
+			ck->interval_ms = e->cfg.checks.interval_ms;
+		if (ck->retry_ms == 0)
+			ck->retry_ms = e->cfg.checks.retry_ms;
+		if (ck->timeout_ms == 0)
+			ck->timeout_ms = e->cfg.checks.timeout_ms;
+		if (ck->max_attempts == 0)
+			ck->max_attempts = e->cfg.checks.max_attempts;
+	}
+	return 0;
+}
+
+/*
+ * Runs the fleet live: providers start sampling and every check is scheduled
+ * at a fixed pseudo-random phase within its interval, so that 50,000 checks
+ * at 60 s spread evenly instead of firing together.
+ */
+int
+engine_start(struct engine *e)
+{
+	nx_time now = engine_now(e);
+	size_t i;
+	uint32_t c;
+
+	e->running = true;
+	for (i = 0; i < provider_count; i++) {
+		const struct provider *p = provider_table[i];
+
+		if (p->sample != NULL)
+			p->sample(e, now);
+		if (p->start != NULL && p->start(e) != 0)
+			return -1;
+	}
+	for (c = 0; c < e->fleet.nchecks; c++) {
+		struct check *ck = &e->fleet.checks[c];
+		uint64_t phase = nx_hash64(((uint64_t)ck->node << 20) ^ c) %
+		    (ck->interval_ms ? ck->interval_ms : 1);
+
+		sched_add(e->sched, ck, now + (nx_time)phase);
+	}
+	return sched_start(e->sched);
+}
+
+void
+engine_stop(struct engine *e)
+{
+	size_t i;
+
+	if (!e->running)
+		return;
+	e->running = false;
+	if (e->sched != NULL)
+		sched_stop(e->sched);
+	for (i = 0; i < provider_count; i++) {
+		if (provider_table[i]->stop != NULL)
+			provider_table[i]->stop(e);
+	}
+}
+
+static void
+engine_round_timeout(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/*
+ * One batch round: every provider samples once, every check runs once at
+ * the same instant, and the loop runs until all results are in or
+ * timeout_ms passes.  Returns 0, or -1 when checks were still running at
+ * the timeout.
+ */
+int
+engine_round(struct engine *e, uint32_t timeout_ms)
+{
+	nx_time now = engine_now(e);
+	uv_timer_t timer;
+	bool expired = false;
+	size_t i;
+	uint32_t c;
+
+	e->frozen_now = now;
+	for (i = 0; i < provider_count; i++) {
+		if (provider_table[i]->sample != NULL)
+			provider_table[i]->sample(e, now);
+	}
+	for (c = 0; c < e->fleet.nchecks; c++)
+		mon_run_check(e, &e->fleet.checks[c]);
+	e->frozen_now = 0;
+	if (e->pending > 0) {
+		uv_timer_init(e->loop, &timer);
+		timer.data = &expired;
+		uv_timer_start(&timer, engine_round_timeout, timeout_ms, 0);
+		while (e->pending > 0 && !expired)
+			uv_run(e->loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&timer, NULL);
+		uv_run(e->loop, UV_RUN_NOWAIT);
+	}
+	return e->pending > 0 ? -1 : 0;
+}
+
+/*
+ * The worst check state in the fleet, in Nagios's order of severity:
+ * OK < WARNING < UNKNOWN < CRITICAL.  Checks without a result count as
+ * UNKNOWN.  This is the exit status of `nexusctl check`.
+ */
+enum nx_state
+engine_worst_state(const struct engine *e)
+{
+	static const int rank[] = {
+		[NX_OK] = 0, [NX_WARNING] = 1, [NX_UNKNOWN] = 2,
+		[NX_CRITICAL] = 3,
+	};
+	enum nx_state worst = NX_OK;
+	uint32_t c;
+
+	for (c = 0; c < e->fleet.nchecks; c++) {
+		const struct check *ck = &e->fleet.checks[c];
+		enum nx_state s = ck->has_result ? ck->state : NX_UNKNOWN;
+
+		if (rank[s] > rank[worst])
+			worst = s;
+	}
+	return worst;
+}
