@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,4 +79,58 @@ metric_check_add(struct engine *e, struct node *n, const char *name,
 	c = fleet_add_check(&e->fleet, n, name, &check_kind_metric, mc);
 	c->is_host_check = is_host_check;
 	return c;
+}
+
+/*
+ * The thresholds of the standard checks, shared by every provider so that a
+ * simulated node and a real one are judged alike.  Load is per core: a run
+ * queue of 1.5 per core is WARNING, 2.5 per core CRITICAL.
+ */
+void
+metric_thresholds(enum nx_metric m, unsigned cores, double *warn, double *crit)
+{
+	static const struct {
+		double warn, crit;
+	} std[] = {
+		[NX_M_LOAD] = { 1.5, 2.5 },
+		[NX_M_CPU] = { 85, 95 },
+		[NX_M_MEM] = { 85, 95 },
+		[NX_M_DISK] = { 80, 90 },
+		[NX_M_LATENCY] = { 200, 500 },
+	};
+
+	assert((unsigned)m < NX_ARRAY_LEN(std));
+	*warn = std[m].warn;
+	*crit = std[m].crit;
+	if (m == NX_M_LOAD) {
+		*warn *= cores > 0 ? cores : 1;
+		*crit *= cores > 0 ? cores : 1;
+	}
+}
+
+/*
+ * Adds the standard checks to node n: `ping` (the host check, on latency),
+ * then `load`, `cpu`, `mem` and `disk`, with metric_thresholds().
+ */
+void
+metric_checks_add_standard(struct engine *e, struct node *n, unsigned cores)
+{
+	static const struct {
+		const char *name;
+		enum nx_metric metric;
+	} std[] = {
+		{ "ping", NX_M_LATENCY },
+		{ "load", NX_M_LOAD },
+		{ "cpu", NX_M_CPU },
+		{ "mem", NX_M_MEM },
+		{ "disk", NX_M_DISK },
+	};
+	double warn, crit;
+	size_t i;
+
+	for (i = 0; i < NX_ARRAY_LEN(std); i++) {
+		metric_thresholds(std[i].metric, cores, &warn, &crit);
+		metric_check_add(e, n, std[i].name, std[i].metric, warn, crit,
+		    std[i].metric == NX_M_LATENCY);
+	}
 }
