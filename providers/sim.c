@@ -98,8 +98,7 @@ enum sim_fate {
 
 /* Salts that keep the noise streams of one node apart. */
 enum sim_salt {
-	SALT_ROLE = 1, SALT_DC, SALT_FATE, SALT_OFFSET, SALT_CPU, SALT_JITTER,
-	SALT_LOAD, SALT_MEM, SALT_DISK, SALT_LAT, SALT_PING, SALT_SPIKE,
+	SALT_ROLE = 1, SALT_CPU, SALT_JITTER, SALT_MEM, SALT_PING, SALT_SPIKE,
 	SALT_DOWN, SALT_CYCLE, SALT_FLAP, SALT_INCIDENT, SALT_STORY,
 };
 
@@ -116,6 +115,19 @@ struct sim_incident {
 	bool active;
 	const struct sim_role *role;
 	const struct sim_dc *dc;
+};
+
+/*
+ * What every derivation needs: the seed's key, and the weighted tables
+ * unrolled (slot -> entry) so that a weighted pick is one load, not a loop
+ * of unpredictable branches (it runs for every node at every sample).
+ */
+#define SIM_MAX_WEIGHT 256
+struct sim_world {
+	uint64_t seed_key;
+	unsigned role_total, dc_total;
+	uint8_t role_at[SIM_MAX_WEIGHT];
+	uint8_t dc_at[SIM_MAX_WEIGHT];
 };
 
 /* Per-engine state while the fleet runs live: the sampling timer. */
@@ -139,6 +151,20 @@ sim_unit(uint64_t h)
 	return (double)(h >> 11) * 0x1.0p-53;
 }
 
+/* Field 0, 1 or 2 of h (21 bits each) as a double in [0, 1). */
+static double
+sim_unit21(uint64_t h, int field)
+{
+	return (double)((h >> (21 * field)) & 0x1fffff) * 0x1.0p-21;
+}
+
+/* Field 0, 1 or 2 of h scaled to [0, n). */
+static unsigned
+sim_scale21(uint64_t h, int field, unsigned n)
+{
+	return (unsigned)((((h >> (21 * field)) & 0x1fffff) * n) >> 21);
+}
+
 static int64_t
 sim_floor_div(int64_t a, int64_t b)
 {
@@ -150,17 +176,25 @@ sim_floor_div(int64_t a, int64_t b)
 /*
  * Smooth value noise in [-1, 1]: random values at knots `period` seconds
  * apart, joined by a smoothstep, so a metric drifts instead of jumping.
+ * One pair of hashes gives three independent streams (21 bits each), so
+ * out[0..nout-1] are filled for the price of one.
  */
-static double
-sim_wander(uint64_t key, uint64_t salt, int64_t t, int64_t period)
+static inline void
+sim_wander(uint64_t key, uint64_t salt, int64_t t, int64_t period,
+    double *out, int nout)
 {
 	int64_t k = sim_floor_div(t, period);
 	double f = (double)(t - k * period) / (double)period;
-	double a = sim_unit(sim_mix(key, salt, k));
-	double b = sim_unit(sim_mix(key, salt, k + 1));
+	uint64_t a = sim_mix(key, salt, k), b = sim_mix(key, salt, k + 1);
+	int i;
 
+	assert(nout >= 1 && nout <= 3);
 	f = f * f * (3 - 2 * f);
-	return 2 * (a + (b - a) * f) - 1;
+	for (i = 0; i < nout; i++) {
+		double x = sim_unit21(a, i), y = sim_unit21(b, i);
+
+		out[i] = 2 * (x + (y - x) * f) - 1;
+	}
 }
 
 static double
@@ -169,68 +203,60 @@ sim_clamp(double v, double lo, double hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-static const struct sim_role *
-sim_pick_role(double u)
+static void
+sim_world_init(struct sim_world *w, uint64_t seed)
 {
-	unsigned total = 0, acc = 0;
 	size_t i;
+	unsigned k;
 
-	for (i = 0; i < SIM_NROLES; i++)
-		total += sim_roles[i].weight;
-	for (i = 0; i < SIM_NROLES - 1; i++) {
-		acc += sim_roles[i].weight;
-		if (u * total < acc)
-			break;
+	w->seed_key = nx_hash64(seed ^ 0x5eed5eed5eed5eedULL);
+	w->role_total = w->dc_total = 0;
+	for (i = 0; i < SIM_NROLES; i++) {
+		for (k = 0; k < sim_roles[i].weight; k++)
+			w->role_at[w->role_total++] = (uint8_t)i;
 	}
-	return &sim_roles[i];
+	for (i = 0; i < SIM_NDCS; i++) {
+		for (k = 0; k < sim_dcs[i].weight; k++)
+			w->dc_at[w->dc_total++] = (uint8_t)i;
+	}
+	assert(w->role_total <= SIM_MAX_WEIGHT && w->dc_total <= SIM_MAX_WEIGHT);
+}
+
+/* The role and the datacenter at field `field` of hash h, by weight. */
+static const struct sim_role *
+sim_pick_role(const struct sim_world *w, uint64_t h, int field)
+{
+	return &sim_roles[w->role_at[sim_scale21(h, field, w->role_total)]];
 }
 
 static const struct sim_dc *
-sim_pick_dc(double u)
+sim_pick_dc(const struct sim_world *w, uint64_t h, int field)
 {
-	unsigned total = 0, acc = 0;
-	size_t i;
-
-	for (i = 0; i < SIM_NDCS; i++)
-		total += sim_dcs[i].weight;
-	for (i = 0; i < SIM_NDCS - 1; i++) {
-		acc += sim_dcs[i].weight;
-		if (u * total < acc)
-			break;
-	}
-	return &sim_dcs[i];
+	return &sim_dcs[w->dc_at[sim_scale21(h, field, w->dc_total)]];
 }
 
 /* The share of the fleet in one role and one datacenter. */
 static double
-sim_group_share(const struct sim_role *r, const struct sim_dc *d)
+sim_group_share(const struct sim_world *w, const struct sim_role *r,
+    const struct sim_dc *d)
 {
-	unsigned rt = 0, dt = 0;
-	size_t i;
-
-	for (i = 0; i < SIM_NROLES; i++)
-		rt += sim_roles[i].weight;
-	for (i = 0; i < SIM_NDCS; i++)
-		dt += sim_dcs[i].weight;
-	return (double)r->weight / rt * (double)d->weight / dt;
+	return (double)r->weight / w->role_total *
+	    (double)d->weight / w->dc_total;
 }
 
-static uint64_t
-sim_seed_key(uint64_t seed)
-{
-	return nx_hash64(seed ^ 0x5eed5eed5eed5eedULL);
-}
-
+/* Who node `index` is: one hash gives its role, datacenter and fate. */
 static void
-sim_node_init(struct sim_node *sn, uint64_t seed_key, uint32_t index)
+sim_node_init(struct sim_node *sn, const struct sim_world *w, uint32_t index)
 {
+	uint64_t h;
 	double u;
 
-	sn->key = nx_hash64(seed_key ^ ((uint64_t)index + 1) *
+	sn->key = nx_hash64(w->seed_key ^ ((uint64_t)index + 1) *
 	    0xa0761d6478bd642fULL);
-	sn->role = sim_pick_role(sim_unit(sim_mix(sn->key, SALT_ROLE, 0)));
-	sn->dc = sim_pick_dc(sim_unit(sim_mix(sn->key, SALT_DC, 0)));
-	u = sim_unit(sim_mix(sn->key, SALT_FATE, 0));
+	h = sim_mix(sn->key, SALT_ROLE, 0);
+	sn->role = sim_pick_role(w, h, 0);
+	sn->dc = sim_pick_dc(w, h, 1);
+	u = sim_unit21(h, 2);
 	if (u < 0.11)
 		sn->fate = SIM_DISK_FILL;
 	else if (u < 0.21)
@@ -246,25 +272,25 @@ sim_node_init(struct sim_node *sn, uint64_t seed_key, uint32_t index)
  * the epoch it starts and for how long (60-300 s, always ending inside it).
  */
 static void
-sim_incident_of_epoch(uint64_t seed_key, int64_t k, struct sim_incident *inc,
-    int64_t *start, int64_t *duration)
+sim_incident_of_epoch(const struct sim_world *w, int64_t k,
+    struct sim_incident *inc, int64_t *start, int64_t *duration)
 {
-	uint64_t h = sim_mix(seed_key, SALT_INCIDENT, k);
+	uint64_t h = sim_mix(w->seed_key, SALT_INCIDENT, k);
 	uint64_t h2 = nx_hash64(h);
 
-	inc->role = sim_pick_role(sim_unit(h));
-	inc->dc = sim_pick_dc(sim_unit(h2));
+	inc->role = sim_pick_role(w, h, 0);
+	inc->dc = sim_pick_dc(w, h, 1);
 	*start = (int64_t)(h2 % 300);
 	*duration = 60 + (int64_t)((h2 >> 32) % 241);
 }
 
 static void
-sim_incident_at(uint64_t seed_key, int64_t t, struct sim_incident *inc)
+sim_incident_at(const struct sim_world *w, int64_t t, struct sim_incident *inc)
 {
 	int64_t k = sim_floor_div(t, SIM_INCIDENT_EPOCH);
 	int64_t into = t - k * SIM_INCIDENT_EPOCH, start, duration;
 
-	sim_incident_of_epoch(seed_key, k, inc, &start, &duration);
+	sim_incident_of_epoch(w, k, inc, &start, &duration);
 	inc->active = into >= start && into < start + duration;
 }
 
@@ -275,15 +301,15 @@ sim_incident_at(uint64_t seed_key, int64_t t, struct sim_incident *inc)
  * disaster.
  */
 static int64_t
-sim_story_offset(uint64_t seed_key)
+sim_story_offset(const struct sim_world *w)
 {
-	int64_t k = 36 + (int64_t)(sim_mix(seed_key, SALT_STORY, 0) % 144);
+	int64_t k = 36 + (int64_t)(sim_mix(w->seed_key, SALT_STORY, 0) % 144);
 	struct sim_incident inc;
 	int64_t start, duration;
 
 	for (;; k++) {
-		sim_incident_of_epoch(seed_key, k, &inc, &start, &duration);
-		if (sim_group_share(inc.role, inc.dc) < 0.02)
+		sim_incident_of_epoch(w, k, &inc, &start, &duration);
+		if (sim_group_share(w, inc.role, inc.dc) < 0.02)
 			break;
 	}
 	return k * SIM_INCIDENT_EPOCH + start + duration / 3;
@@ -291,13 +317,13 @@ sim_story_offset(uint64_t seed_key)
 
 /* The simulated second of wall-clock `now` for this engine. */
 static int64_t
-sim_clock(const struct engine *e, nx_time now)
+sim_clock(const struct engine *e, const struct sim_world *w, nx_time now)
 {
 	nx_time elapsed = now - e->start_time;
 
 	if (elapsed < 0)
 		elapsed = 0;
-	return elapsed / 1000 + sim_story_offset(sim_seed_key(e->cfg.demo.seed));
+	return elapsed / 1000 + sim_story_offset(w);
 }
 
 /* Whether the node is down on its own at t (about 0.5 % of the time). */
@@ -356,13 +382,14 @@ sim_flap(const struct sim_node *sn, int64_t t, double *v)
 	uint64_t h = sim_mix(sn->key, SALT_FLAP, 0);
 	enum nx_metric m = which[h % NX_ARRAY_LEN(which)];
 	int64_t period = 30 + (int64_t)((h >> 8) % 61);
-	double warn, crit, thr, amp;
+	double warn, crit, thr, amp, jitter;
 
 	metric_thresholds(m, sn->role->cores, &warn, &crit);
 	thr = (h >> 16) % 4 == 0 ? crit : warn;
 	amp = thr * (0.03 + 0.05 * sim_unit(nx_hash64(h)));
+	sim_wander(sn->key, SALT_JITTER, t, 5, &jitter, 1);
 	v[m] = thr + amp * sim_wave(t, period, (int64_t)((h >> 24) % 97)) +
-	    amp * 0.2 * sim_wander(sn->key, SALT_JITTER, t, 5);
+	    amp * 0.2 * jitter;
 	if (m == NX_M_CPU || m == NX_M_MEM)
 		v[m] = sim_clamp(v[m], 0, 100);
 }
@@ -373,8 +400,8 @@ sim_node_metrics(const struct sim_node *sn, int64_t t,
     const struct sim_incident *inc, struct nx_metrics *m)
 {
 	const struct sim_role *r = sn->role;
-	double *v = m->v, cpu, mem, disk, lat, load;
-	uint64_t h;
+	double *v = m->v, cpu, mem, disk, lat, load, fast[3], slow[2], jitter;
+	uint64_t base, h;
 	int i;
 
 	if ((inc->active && inc->role == r && inc->dc == sn->dc) ||
@@ -386,9 +413,13 @@ sim_node_metrics(const struct sim_node *sn, int64_t t,
 	}
 	m->up = true;
 
-	cpu = r->cpu + 8 * (2 * sim_unit(sim_mix(sn->key, SALT_CPU, -1)) - 1) +
-	    12 * sim_wander(sn->key, SALT_CPU, t, 40) +
-	    3 * sim_wander(sn->key, SALT_JITTER, t, 3);
+	base = sim_mix(sn->key, SALT_CPU, -1);  /* the node's own baselines */
+	sim_wander(sn->key, SALT_CPU, t, 40, fast, 3);  /* cpu, load, ping */
+	sim_wander(sn->key, SALT_MEM, t, 300, slow, 2); /* mem, disk */
+	sim_wander(sn->key, SALT_JITTER, t, 3, &jitter, 1);
+
+	cpu = r->cpu + 8 * (2 * sim_unit21(base, 0) - 1) + 12 * fast[0] +
+	    3 * jitter;
 	h = sim_mix(sn->key, SALT_SPIKE, sim_floor_div(t, SIM_SPIKE_WINDOW));
 	if (h % 100 < 6) {
 		int64_t into = t % SIM_SPIKE_WINDOW;
@@ -399,11 +430,8 @@ sim_node_metrics(const struct sim_node *sn, int64_t t,
 	}
 	cpu = sim_clamp(cpu, 0.5, 100);
 
-	mem = r->mem + 6 * (2 * sim_unit(sim_mix(sn->key, SALT_MEM, -1)) - 1) +
-	    3 * sim_wander(sn->key, SALT_MEM, t, 120);
-	disk = r->disk +
-	    10 * (2 * sim_unit(sim_mix(sn->key, SALT_DISK, -1)) - 1) +
-	    1.5 * sim_wander(sn->key, SALT_DISK, t, 900);
+	mem = r->mem + 6 * (2 * sim_unit21(base, 1) - 1) + 3 * slow[0];
+	disk = r->disk + 10 * (2 * sim_unit21(base, 2) - 1) + 1.5 * slow[1];
 	if (sn->fate == SIM_DISK_FILL)
 		disk = sim_degrade(sn, t, disk, 99.5);
 	else if (sn->fate == SIM_MEM_LEAK)
@@ -412,13 +440,11 @@ sim_node_metrics(const struct sim_node *sn, int64_t t,
 	disk = sim_clamp(disk, 1, 100);
 
 	/* The run queue follows the CPU; a node out of memory thrashes. */
-	load = r->cores * cpu / 100 *
-	    (1 + 0.15 * sim_wander(sn->key, SALT_LOAD, t, 60));
+	load = r->cores * cpu / 100 * (1 + 0.15 * fast[1]);
 	if (mem > 95)
 		load += r->cores * (mem - 95) * 0.4;
 
-	lat = sn->dc->latency_ms *
-	    (1 + 0.04 * sim_wander(sn->key, SALT_LAT, t, 30)) + 0.2;
+	lat = sn->dc->latency_ms * (1 + 0.04 * fast[2]) + 0.2;
 	h = sim_mix(sn->key, SALT_PING, t);
 	lat += 2.5 * sim_unit(h) * sim_unit(h) * sim_unit(h);
 
@@ -440,7 +466,7 @@ static int
 sim_inventory(struct engine *e, struct nx_err *err)
 {
 	uint32_t count = e->cfg.demo.nodes, i;
-	uint64_t seed_key = sim_seed_key(e->cfg.demo.seed);
+	struct sim_world w;
 	unsigned *serial;
 	char name[64], addr[32];
 
@@ -451,6 +477,7 @@ sim_inventory(struct engine *e, struct nx_err *err)
 		    "10.0.0.0/8 (at most %u)", count, SIM_MAX_NODES);
 		return -1;
 	}
+	sim_world_init(&w, e->cfg.demo.seed);
 	serial = xcalloc(SIM_NROLES * SIM_NDCS, sizeof *serial);
 	for (i = 0; i < count; i++) {
 		struct sim_node sn;
@@ -458,7 +485,7 @@ sim_inventory(struct engine *e, struct nx_err *err)
 		size_t ri, di;
 		uint32_t host = i % 254 + 1, net = i / 254;
 
-		sim_node_init(&sn, seed_key, i);
+		sim_node_init(&sn, &w, i);
 		ri = (size_t)(sn.role - sim_roles);
 		di = (size_t)(sn.dc - sim_dcs);
 		snprintf(name, sizeof name, "%s-%0*u.%s", sn.role->name,
@@ -483,12 +510,14 @@ static void
 sim_sample(struct engine *e, nx_time now)
 {
 	struct fleet *f = &e->fleet;
-	uint64_t seed_key = sim_seed_key(e->cfg.demo.seed);
-	int64_t t = sim_clock(e, now);
+	struct sim_world w;
 	struct sim_incident inc;
 	uint32_t first, i;
+	int64_t t;
 
-	sim_incident_at(seed_key, t, &inc);
+	sim_world_init(&w, e->cfg.demo.seed);
+	t = sim_clock(e, &w, now);
+	sim_incident_at(&w, t, &inc);
 	for (first = 0; first < f->nnodes; first++) {
 		if (f->nodes[first].provider == &provider_sim)
 			break;
@@ -499,7 +528,7 @@ sim_sample(struct engine *e, nx_time now)
 
 		if (n->provider != &provider_sim)
 			break;
-		sim_node_init(&sn, seed_key, i - first);
+		sim_node_init(&sn, &w, i - first);
 		sim_node_metrics(&sn, t, &inc, &n->m);
 		n->m.sampled = now;
 	}
