@@ -27,22 +27,41 @@
 
 #define BENCH_SAMPLES 10
 
+/* Wall-clock and CPU milliseconds of one phase. */
+struct bench_phase {
+	double wall, cpu;
+};
+
+enum { PH_LOAD, PH_ROUND, PH_SAMPLE, PH__COUNT };
+
 struct bench_figures {
-	double load_ms;
-	double round_ms;
-	double samples_ms;      /* all BENCH_SAMPLES of them */
+	struct bench_phase ph[PH__COUNT];       /* PH_SAMPLE: all of them */
 	double rss_mb;          /* peak */
 	uint32_t nodes, checks;
 	int ok;
 };
 
 static double
-bench_ms(void)
+bench_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+bench_begin(struct bench_phase *p)
+{
+	p->wall = bench_ms(CLOCK_MONOTONIC);
+	p->cpu = bench_ms(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void
+bench_end(struct bench_phase *p)
+{
+	p->wall = bench_ms(CLOCK_MONOTONIC) - p->wall;
+	p->cpu = bench_ms(CLOCK_PROCESS_CPUTIME_ID) - p->cpu;
 }
 
 /* One run at `nodes` simulated nodes, in this (child) process. */
@@ -55,7 +74,6 @@ bench_run(uint32_t nodes, struct bench_figures *fig)
 	struct nx_err err;
 	struct rusage ru;
 	nx_time now;
-	double t0;
 	int i;
 
 	memset(fig, 0, sizeof *fig);
@@ -66,22 +84,24 @@ bench_run(uint32_t nodes, struct bench_figures *fig)
 	cfg.demo.seed = 1;
 	engine_init(&e, &loop, &cfg);
 
-	t0 = bench_ms();
+	bench_begin(&fig->ph[PH_LOAD]);
 	if (engine_load(&e, &err) != 0) {
 		fprintf(stderr, "bench_round: %s\n", err.msg);
 		exit(1);
 	}
-	fig->load_ms = bench_ms() - t0;
+	bench_end(&fig->ph[PH_LOAD]);
 
-	t0 = bench_ms();
+	bench_begin(&fig->ph[PH_ROUND]);
 	fig->ok = engine_round(&e, 60000) == 0;
-	fig->round_ms = bench_ms() - t0;
+	bench_end(&fig->ph[PH_ROUND]);
 
 	now = engine_now(&e);
-	t0 = bench_ms();
+	bench_begin(&fig->ph[PH_SAMPLE]);
 	for (i = 1; i <= BENCH_SAMPLES; i++)
 		provider_sim.sample(&e, now + i * 1000);
-	fig->samples_ms = bench_ms() - t0;
+	bench_end(&fig->ph[PH_SAMPLE]);
+	fig->ph[PH_SAMPLE].wall /= BENCH_SAMPLES;
+	fig->ph[PH_SAMPLE].cpu /= BENCH_SAMPLES;
 
 	fig->nodes = e.fleet.nnodes;
 	fig->checks = e.fleet.nchecks;
@@ -160,13 +180,14 @@ main(int argc, char **argv)
 	}
 
 	printf("bench_round: medians of %d runs, each size in a fresh "
-	    "process\n\n", runs);
-	printf("%8s %8s %12s %14s %16s %14s\n", "nodes", "checks",
-	    "load (ms)", "round (ms)", "sim sample (ms)", "peak RSS (MB)");
+	    "process; milliseconds as wall / CPU\n\n", runs);
+	printf("%8s %8s %15s %15s %15s %9s\n", "nodes", "checks",
+	    "engine_load", "engine_round", "sim sample", "peak RSS");
 	for (s = 0; s < nsizes; s++) {
-		double load[100], round[100], samp[100], rss[100];
+		double v[PH__COUNT][2][100], rss[100];
 		struct bench_figures fig;
-		int r;
+		char cell[PH__COUNT][32];
+		int r, p;
 
 		for (r = 0; r < runs; r++) {
 			if (bench_fork(sizes[s], &fig) != 0 || !fig.ok) {
@@ -174,14 +195,19 @@ main(int argc, char **argv)
 				    "failed\n", sizes[s]);
 				return 1;
 			}
-			load[r] = fig.load_ms;
-			round[r] = fig.round_ms;
-			samp[r] = fig.samples_ms / BENCH_SAMPLES;
+			for (p = 0; p < PH__COUNT; p++) {
+				v[p][0][r] = fig.ph[p].wall;
+				v[p][1][r] = fig.ph[p].cpu;
+			}
 			rss[r] = fig.rss_mb;
 		}
-		printf("%8u %8u %12.1f %14.1f %16.2f %14.1f\n", fig.nodes,
-		    fig.checks, bench_median(load, runs),
-		    bench_median(round, runs), bench_median(samp, runs),
+		for (p = 0; p < PH__COUNT; p++) {
+			snprintf(cell[p], sizeof cell[p], "%.*f / %.*f",
+			    p == PH_SAMPLE ? 2 : 1, bench_median(v[p][0], runs),
+			    p == PH_SAMPLE ? 2 : 1, bench_median(v[p][1], runs));
+		}
+		printf("%8u %8u %15s %15s %15s %6.1f MB\n", fig.nodes,
+		    fig.checks, cell[PH_LOAD], cell[PH_ROUND], cell[PH_SAMPLE],
 		    bench_median(rss, runs));
 		fflush(stdout);
 	}

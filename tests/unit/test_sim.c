@@ -508,6 +508,74 @@ test_too_many(void **state)
 	config_free(&cfg);
 }
 
+/*
+ * The metric check's output line is formatted by hand for speed; it must
+ * read exactly as "%s %s - %s %.2f%s|%s=%.2f%s;%g;%g" would.
+ */
+static void
+test_metric_output(void **state)
+{
+	static const double thresholds[][2] = {
+		{ 80, 90 }, { 1.5, 2.5 }, { 12, 20 }, { 0.25, 1e6 },
+		{ 1.1, 3.3333 }, { 200, 500 }, { 0, 99999.99 },
+	};
+	struct engine *e = *state;
+	struct node *n;
+	struct check *c;
+	char want[256];
+	size_t k;
+	uint64_t i;
+
+	n = fleet_add_node(&e->fleet, "fmt", NULL, NULL);
+	for (k = 0; k < NX_ARRAY_LEN(thresholds); k++) {
+		metric_check_add(e, &e->fleet.nodes[n->id], "disk", NX_M_DISK,
+		    thresholds[k][0], thresholds[k][1], false);
+	}
+	n = &e->fleet.nodes[e->fleet.nnodes - 1];
+	n->m.up = true;
+	for (i = 0; i < 60000; i++) {
+		double v;
+
+		/* Hundredths, near-ties, exact ties, arbitrary doubles. */
+		switch (i % 5) {
+		case 0:
+			v = (double)i / 100;
+			break;
+		case 4:                 /* exact binary ties: x.125, x.375 */
+			v = (double)i / 8;
+			break;
+		case 1:
+			v = (double)i / 1000 + 0.005;
+			break;
+		case 2:
+			v = (double)(nx_hash64(i) >> 11) * 0x1.0p-53 * 120;
+			break;
+		default:
+			v = (double)(nx_hash64(i) >> 11) * 0x1.0p-53 * 2e9 -
+			    1e9;
+			break;
+		}
+		n->m.v[NX_M_DISK] = v;
+		for (k = 0; k < n->nchecks; k++) {
+			const struct metric_check *mc;
+			enum nx_state st;
+
+			c = &e->fleet.checks[n->checks[k]];
+			mc = c->data;
+			mon_run_check(e, c);
+			st = v >= mc->crit ? NX_CRITICAL : v >= mc->warn ?
+			    NX_WARNING : NX_OK;
+			snprintf(want, sizeof want,
+			    "disk %s - disk %.2f%%|disk=%.2f%%;%g;%g",
+			    nx_state_name(st), v, v, mc->warn, mc->crit);
+			if (strcmp(c->output, want) != 0)
+				print_message("%.17g: got %s\n", v, c->output);
+			assert_string_equal(c->output, want);
+			assert_int_equal(c->state, st);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -526,6 +594,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_live_timer, setup,
 		    teardown),
 		cmocka_unit_test(test_too_many),
+		cmocka_unit_test_setup_teardown(test_metric_output, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
