@@ -394,6 +394,7 @@ extern const size_t provider_count;
 extern const struct check_kind *const check_kinds[];
 const struct provider *provider_find(const char *name);
 const struct check_kind *check_kind_find(const char *name);
+int provider_index(const struct provider *);
 
 /* engine.c */
 void engine_init(struct engine *, uv_loop_t *, const struct nx_config *);
@@ -408,8 +409,25 @@ enum nx_state engine_worst_state(const struct engine *);
 /* providers/sim.c */
 extern const struct provider provider_sim;
 
-/* providers/local.c */
+/*
+ * providers/local.c: this machine as one real node, sampled from /proc.
+ * The parsers take a NUL-terminated buffer so that tests can feed fixtures.
+ */
 extern const struct provider provider_local;
+struct local_cpu_times {
+	uint64_t busy;          /* jiffies not idle nor waiting for I/O */
+	uint64_t total;         /* all jiffies */
+};
+char *local_read_all(const char *path, size_t max, size_t *len);
+int local_parse_loadavg(const char *buf, double *load1);
+int local_parse_meminfo(const char *buf, double *used_pct);
+int local_parse_stat(const char *buf, struct local_cpu_times *);
+double local_cpu_busy_pct(const struct local_cpu_times *prev,
+    const struct local_cpu_times *cur);
+char **local_parse_mounts(const char *buf, size_t *count);
+void local_mounts_free(char **, size_t);
+double local_disk_used_pct(const char *mountpoint);
+double local_disk_worst_pct(const char *mounts_path);
 
 /*
  * providers/check-metric.c: the `metric` check kind judges one of the node's
@@ -423,5 +441,8 @@ struct metric_check {
 extern const struct check_kind check_kind_metric;
 struct check *metric_check_add(struct engine *, struct node *, const char *name,
     enum nx_metric, double warn, double crit, bool is_host_check);
+void metric_thresholds(enum nx_metric, unsigned cores, double *warn,
+    double *crit);
+void metric_checks_add_standard(struct engine *, struct node *, unsigned cores);
 
 #endif /* NX_ENGINE_H */
