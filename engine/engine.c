@@ -137,8 +137,12 @@ engine_round_timeout(uv_timer_t *t)
 /*
  * One batch round: every provider samples once, every check runs once at
  * the same instant, and the loop runs until all results are in or
- * timeout_ms passes.  Returns 0, or -1 when checks were still running at
- * the timeout.
+ * timeout_ms passes.  A round is one attempt with no retries to come, so
+ * its results are final: every check runs with max_attempts 1, problems are
+ * HARD and an unreachable node is DOWN (as in check_multi and pdsh-style
+ * one-shot runs).  Meant for one-shot use (`nexusctl check`), not for an
+ * engine that then runs live.  Returns 0, or -1 when checks were still
+ * running at the timeout.
  */
 int
 engine_round(struct engine *e, uint32_t timeout_ms)
@@ -154,8 +158,10 @@ engine_round(struct engine *e, uint32_t timeout_ms)
 		if (provider_table[i]->sample != NULL)
 			provider_table[i]->sample(e, now);
 	}
-	for (c = 0; c < e->fleet.nchecks; c++)
+	for (c = 0; c < e->fleet.nchecks; c++) {
+		e->fleet.checks[c].max_attempts = 1;
 		mon_run_check(e, &e->fleet.checks[c]);
+	}
 	e->frozen_now = 0;
 	if (e->pending > 0) {
 		uv_timer_init(e->loop, &timer);

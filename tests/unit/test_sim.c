@@ -234,7 +234,11 @@ count_mix(const struct engine *e, struct mix *mx)
 	for (i = 0; i < e->fleet.nnodes; i++) {
 		const struct node *n = &e->fleet.nodes[i];
 
-		if (!n->m.up)
+		/*
+		 * A batch round's results are final: a node the sim cannot
+		 * reach, or whose ping is CRITICAL, is DOWN.
+		 */
+		if (!n->m.up || n->health == NX_H_DOWN)
 			mx->unreachable++;
 		else if (n->health == NX_H_OK)
 			mx->ok++;
