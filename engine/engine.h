@@ -422,6 +422,7 @@ struct store_opts {
 	uint32_t busy_timeout_ms;       /* SQLite busy_timeout of every connection */
 	uint32_t retry_ms;              /* pause between commit attempts when degraded */
 	uint32_t max_pages;             /* PRAGMA max_page_count; 0 = SQLite's default */
+	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
 };
 
 /* Why a store file could not be used (exit statuses follow from it). */

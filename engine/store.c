@@ -25,7 +25,9 @@
  * Durability: journal_mode=WAL, synchronous=NORMAL.  A committed group
  * survives the process being killed (kill -9) at any moment; a power loss
  * may lose the last groups, never corrupt the file.  Audit rows
- * (store_run_sync with durable = true) commit with synchronous=FULL.
+ * (store_run_sync with durable = true) commit with synchronous=FULL, and
+ * opts.sync_full makes every group fsync (one fsync per group, so group
+ * commit keeps it cheap).
  *
  * Threads: the loop thread calls the subscriber, store_flush, store_close,
  * the readers and store_run_sync; the writer thread owns s->db.  Everything
@@ -622,8 +624,9 @@ store_open_opts(const char *path, const struct store_opts *o,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	if (store_exec(s, s->db, "PRAGMA synchronous = NORMAL", "setting "
-	    "synchronous", err) != SQLITE_OK) {
+	if (store_exec(s, s->db, o->sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", "setting synchronous", err) !=
+	    SQLITE_OK) {
 		*fail = STORE_FAIL_IO;
 		goto fail;
 	}
@@ -773,7 +776,7 @@ store_run_job(struct store *s, struct store_job *j)
 		if (j->rc != 0)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	if (j->durable)
+	if (j->durable && !s->opts.sync_full)
 		sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
 		    NULL);
 }
