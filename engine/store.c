@@ -107,6 +107,11 @@ struct store_batch {
 	size_t len, cap_bytes;
 };
 
+/* A range of seqs refused while degraded and full (see the top). */
+struct store_gap {
+	uint64_t first, last;
+};
+
 /* A function to run on the writer thread (store_run_sync). */
 struct store_job {
 	store_job_fn fn;
@@ -144,7 +149,8 @@ struct store {
 	bool writer_exited;
 	uint32_t flushers;
 	struct store_job *job;
-	uint64_t gap_first, gap_last;   /* dropped and not yet recorded */
+	struct store_gap *gaps;         /* refused and not yet recorded */
+	size_t ngaps, gaps_cap;
 	struct store_stats st;
 	double lat[STORE_LAT_RING];
 	size_t nlat;
@@ -697,8 +703,8 @@ fail:
  * untouched, to be retried).
  */
 static int
-store_commit(struct store *s, const struct store_batch *b, uint64_t gap_first,
-    uint64_t gap_last, struct nx_err *err)
+store_commit(struct store *s, const struct store_batch *b,
+    const struct store_gap *gaps, size_t ngaps, struct nx_err *err)
 {
 	sqlite3_stmt *st = s->ins_event;
 	size_t i;
@@ -731,9 +737,9 @@ store_commit(struct store *s, const struct store_batch *b, uint64_t gap_first,
 		if (rc != SQLITE_DONE)
 			goto fail;
 	}
-	if (gap_first != 0) {
-		sqlite3_bind_int64(s->ins_gap, 1, (sqlite3_int64)gap_first);
-		sqlite3_bind_int64(s->ins_gap, 2, (sqlite3_int64)gap_last);
+	for (i = 0; i < ngaps; i++) {
+		sqlite3_bind_int64(s->ins_gap, 1, (sqlite3_int64)gaps[i].first);
+		sqlite3_bind_int64(s->ins_gap, 2, (sqlite3_int64)gaps[i].last);
 		sqlite3_bind_int64(s->ins_gap, 3, nx_wallclock());
 		sqlite3_bind_text(s->ins_gap, 4, "queue bound reached while "
 		    "the store was degraded", -1, SQLITE_STATIC);
@@ -801,13 +807,15 @@ store_writer(void *arg)
 	struct store *s = arg;
 	struct timespec ts;
 	struct nx_err err;
-	uint64_t deadline, gap_first, gap_last, t0;
+	struct store_gap *gaps = NULL;
+	uint64_t deadline, t0;
+	size_t ngaps, i;
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->stop && s->job == NULL && s->cur.n == 0 &&
-		    s->inflight.n == 0 && s->gap_first == 0)
+		    s->inflight.n == 0 && s->ngaps == 0)
 			pthread_cond_wait(&s->wake, &s->mu);
 		if (s->job != NULL) {
 			struct store_job *j = s->job;
@@ -820,7 +828,7 @@ store_writer(void *arg)
 			pthread_cond_broadcast(&s->done);
 			continue;
 		}
-		if (s->cur.n == 0 && s->inflight.n == 0 && s->gap_first == 0)
+		if (s->cur.n == 0 && s->inflight.n == 0 && s->ngaps == 0)
 			break;          /* stopping, nothing left */
 
 		/* Let the group build up, or wait before retrying. */
@@ -845,14 +853,17 @@ store_writer(void *arg)
 		batch_move(&s->inflight, &s->cur);
 		s->inflight_n = s->inflight.n;
 		s->inflight_bytes = batch_bytes(&s->inflight);
-		gap_first = s->gap_first;
-		gap_last = s->gap_last;
+		ngaps = s->ngaps;
+		if (ngaps > 0) {
+			gaps = xreallocarray(gaps, ngaps, sizeof *gaps);
+			memcpy(gaps, s->gaps, ngaps * sizeof *gaps);
+		}
 		pthread_mutex_unlock(&s->mu);
 		/* Wake a producer waiting for room: cur is empty now. */
 		pthread_cond_broadcast(&s->done);
 
 		t0 = store_mono_ns();
-		rc = store_commit(s, &s->inflight, gap_first, gap_last, &err);
+		rc = store_commit(s, &s->inflight, gaps, ngaps, &err);
 
 		pthread_mutex_lock(&s->mu);
 		if (rc == 0) {
@@ -864,11 +875,20 @@ store_writer(void *arg)
 				store_record_latency(s,
 				    (double)(store_mono_ns() - t0) / 1e6);
 			}
-			if (gap_first != 0 && s->gap_first == gap_first &&
-			    s->gap_last == gap_last)
-				s->gap_first = s->gap_last = 0;
-			else if (gap_first != 0)
-				s->gap_first = gap_last + 1;
+			/*
+			 * Forget the recorded ranges; the last one may have
+			 * grown meanwhile: keep what was added to it.
+			 */
+			if (ngaps > 0) {
+				i = ngaps - 1;
+				if (s->gaps[i].last > gaps[i].last)
+					s->gaps[i].first = gaps[i].last + 1;
+				else
+					i = ngaps;
+				memmove(s->gaps, s->gaps + i,
+				    (s->ngaps - i) * sizeof *s->gaps);
+				s->ngaps -= i;
+			}
 			s->inflight.n = 0;
 			s->inflight.len = 0;
 			s->inflight_n = s->inflight_bytes = 0;
@@ -885,6 +905,7 @@ store_writer(void *arg)
 	s->writer_exited = true;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->mu);
+	free(gaps);
 	return NULL;
 }
 
@@ -945,9 +966,18 @@ store_on_event(void *arg, const struct event *ev)
 	    s->opts.queue_max_bytes || s->writer_exited) {
 		/* Degraded and full: refuse, count, record the gap later. */
 		s->st.dropped++;
-		if (s->gap_first == 0)
-			s->gap_first = ev->seq;
-		s->gap_last = ev->seq;
+		if (s->ngaps > 0 && s->gaps[s->ngaps - 1].last + 1 == ev->seq)
+			s->gaps[s->ngaps - 1].last = ev->seq;
+		else {
+			if (s->ngaps == s->gaps_cap) {
+				s->gaps_cap = s->gaps_cap ? s->gaps_cap * 2 : 4;
+				s->gaps = xreallocarray(s->gaps, s->gaps_cap,
+				    sizeof *s->gaps);
+			}
+			s->gaps[s->ngaps].first = s->gaps[s->ngaps].last =
+			    ev->seq;
+			s->ngaps++;
+		}
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
@@ -1085,7 +1115,7 @@ store_close(struct store *s, struct nx_err *err)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
 	lost = s->cur.n + s->inflight.n;
-	if (lost > 0 || s->gap_first != 0) {
+	if (lost > 0 || s->ngaps > 0) {
 		nx_err_set(err, "%s: %zu events not committed: %s", s->path,
 		    lost, s->st.reason);
 		rc = -1;
@@ -1102,6 +1132,7 @@ store_close(struct store *s, struct nx_err *err)
 	pthread_mutex_destroy(&s->mu);
 	batch_free(&s->cur);
 	batch_free(&s->inflight);
+	free(s->gaps);
 	free(s->scratch);
 	free(s->path);
 	free(s);
