@@ -53,6 +53,7 @@
 #define STORE_APP_ID 0x4e585354         /* "NXST" in PRAGMA application_id */
 #define STORE_LAT_RING 1024
 #define STORE_NOLEN UINT32_MAX
+#define STORE_KEEP_BYTES ((size_t)4 << 20)  /* a batch buffer kept between groups */
 
 /*
  * The schema, one step per version: step i brings user_version from i to
@@ -892,6 +893,9 @@ store_writer(void *arg)
 			s->inflight.n = 0;
 			s->inflight.len = 0;
 			s->inflight_n = s->inflight_bytes = 0;
+			/* Give back what a burst grew, keep a working size. */
+			if (s->inflight.cap_bytes > STORE_KEEP_BYTES)
+				batch_free(&s->inflight);
 			s->degraded = false;
 		} else {
 			s->failures++;

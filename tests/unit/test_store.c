@@ -344,6 +344,25 @@ test_non_sqlite_refused(void **state)
 	}
 }
 
+/* One of our stores, cut in half (a crashed copy, a full disk at copy). */
+static void
+test_corrupt_store_refused(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct engine *e = fix_engine(f, 50);
+	struct store *s;
+	struct stat sb;
+
+	assert_non_null(s = store_open(f->path, &err));
+	store_subscribe(s, e);
+	publish(e, 20000);
+	assert_int_equal(store_close(s, &err), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(truncate(f->path, sb.st_size / 2), 0);
+	assert_refused(f->path, STORE_FAIL_CORRUPT, "malformed");
+}
+
 struct seen {
 	uint64_t next;
 	uint64_t n;
@@ -638,6 +657,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_sqlite_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_store_refused,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_bus_events_committed_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_resumes_seq, setup,
