@@ -90,9 +90,8 @@ cmd_audit_exec(int argc, char **argv)
 	}
 	switch (audit_verify(path, head, &r, &err)) {
 	case 0:
-		printf("audit chain intact: %llu rows, head %llu:%s\n",
-		    (unsigned long long)r.rows,
-		    (unsigned long long)r.head_seq, r.head_hex);
+		printf("audit chain intact: %llu rows, head %s\n",
+		    (unsigned long long)r.rows, r.head_hex);
 		break;
 	case 1:
 		printf("audit chain BROKEN at row %llu (%s): %s\n"

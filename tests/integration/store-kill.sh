@@ -85,6 +85,17 @@ while [ $i -le 10 ]; do
 	i=$((i + 1))
 done
 
+# The head printed by `audit head` verifies; a wrong one does not.
+head=$("$NEXUSCTL" audit head --state "$db") || fail "audit head failed"
+echo "$head" | grep -Eq '^10:[0-9a-f]{64}$' || fail "audit head printed '$head'"
+"$NEXUSCTL" audit verify --state "$db" --head "$head" >"$dir/verify" ||
+    fail "verify --head: $(cat "$dir/verify")"
+grep -q "head ${head#10:}" "$dir/verify" || fail "verify: $(cat "$dir/verify")"
+"$NEXUSCTL" audit verify --state "$db" \
+    --head "3:0000000000000000000000000000000000000000000000000000000000000000" \
+    >"$dir/verify"
+[ $? -eq 1 ] || fail "verify with a wrong head passed"
+
 # Tampering is caught by the real binary too.
 sqlite3 "$db" "UPDATE audit SET result = 'denied' WHERE seq = 4"
 "$NEXUSCTL" audit verify --state "$db" >"$dir/verify"
