@@ -406,6 +406,130 @@ int engine_round(struct engine *, uint32_t timeout_ms);
 nx_time engine_now(const struct engine *);
 enum nx_state engine_worst_state(const struct engine *);
 
+/* ---------------------------------------------------------------------- */
+/* The state store (store.c) and the audit chain (audit.c)                */
+
+struct store;
+struct sqlite3;
+
+/*
+ * Tunables of a store; store_opts_default() fills the production values.
+ * Tests shrink them to reach the edges (busy, full, queue bound) quickly.
+ */
+struct store_opts {
+	uint32_t group_ms;              /* commit at most this long after the first queued event */
+	uint32_t group_events;          /* ... or as soon as this many are queued */
+	size_t queue_max_bytes;         /* bound of the in-memory queue (see store.c) */
+	uint32_t busy_timeout_ms;       /* SQLite busy_timeout of every connection */
+	uint32_t retry_ms;              /* pause between commit attempts when degraded */
+	uint32_t max_pages;             /* PRAGMA max_page_count; 0 = SQLite's default */
+	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
+};
+
+/* Why a store file could not be used (exit statuses follow from it). */
+enum store_fail {
+	STORE_FAIL_NONE,
+	STORE_FAIL_MISSING,             /* no such file (read-only opens) */
+	STORE_FAIL_FOREIGN,             /* not SQLite, or not a nexusctl store */
+	STORE_FAIL_NEWER,               /* a schema newer than this build knows */
+	STORE_FAIL_CORRUPT,             /* SQLite says the file is malformed */
+	STORE_FAIL_BUSY,                /* locked by another process past busy_timeout */
+	STORE_FAIL_IO,                  /* anything else (permissions, disk) */
+};
+
+struct store_stats {
+	uint64_t events_committed;      /* since store_open */
+	uint64_t commits;               /* event transactions committed */
+	uint64_t last_seq;              /* highest seq committed (in the file) */
+	double last_commit_ms;          /* BEGIN..COMMIT of the last group */
+	double p99_commit_ms;           /* over the last 1024 groups */
+	size_t queue_depth;             /* events queued or being committed */
+	size_t queue_bytes;
+	uint64_t dropped;               /* events refused while degraded and full */
+	uint64_t producer_waits;        /* times the loop thread waited for the writer */
+	bool degraded;
+	char reason[sizeof(struct nx_err)];     /* why degraded (last error) */
+};
+
+/* One row of the events table, borrowed for the duration of a callback. */
+struct store_event_row {
+	uint64_t seq;
+	nx_time time;
+	const char *kind;
+	const char *node;               /* NULL when none */
+	const char *check;              /* NULL when none */
+	const char *payload;            /* JSON: the event's other fields */
+};
+typedef int (*store_event_fn)(void *arg, const struct store_event_row *);
+
+/* Runs inside a writer transaction; see store_run_sync(). */
+typedef int (*store_job_fn)(struct sqlite3 *, void *arg, struct nx_err *);
+
+/* store.c */
+void store_opts_default(struct store_opts *);
+char *store_default_path(void);
+struct store *store_open(const char *path, struct nx_err *);
+struct store *store_open_opts(const char *path, const struct store_opts *,
+    enum store_fail *, struct nx_err *);
+int store_open_db(const char *path, bool readonly, uint32_t busy_timeout_ms,
+    struct sqlite3 **, enum store_fail *, struct nx_err *);
+void store_subscribe(struct store *, struct engine *);
+int store_flush(struct store *, struct nx_err *);
+int store_close(struct store *, struct nx_err *);
+void store_get_stats(struct store *, struct store_stats *);
+const char *store_path(const struct store *);
+uint64_t store_last_seq(struct store *);
+int store_events_since(struct store *, uint64_t seq, store_event_fn, void *,
+    struct nx_err *);
+int store_run_sync(struct store *, store_job_fn, void *, bool durable,
+    struct nx_err *);
+int store_set_max_pages(struct store *, uint32_t, struct nx_err *);
+enum store_fail store_fail_of_sqlite(int);
+
+/* One audited action; NULL strings are stored as "" (args as "{}"). */
+struct nx_audit_entry {
+	nx_time time;                   /* 0 = now */
+	const char *who;                /* Unix user; NULL = the effective user */
+	const char *role;               /* viewer, operator, admin, auditor, engine */
+	const char *action;
+	const char *target;
+	const char *args;               /* a JSON document (stored canonical) */
+	const char *result;
+};
+
+#define AUDIT_HASH_LEN 32
+
+enum audit_break {
+	AUDIT_INTACT,
+	AUDIT_CHANGED,                  /* a row's hash does not match its fields */
+	AUDIT_GAP,                      /* a seq gap: rows deleted or a row inserted */
+	AUDIT_REORDERED,                /* a row's prev link is not its predecessor's hash */
+	AUDIT_TRUNCATED,                /* rows missing after the last row */
+	AUDIT_INSERTED,                 /* rows past the recorded head */
+	AUDIT_HEAD,                     /* differs from the head given by the caller */
+};
+
+struct audit_verify_result {
+	uint64_t rows;                  /* rows read */
+	uint64_t head_seq;              /* last row */
+	char head_hex[2 * AUDIT_HASH_LEN + 1];
+	enum audit_break why;
+	uint64_t broken_seq;            /* the first broken row (its seq) */
+	char detail[256];
+	enum store_fail fail;           /* when audit_verify returns -1 */
+};
+
+/* audit.c */
+int audit_append(struct store *, const struct nx_audit_entry *,
+    struct nx_err *);
+int audit_verify(const char *path, const char *expect_head,
+    struct audit_verify_result *, struct nx_err *);
+int audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],
+    enum store_fail *, struct nx_err *);
+const char *audit_break_name(enum audit_break);
+size_t audit_canonical(uint64_t seq, nx_time, const char *const fields[6],
+    unsigned char **out);
+
 /* providers/sim.c */
 extern const struct provider provider_sim;
 
