@@ -146,9 +146,9 @@ jscan_string(struct jscan *j, char **out)
 	if (out == NULL)
 		return 0;
 
-	/* Escapes only shrink: \uXXXX (6 bytes) is at most 3 bytes of UTF-8,
-	 * a surrogate pair (12) is 4. */
-	buf = xmalloc(end - start + 1);
+	/* Valid escapes only shrink (\uXXXX, 6 bytes, is at most 3 bytes of
+	 * UTF-8), but a malformed "\u" (2 bytes) becomes U+FFFD (3). */
+	buf = xmalloc(3 * (end - start) + 1);
 	for (i = start; i < end; i++) {
 		const unsigned char *s = j->s;
 		uint32_t cp, lo;
