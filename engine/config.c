@@ -433,6 +433,42 @@ cfg_describe(const json_t *v, char *buf, size_t size)
 }
 
 /*
+ * Makes a finished message safe for a terminal: control characters and C1
+ * codes (from a file name, a key, jansson's text) become '?', and a UTF-8
+ * sequence cut by the end of the buffer is dropped.
+ */
+static void
+cfg_mask_message(struct nx_err *err)
+{
+	unsigned char *s;
+	size_t i, n;
+
+	if (err == NULL)
+		return;
+	s = (unsigned char *)err->msg;
+	n = strnlen(err->msg, sizeof err->msg - 1);
+	s[n] = '\0';
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+		else if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 &&
+		    s[i + 1] <= 0x9f) {
+			s[i] = '?';
+			s[i + 1] = '?';
+		}
+	}
+	i = n;
+	while (i > 0 && (s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && s[i - 1] >= 0xc0) {
+		size_t need = s[i - 1] >= 0xf0 ? 4 : s[i - 1] >= 0xe0 ? 3 : 2;
+
+		if (n - (i - 1) < need)
+			s[i - 1] = '\0';
+	}
+}
+
+/*
  * Sets err to "file:line:column: message", the position being that of the
  * key at path (at_key) or of its value.  When the scanner cannot find it
  * (it always should) the message has no position rather than a wrong one.
@@ -802,14 +838,8 @@ cfg_syntax_error(struct cfg_ctx *ctx, const json_error_t *je)
 /* ---------------------------------------------------------------------- */
 /* Loading                                                                 */
 
-/*
- * Loads a configuration from text (len bytes, not necessarily
- * NUL-terminated) over cfg: keys the text sets replace cfg's, the others
- * stay.  name is the file name used in messages and stored as cfg->path.
- * All or nothing: returns 0, or -1 with err set and cfg untouched.
- */
-int
-config_load_buffer(struct nx_config *cfg, const char *name, const char *text,
+static int
+cfg_load_buffer(struct nx_config *cfg, const char *name, const char *text,
     size_t len, struct nx_err *err)
 {
 	struct cfg_ctx ctx = { name, text, len, err };
@@ -865,6 +895,22 @@ config_load_buffer(struct nx_config *cfg, const char *name, const char *text,
 	config_free(cfg);
 	*cfg = tmp;
 	return 0;
+}
+
+/*
+ * Loads a configuration from text (len bytes, not necessarily
+ * NUL-terminated) over cfg: keys the text sets replace cfg's, the others
+ * stay.  name is the file name used in messages and stored as cfg->path.
+ * All or nothing: returns 0, or -1 with err set and cfg untouched.
+ */
+int
+config_load_buffer(struct nx_config *cfg, const char *name, const char *text,
+    size_t len, struct nx_err *err)
+{
+	if (cfg_load_buffer(cfg, name, text, len, err) == 0)
+		return 0;
+	cfg_mask_message(err);
+	return -1;
 }
 
 /*
@@ -930,8 +976,10 @@ config_load(struct nx_config *cfg, const char *path, struct nx_err *err)
 	size_t len;
 	int rc;
 
-	if (cfg_read_file(path, &text, &len, err) != 0)
+	if (cfg_read_file(path, &text, &len, err) != 0) {
+		cfg_mask_message(err);
 		return -1;
+	}
 	rc = config_load_buffer(cfg, path, text, len, err);
 	free(text);
 	return rc;
