@@ -557,6 +557,17 @@ cfg_suggest(const char *section, const char *key, char *buf, size_t size)
 		snprintf(buf, size, " (did you mean \"%s\"?)", best);
 		return;
 	}
+	/* A key written in the wrong section, or without its section. */
+	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (strcmp(k->key, key) == 0 && (section == NULL ||
+		    strcmp(k->section, section) != 0)) {
+			snprintf(buf, size, " (\"%s\" is a key of section "
+			    "\"%s\")", k->key, k->section);
+			return;
+		}
+	}
 	w = snprintf(buf, size, " (known %s:", section == NULL ? "sections" :
 	    "keys");
 	n = w > 0 ? (size_t)w : 0;

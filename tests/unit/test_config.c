@@ -242,6 +242,13 @@ test_unknown_keys(void **state)
 	expect_error(fx, "{\"inventory\": []}",
 	    ":1:2: unknown section \"inventory\" "
 	    "(known sections: demo, checks, console)");
+	/* A key in the wrong section, or with no section. */
+	expect_error(fx, "{\"checks\": {\"fps\": 1}}",
+	    ":1:13: unknown key \"fps\" in checks "
+	    "(\"fps\" is a key of section \"console\")");
+	expect_error(fx, "{\"interval\": \"10s\"}",
+	    ":1:2: unknown section \"interval\" "
+	    "(\"interval\" is a key of section \"checks\")");
 	/* A key with a control character is quoted with it escaped. */
 	expect_error(fx, "{\"demo\": {\"a\\u001bb\": 1}}",
 	    ":1:11: unknown key \"a\\x1bb\" in demo "
