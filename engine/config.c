@@ -64,6 +64,8 @@ struct cfg_key {
 #define CFG_FIELD(f) \
 	offsetof(struct nx_config, f), sizeof(((struct nx_config *)NULL)->f)
 
+/* The schema.  Rows of one section stay together, in the order `config
+ * show` prints them. */
 static const struct cfg_key cfg_keys[] = {
 	{ "demo", "enabled", CFG_BOOL, 0, 1, 1, NULL, CFG_FIELD(demo.enabled),
 	  "add the simulated demo fleet" },
@@ -318,8 +320,8 @@ config_parse_duration(const char *s, uint64_t *ms)
 }
 
 /*
- * Writes ms as the shortest duration string that parses back to it, e.g.
- * "1h30m", "1s500ms", "0s".
+ * Writes ms as a duration string that parses back to it, largest unit
+ * first, e.g. "1h30m", "1s500ms", "0s".
  */
 void
 config_format_duration(uint64_t ms, char *buf, size_t len)
@@ -853,7 +855,7 @@ static int
 cfg_load_buffer(struct nx_config *cfg, const char *name, const char *text,
     size_t len, struct nx_err *err)
 {
-	struct cfg_ctx ctx = { name, text, len, err };
+	struct cfg_ctx ctx;
 	struct nx_config tmp;
 	json_error_t je;
 	struct jpos pos;
@@ -863,6 +865,16 @@ cfg_load_buffer(struct nx_config *cfg, const char *name, const char *text,
 	size_t i;
 	int rc;
 
+	/* Some editors start UTF-8 files with a byte order mark; editors do
+	 * not count it as a column, so neither jansson nor jsonpos sees it. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	ctx.name = name;
+	ctx.text = text;
+	ctx.len = len;
+	ctx.err = err;
 	for (i = 0; i < len; i++) {
 		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' &&
 		    text[i] != '\r')

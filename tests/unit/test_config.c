@@ -358,6 +358,12 @@ test_structure_errors(void **state)
 	/* Columns count characters, not bytes. */
 	expect_error(fx, "{\"é\": 1, \"é\": 2}",
 	    ":1:10: duplicate key \"é\" at the top level");
+	/* A byte order mark is skipped and not counted as a column. */
+	expect_error(fx, "\xef\xbb\xbf{\"demo\": {\"nodes\": -1}}",
+	    ":1:20: demo.nodes: expected an integer from 0 to 10000000, "
+	    "got -1");
+	expect_error(fx, "\xef\xbb\xbf", ":1:1: empty file: expected a JSON "
+	    "object such as {\"demo\": {\"nodes\": 100}}");
 	/* Trailing garbage: where it starts. */
 	expect_error(fx, "{\"demo\": {}}\n\n  x",
 	    ":3:3: unexpected text after the end of the top-level object");
