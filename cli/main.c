@@ -37,7 +37,7 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "config",
-		.usage = "check [-c CONFIG]",
+		.usage = "check|show [-c CONFIG] [--demo[=N]] [--seed N] [--format text|json]",
 		.summary = "validate the configuration file",
 		.exec = cmd_config_exec,
 	},

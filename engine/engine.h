@@ -384,9 +384,30 @@ void mon_run_check(struct engine *, struct check *);
 /* config.c */
 void config_defaults(struct nx_config *);
 int config_load(struct nx_config *, const char *path, struct nx_err *);
+int config_load_buffer(struct nx_config *, const char *name, const char *text,
+    size_t len, struct nx_err *);
 int config_load_default(struct nx_config *, struct nx_err *);
 void config_free(struct nx_config *);
 char *config_default_path(void);
+json_t *config_to_json(const struct nx_config *);
+const char *config_key_help(const char *section, const char *key);
+int config_parse_duration(const char *, uint64_t *ms);
+void config_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* jsonpos.c: line:column of keys and values in JSON text. */
+#define JPOS_MAX_DEPTH 8
+struct jpos {
+	int line;               /* 1-based */
+	int column;             /* 1-based, in characters */
+	size_t offset;          /* in bytes */
+};
+typedef int (*jpos_visit_fn)(void *arg, const char *const *path, size_t depth,
+    const struct jpos *key, size_t key_end, const struct jpos *value);
+int jpos_walk(const char *, size_t, jpos_visit_fn, void *);
+int jpos_find(const char *, size_t, const char *const *path, size_t npath,
+    struct jpos *key, struct jpos *value);
+void jpos_at(const char *, size_t, size_t offset, struct jpos *);
+int jpos_after_value(const char *, size_t, struct jpos *);
 
 /* provider.c */
 extern const struct provider *const provider_table[];
