@@ -31,6 +31,7 @@ void
 engine_free(struct engine *e)
 {
 	engine_stop(e);
+	mon_free(e);
 	sched_free(e->sched);
 	e->sched = NULL;
 	bus_free(&e->bus);
