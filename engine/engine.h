@@ -186,7 +186,7 @@ struct check {
 	bool running;
 	bool flapping;
 	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
-	uint8_t flap_count;     /* how many of the 21 are filled */
+	uint8_t flap_count;     /* states recorded, up to 21 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -204,6 +204,7 @@ struct check {
 	uint16_t downtime_depth;        /* downtimes in effect on this check */
 	uint32_t queue_next;    /* next check id in the start queue */
 	struct nx_ack ack;
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -407,6 +408,11 @@ struct nx_monitor {
 	size_t ndowntimes, downtimes_cap;
 	uint32_t next_downtime_id;
 	uint64_t stale;         /* stale results produced by freshness */
+	/* Children of each node, built from node.parents when needed. */
+	uint32_t nedges;        /* parent links added through mon_node_add_parent */
+	uint32_t *child_off;    /* owned; nnodes + 1 offsets into child_ids */
+	uint32_t *child_ids;    /* owned */
+	uint32_t child_nodes, child_edges;      /* what the index was built for */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -523,7 +529,7 @@ enum nx_state plugin_state_from_exit(int, int, char *, size_t);
 void mon_apply_result(struct engine *, struct check *, const struct nx_result *);
 void mon_run_check(struct engine *, struct check *);
 void mon_free(struct engine *);
-void mon_node_add_parent(struct fleet *, struct node *, uint32_t);
+void mon_node_add_parent(struct engine *, struct node *, uint32_t);
 enum nx_host_state mon_node_reachability(const struct fleet *, const struct node *);
 int mon_ack_check(struct engine *, struct check *, enum nx_ack_type,
     const char *author, const char *comment, nx_time expires, struct nx_err *);

@@ -13,8 +13,9 @@
  *    "soft recovery" when the problem never became HARD);
  *  - a problem on a node that is not UP goes HARD at once, without retries,
  *    and is flagged as not a separate incident (NX_EVF_HOST_PROBLEM);
- *  - flapping: the last 21 states as 20 change bits, weighted from 0.75
- *    (oldest) to 1.25 (newest), against low/high thresholds with hysteresis;
+ *  - flapping: the last 21 HARD states (and recoveries) as 20 change bits,
+ *    weighted from 0.75 (oldest) to 1.25 (newest), against low/high
+ *    thresholds with hysteresis;
  *  - acknowledgements (normal, sticky) and scheduled downtime (fixed,
  *    flexible) on checks and nodes; they suppress notifications and
  *    remediation through NX_EVF_SUPPRESS on the events;
@@ -318,20 +319,25 @@ mon_flap_percent(uint32_t ring)
 }
 
 /*
- * Records state st (the previous recorded state is prev) and starts or
- * stops flapping against the thresholds, with Nagios's hysteresis: between
- * low and high nothing changes.  Publishes NX_EV_FLAPPING on a change.
+ * Records the check's current state in its flap ring and starts or stops
+ * flapping against the thresholds, as check_for_service_flapping(): only
+ * HARD states and recoveries are recorded (a SOFT problem is not), and
+ * between the low and the high threshold nothing changes (hysteresis).
+ * Publishes NX_EV_FLAPPING on a change.
  */
 static void
-mon_flap_update(struct engine *e, struct check *c, enum nx_state prev,
-    enum nx_state st, nx_time now)
+mon_flap_update(struct engine *e, struct check *c, nx_time now)
 {
 	double pct, low, high;
 	bool flapping;
 	struct event ev;
 	char msg[160];
 
-	c->flap_ring = ((c->flap_ring << 1) | (st != prev)) & MON_FLAP_MASK;
+	if (c->state_type == NX_SOFT && c->state != NX_OK)
+		return;
+	c->flap_ring = ((c->flap_ring << 1) | (c->state != c->flap_last)) &
+	    MON_FLAP_MASK;
+	c->flap_last = c->state;
 	if (c->flap_count < MON_FLAP_STATES)
 		c->flap_count++;
 	if (c->flap_ring == 0 && !c->flapping) {
@@ -698,9 +704,13 @@ mon_downtime_trigger(struct engine *e, const struct check *c,
 /* ---------------------------------------------------------------------- */
 /* Hosts and reachability                                                  */
 
-/* Makes node `parent` a parent of n (once).  The array is n's. */
+/*
+ * Makes node `parent` a parent of n (once).  The array is n's, freed with
+ * the fleet.  Parents must be added through here so the children index
+ * stays true.
+ */
 void
-mon_node_add_parent(struct fleet *f, struct node *n, uint32_t parent)
+mon_node_add_parent(struct engine *e, struct node *n, uint32_t parent)
 {
 	uint16_t i;
 
@@ -711,6 +721,46 @@ mon_node_add_parent(struct fleet *f, struct node *n, uint32_t parent)
 	n->parents = xreallocarray(n->parents, n->nparents + 1,
 	    sizeof *n->parents);
 	n->parents[n->nparents++] = parent;
+	e->mon.nedges++;
+}
+
+/* (Re)builds the children index (CSR) when nodes or links were added. */
+static void
+mon_children_index(struct engine *e)
+{
+	struct nx_monitor *m = &e->mon;
+	struct fleet *f = &e->fleet;
+	uint32_t i, *fill;
+	uint16_t k;
+
+	if (m->child_off != NULL && m->child_nodes == f->nnodes &&
+	    m->child_edges == m->nedges)
+		return;
+	free(m->child_off);
+	free(m->child_ids);
+	m->child_off = xcalloc((size_t)f->nnodes + 1, sizeof *m->child_off);
+	m->child_ids = xcalloc(m->nedges + 1, sizeof *m->child_ids);
+	for (i = 0; i < f->nnodes; i++) {
+		for (k = 0; k < f->nodes[i].nparents; k++) {
+			if (f->nodes[i].parents[k] < f->nnodes)
+				m->child_off[f->nodes[i].parents[k] + 1]++;
+		}
+	}
+	for (i = 0; i < f->nnodes; i++)
+		m->child_off[i + 1] += m->child_off[i];
+	fill = xcalloc((size_t)f->nnodes + 1, sizeof *fill);
+	for (i = 0; i < f->nnodes; i++) {
+		for (k = 0; k < f->nodes[i].nparents; k++) {
+			uint32_t p = f->nodes[i].parents[k];
+
+			if (p < f->nnodes && m->child_off[p] + fill[p] <
+			    m->child_off[p + 1])
+				m->child_ids[m->child_off[p] + fill[p]++] = i;
+		}
+	}
+	free(fill);
+	m->child_nodes = f->nnodes;
+	m->child_edges = m->nedges;
 }
 
 /*
@@ -736,7 +786,7 @@ mon_node_reachability(const struct fleet *f, const struct node *n)
 /*
  * After node p changed host state, re-decides DOWN/UNREACHABLE of its
  * children that are not UP (their host checks are not run again: the last
- * HARD result stands).  O(nodes) per change; host changes are rare.
+ * HARD result stands), and so on down the tree.
  */
 static void
 mon_reclassify_children(struct engine *e, const struct node *p, nx_time now,
@@ -744,21 +794,15 @@ mon_reclassify_children(struct engine *e, const struct node *p, nx_time now,
 {
 	struct fleet *f = &e->fleet;
 	uint32_t pid = p->id, i;
-	uint16_t k;
 
-	if (depth >= MON_REACH_DEPTH)
+	if (depth >= MON_REACH_DEPTH || e->mon.nedges == 0)
 		return;
-	for (i = 0; i < f->nnodes; i++) {
-		struct node *n = &f->nodes[i];
+	mon_children_index(e);
+	for (i = e->mon.child_off[pid]; i < e->mon.child_off[pid + 1]; i++) {
+		struct node *n = &f->nodes[e->mon.child_ids[i]];
 		enum nx_host_state hs;
 
 		if (n->host_state == NX_HOST_UP)
-			continue;
-		for (k = 0; k < n->nparents; k++) {
-			if (n->parents[k] == pid)
-				break;
-		}
-		if (k == n->nparents)
 			continue;
 		hs = mon_node_reachability(f, n);
 		if (hs != n->host_state)
@@ -832,8 +876,8 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 	enum nx_state prev = (enum nx_state)c->state, st = r->state;
 	nx_time now = r->time ? r->time : engine_now(e);
 	uint8_t max = mon_max_attempts(c), event_type;
-	bool was_running = c->running, host_up, state_change,
-	    hard_change = false, retry = false;
+	bool was_running = c->running, first = !c->has_result, host_up,
+	    state_change, hard_change = false, retry = false;
 	struct event ev;
 
 	if (c->running) {
@@ -894,9 +938,10 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 		}
 		event_type = c->state_type;
 	}
-	if (state_change || hard_change || !c->has_result)
+	/* As Naemon: a hard change alone moves last_change only off-UP. */
+	if (state_change || (hard_change && !host_up) || first)
 		c->last_change = now;
-	if (hard_change)
+	if (hard_change || first)
 		c->last_hard_change = now;
 	c->has_result = true;
 
@@ -905,7 +950,7 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 	if (c->ack.type != NX_ACK_NONE && c->ack.expires != 0 &&
 	    now >= c->ack.expires)
 		mon_ack_clear(e, &c->ack, c->node, c->id, "expired", now);
-	mon_flap_update(e, c, prev, st, now);
+	mon_flap_update(e, c, now);
 	if (st != NX_OK && c->state_type == NX_HARD &&
 	    (state_change || hard_change))
 		mon_downtime_trigger(e, c, NULL, now);
@@ -926,7 +971,10 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 
 	if (c->is_host_check)
 		mon_update_host(e, n, c, now);
-	fleet_set_health(&e->fleet, n, node_compute_health(&e->fleet, n), now);
+	/* Health moves only with a check's state (host changes do their own). */
+	if (state_change || first)
+		fleet_set_health(&e->fleet, n,
+		    node_compute_health(&e->fleet, n), now);
 
 	if (was_running && e->running && e->sched != NULL)
 		sched_add(e->sched, c, now + (retry ? c->retry_ms :
@@ -965,8 +1013,8 @@ mon_apply_timeout(struct engine *e, struct check *c, double duration_ms)
 	char buf[128];
 	int len;
 
-	len = snprintf(buf, sizeof buf, "%s - check timed out after %.2f "
-	    "seconds", nx_state_name(mon_timeout_state(e)),
+	len = snprintf(buf, sizeof buf, "(%s check timed out after %.2f "
+	    "seconds)", c->is_host_check ? "Host" : "Service",
 	    duration_ms / 1000.0);
 	memset(&r, 0, sizeof r);
 	r.state = mon_timeout_state(e);
@@ -1063,4 +1111,7 @@ mon_free(struct engine *e)
 	free(e->mon.downtimes);
 	e->mon.downtimes = NULL;
 	e->mon.ndowntimes = e->mon.downtimes_cap = 0;
+	free(e->mon.child_off);
+	free(e->mon.child_ids);
+	e->mon.child_off = e->mon.child_ids = NULL;
 }

@@ -223,6 +223,7 @@ run_steps(struct fix *f, uint8_t max, const struct step *steps, size_t n)
 	struct check *c = add_check(f, "h", "svc", max);
 	uint32_t id = c->id;
 	nx_time t = T0, last_change = 0, last_hard = 0;
+	enum nx_state prev = NX_OK;
 	size_t i;
 
 	f->e->running = true;   /* results schedule the next run */
@@ -251,15 +252,17 @@ run_steps(struct fix *f, uint8_t max, const struct step *steps, size_t n)
 			ev = last_kind(f, NX_EV_STATE);
 			assert_int_equal(ev->state_type, s->state_event);
 			assert_int_equal(ev->state, s->state);
-			last_change = t;
 			if (s->state_event == NX_HARD)
 				last_hard = t;
 		}
-		if (i == 0)
+		/* last_change moves with the state, last_hard_change with HARD. */
+		if (i == 0 || s->state != prev)
 			last_change = t;
+		if (i == 0)
+			last_hard = t;
+		prev = s->state;
 		assert_int_equal(c->last_change, last_change);
-		if (last_hard != 0)
-			assert_int_equal(c->last_hard_change, last_hard);
+		assert_int_equal(c->last_hard_change, last_hard);
 		assert_int_equal(c->last_check, t);
 	}
 	assert_int_equal(f->e->results, n);
@@ -417,6 +420,7 @@ test_flapping_matches_nagios(void **state)
 	struct nagios_hist h;
 	nx_time t = T0;
 	bool flapping = false;
+	double last = 0;
 	int i, round;
 
 	for (round = 0; round < 4; round++) {
@@ -426,6 +430,7 @@ test_flapping_matches_nagios(void **state)
 			    "b" : "c", (uint8_t)round);
 			id = c->id;
 			flapping = false;
+			last = 0;
 		}
 		for (i = 0; i < 400; i++) {
 			enum nx_state s;
@@ -438,7 +443,11 @@ test_flapping_matches_nagios(void **state)
 			    (enum nx_state)f->e->fleet.checks[id].state;
 			result_at(f, id, s, t += 1000);
 			c = &f->e->fleet.checks[id];
-			want = nagios_flap(&h, (int)s);
+			/* Nagios records only HARD states and recoveries. */
+			if (c->state_type == NX_HARD || s == NX_OK)
+				want = last = nagios_flap(&h, (int)s);
+			else
+				want = last;
 			assert_true(mon_flap_percent(c->flap_ring) == want);
 			assert_true(c->flap_pct == (float)want);
 			if (want >= 30.0)
@@ -448,6 +457,39 @@ test_flapping_matches_nagios(void **state)
 			assert_int_equal(c->flapping, flapping);
 		}
 	}
+}
+
+/* SOFT problems are not recorded: only the HARD state counts. */
+static void
+test_flapping_soft_not_recorded(void **state)
+{
+	struct fix *f = *state;
+	struct check *c = add_check(f, "h", "svc", 3);
+	uint32_t id = c->id;
+
+	result_at(f, id, NX_OK, T0 + 1);
+	result_at(f, id, NX_CRITICAL, T0 + 2);
+	result_at(f, id, NX_WARNING, T0 + 3);
+	c = &f->e->fleet.checks[id];
+	assert_int_equal(c->state_type, NX_SOFT);
+	assert_int_equal(c->flap_ring, 0);
+	assert_true(c->flap_pct == 0);
+	assert_int_equal(c->flap_count, 1);
+	result_at(f, id, NX_WARNING, T0 + 4);           /* HARD WARNING */
+	c = &f->e->fleet.checks[id];
+	assert_int_equal(c->flap_ring, 1);
+	assert_true(fabs(c->flap_pct - 6.25) < 1e-6);
+	/*
+	 * A soft recovery is recorded, but the SOFT problem before it was not,
+	 * so it is no change against the OK recorded before.
+	 */
+	result_at(f, id, NX_CRITICAL, T0 + 5);          /* HARD -> HARD */
+	result_at(f, id, NX_OK, T0 + 6);
+	result_at(f, id, NX_WARNING, T0 + 7);           /* SOFT: skipped */
+	result_at(f, id, NX_OK, T0 + 8);                /* soft recovery */
+	c = &f->e->fleet.checks[id];
+	assert_int_equal(c->flap_ring, 0xe);   /* OK WARNING CRITICAL OK OK */
+	assert_int_equal(c->flap_count, 5);
 }
 
 static void
@@ -761,11 +803,15 @@ test_timeout(void **state)
 	assert_false(c->running);
 	assert_int_equal(c->state, NX_CRITICAL);
 	assert_string_equal(c->output,
-	    "CRITICAL - check timed out after 10.01 seconds");
+	    "(Service check timed out after 10.01 seconds)");
 	mon_set_timeout_state(f->e, NX_UNKNOWN);
 	mon_apply_timeout(f->e, c, 500);
 	assert_int_equal(c->state, NX_UNKNOWN);
-	assert_non_null(strstr(c->output, "UNKNOWN - check timed out"));
+	assert_string_equal(c->output,
+	    "(Service check timed out after 0.50 seconds)");
+	c->is_host_check = true;
+	mon_apply_timeout(f->e, c, 500);
+	assert_non_null(strstr(c->output, "(Host check timed out"));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -784,8 +830,8 @@ test_unreachable_through_parents(void **state)
 
 	f->e->fleet.checks[r].is_host_check = true;
 	f->e->fleet.checks[w].is_host_check = true;
-	mon_node_add_parent(&f->e->fleet, &f->e->fleet.nodes[wn], rn);
-	mon_node_add_parent(&f->e->fleet, &f->e->fleet.nodes[wn], rn);
+	mon_node_add_parent(f->e, &f->e->fleet.nodes[wn], rn);
+	mon_node_add_parent(f->e, &f->e->fleet.nodes[wn], rn);
 	assert_int_equal(f->e->fleet.nodes[wn].nparents, 1);
 
 	/* The router goes DOWN (HARD after 2). */
@@ -853,8 +899,8 @@ test_reachability_two_parents(void **state)
 
 	a->is_host_check = b->is_host_check = x->is_host_check = true;
 	xn = &f->e->fleet.nodes[x->node];
-	mon_node_add_parent(&f->e->fleet, xn, a->node);
-	mon_node_add_parent(&f->e->fleet, xn, b->node);
+	mon_node_add_parent(f->e, xn, a->node);
+	mon_node_add_parent(f->e, xn, b->node);
 	result_at(f, ai, NX_CRITICAL, T0 + 1);
 	result_at(f, xi, NX_CRITICAL, T0 + 2);
 	xn = &f->e->fleet.nodes[f->e->fleet.checks[xi].node];
@@ -862,6 +908,42 @@ test_reachability_two_parents(void **state)
 	assert_int_equal(mon_node_reachability(&f->e->fleet, xn), NX_HOST_DOWN);
 	result_at(f, bi, NX_CRITICAL, T0 + 3);
 	assert_int_equal(xn->host_state, NX_HOST_UNREACHABLE);
+}
+
+/* A chain r <- m <- l: a change propagates down the tree. */
+static void
+test_reachability_chain(void **state)
+{
+	struct fix *f = *state;
+	uint32_t r = add_check(f, "r", "ping", 1)->id;
+	uint32_t m = add_check(f, "m", "ping", 1)->id;
+	uint32_t l = add_check(f, "l", "ping", 1)->id;
+	struct fleet *fl = &f->e->fleet;
+	uint32_t rn = fl->checks[r].node, mn = fl->checks[m].node,
+	    ln = fl->checks[l].node;
+
+	fl->checks[r].is_host_check = fl->checks[m].is_host_check =
+	    fl->checks[l].is_host_check = true;
+	mon_node_add_parent(f->e, &fl->nodes[mn], rn);
+	mon_node_add_parent(f->e, &fl->nodes[ln], mn);
+	result_at(f, l, NX_CRITICAL, T0 + 1);
+	assert_int_equal(fl->nodes[ln].host_state, NX_HOST_DOWN);
+	result_at(f, m, NX_CRITICAL, T0 + 2);
+	assert_int_equal(fl->nodes[mn].host_state, NX_HOST_DOWN);
+	assert_int_equal(fl->nodes[ln].host_state, NX_HOST_UNREACHABLE);
+	result_at(f, r, NX_CRITICAL, T0 + 3);
+	assert_int_equal(fl->nodes[rn].host_state, NX_HOST_DOWN);
+	assert_int_equal(fl->nodes[mn].host_state, NX_HOST_UNREACHABLE);
+	assert_int_equal(fl->nodes[ln].host_state, NX_HOST_UNREACHABLE);
+	result_at(f, r, NX_OK, T0 + 4);
+	assert_int_equal(fl->nodes[mn].host_state, NX_HOST_DOWN);
+	assert_int_equal(fl->nodes[ln].host_state, NX_HOST_UNREACHABLE);
+	result_at(f, m, NX_OK, T0 + 5);
+	assert_int_equal(fl->nodes[mn].host_state, NX_HOST_UP);
+	assert_int_equal(fl->nodes[ln].host_state, NX_HOST_DOWN);
+	assert_int_equal(fl->health_count[NX_H_DOWN], 1);
+	assert_int_equal(fl->health_count[NX_H_UNREACHABLE], 0);
+	assert_int_equal(fl->health_count[NX_H_OK], 2);
 }
 
 /* A node goes DOWN while a service is SOFT: HARD at once; back up: retries. */
@@ -1028,6 +1110,7 @@ main(void)
 		cmocka_unit_test(test_flap_percent_values),
 		T(test_flapping_sequence),
 		T(test_flapping_matches_nagios),
+		T(test_flapping_soft_not_recorded),
 		T(test_flapping_thresholds_on_check),
 		T(test_ack_normal),
 		T(test_ack_sticky),
@@ -1041,6 +1124,7 @@ main(void)
 		T(test_timeout),
 		T(test_unreachable_through_parents),
 		T(test_reachability_two_parents),
+		T(test_reachability_chain),
 		T(test_service_on_down_host),
 		T(test_concurrency_limit),
 		T(test_latency),
