@@ -360,9 +360,8 @@ plugin_output_parse(const char *buf, size_t len, struct nx_plugin_output *out)
 
 	memset(out, 0, sizeof *out);
 	if (buf == NULL)
-		len = 0;
-	else
-		len = strnlen(buf, len);
+		buf = "";
+	len = strnlen(buf, len);
 
 	nl = len > 0 ? memchr(buf, '\n', len) : NULL;
 	flen = nl != NULL ? (size_t)(nl - buf) : len;
