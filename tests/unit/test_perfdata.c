@@ -321,6 +321,57 @@ test_exit_status(void **state)
 	assert_int_equal(plugin_state_from_exit(255, 0, NULL, 0), NX_UNKNOWN);
 }
 
+/*
+ * Random text from the characters that matter (quotes, `=`, `;`, `|`,
+ * digits, units, white space, newlines, bytes >= 0x80): the parser never
+ * fails to account for an item, every kept item has a label and a known
+ * UOM, and (under --enable-sanitizers) nothing is read out of bounds.
+ */
+static void
+test_random_input(void **state)
+{
+	static const char alphabet[] = "'=;|:~@ \t\n.-+e0123456789UsmuKMGTBc%x\x80\xff";
+	char buf[96];
+	uint32_t seed = 7;
+	int round;
+	size_t i, j;
+
+	for (round = 0; round < 20000; round++) {
+		struct nx_plugin_output o;
+		size_t len;
+		int rc;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % sizeof buf;
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+		}
+		/* Not NUL-terminated on purpose: len bounds the input. */
+		rc = plugin_output_parse(buf, len, &o);
+		assert_non_null(o.first_line);
+		assert_int_equal(rc == 0, o.nerrors == 0);
+		for (i = 0; i < o.nperf; i++) {
+			const struct nx_perf *p = &o.perf[i];
+			bool known = p->uom[0] == '\0';
+
+			assert_true(p->label[0] != '\0');
+			for (j = 0; !known && j < 10; j++) {
+				static const char *const u[] = { "s", "ms",
+				    "us", "%", "B", "KB", "MB", "GB", "TB", "c" };
+
+				known = strcmp(p->uom, u[j]) == 0;
+			}
+			assert_true(known);
+			assert_true(p->undetermined == (bool)isnan(p->value));
+			assert_int_equal(p->has_warn, p->warn_text != NULL);
+		}
+		for (i = 0; i < o.nerrors; i++)
+			assert_non_null(strstr(o.errors[i], "perfdata '"));
+		plugin_output_free(&o);
+	}
+}
+
 int
 main(void)
 {
@@ -336,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_bad_items),
 		cmocka_unit_test(test_nul_and_null),
 		cmocka_unit_test(test_exit_status),
+		cmocka_unit_test(test_random_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

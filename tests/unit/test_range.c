@@ -194,6 +194,41 @@ test_number(void **state)
 	assert_int_equal(range_number("1 ", 2, &v), -1);
 }
 
+/*
+ * Random short strings: parse either fails with a message naming the range
+ * or gives a range whose finite bounds are ordered.
+ */
+static void
+test_random_ranges(void **state)
+{
+	static const char alphabet[] = "@~:-.0123456789%e+x ";
+	char buf[16];
+	uint32_t seed = 3;
+	int round, ok = 0;
+	size_t i, len;
+
+	for (round = 0; round < 50000; round++) {
+		struct nx_range r;
+		struct nx_err err = { "" };
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % (sizeof buf - 1);
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+		}
+		buf[len] = '\0';
+		if (range_parse(buf, &r, &err) == 0) {
+			ok++;
+			assert_false(isnan(r.start) || isnan(r.end));
+			if (!r.start_inf && !r.end_inf)
+				assert_true(r.start <= r.end);
+		} else
+			assert_non_null(strstr(err.msg, "range '"));
+	}
+	assert_true(ok > 100);          /* the alphabet does hit valid ones */
+}
+
 int
 main(void)
 {
@@ -203,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_alert),
 		cmocka_unit_test(test_alert_nan),
 		cmocka_unit_test(test_number),
+		cmocka_unit_test(test_random_ranges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
