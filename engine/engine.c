@@ -31,6 +31,7 @@ void
 engine_free(struct engine *e)
 {
 	engine_stop(e);
+	mon_free(e);
 	sched_free(e->sched);
 	e->sched = NULL;
 	bus_free(&e->bus);
@@ -81,6 +82,21 @@ engine_load(struct engine *e, struct nx_err *err)
 	return 0;
 }
 
+/* Once a second while live: downtimes, ack expiry, freshness. */
+static void
+engine_on_tick(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+
+	mon_tick(e, engine_now(e));
+}
+
+static void
+engine_on_tick_close(uv_handle_t *h)
+{
+	free(h);
+}
+
 /*
  * Runs the fleet live: providers start sampling and every check is scheduled
  * at a fixed pseudo-random phase within its interval, so that 50,000 checks
@@ -109,6 +125,11 @@ engine_start(struct engine *e)
 
 		sched_add(e->sched, ck, now + (nx_time)phase);
 	}
+	e->tick = xmalloc(sizeof *e->tick);
+	uv_timer_init(e->loop, e->tick);
+	e->tick->data = e;
+	uv_unref((uv_handle_t *)e->tick);
+	uv_timer_start(e->tick, engine_on_tick, 1000, 1000);
 	return sched_start(e->sched);
 }
 
@@ -120,6 +141,10 @@ engine_stop(struct engine *e)
 	if (!e->running)
 		return;
 	e->running = false;
+	if (e->tick != NULL) {
+		uv_close((uv_handle_t *)e->tick, engine_on_tick_close);
+		e->tick = NULL;
+	}
 	if (e->sched != NULL)
 		sched_stop(e->sched);
 	for (i = 0; i < provider_count; i++) {

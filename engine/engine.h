@@ -103,6 +103,38 @@ struct nx_metrics {
 	nx_time sampled;        /* when; 0 = never */
 };
 
+/*
+ * A Nagios threshold range `[@][start:][end]` (range.c).  A value alerts
+ * when it lies outside start..end, or inside it (inclusive) with `@`.
+ * `start_inf` is the `~` of the syntax (negative infinity); `end_inf` an
+ * empty end (positive infinity).  `percent` records a stripped trailing `%`
+ * on the end value (an extension, see doc/monitor.md).
+ */
+struct nx_range {
+	double start, end;
+	bool start_inf, end_inf;
+	bool inside;            /* `@`: alert inside the range */
+	bool percent;
+};
+
+/*
+ * An acknowledgement of a problem (monitor.c).  NORMAL is cleared by any
+ * state change, STICKY only by a recovery to OK (UP for a node), as Nagios.
+ * Author and comment are interned in fleet->strings.
+ */
+enum nx_ack_type {
+	NX_ACK_NONE = 0,
+	NX_ACK_NORMAL = 1,
+	NX_ACK_STICKY = 2,
+};
+struct nx_ack {
+	uint8_t type;           /* enum nx_ack_type */
+	const char *author;     /* interned, or NULL */
+	const char *comment;    /* interned, or NULL */
+	nx_time time;           /* when it was set */
+	nx_time expires;        /* 0 = never */
+};
+
 /* ---------------------------------------------------------------------- */
 /* Checks and check kinds                                                  */
 
@@ -153,8 +185,8 @@ struct check {
 	bool has_result;
 	bool running;
 	bool flapping;
-	uint32_t flap_ring;     /* 21 state-change bits, newest in bit 0 */
-	uint8_t flap_count;     /* how many of the 21 are filled */
+	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
+	uint8_t flap_count;     /* states recorded, up to 21 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -162,6 +194,17 @@ struct check {
 	nx_time next_due;       /* scheduler */
 	char *output;           /* owned, NUL-terminated, capped */
 	double duration_ms;
+
+	/* Added by the monitor (monitor.c, doc/monitor.md). */
+	uint32_t output_cap;    /* bytes allocated at output */
+	uint32_t freshness_ms;  /* stale after this long; 0 = automatic */
+	float flap_low, flap_high;      /* % thresholds; 0 = engine's */
+	bool host_problem;      /* last result came while the node was not UP */
+	bool queued;            /* waiting for a slot under mon.max_running */
+	uint16_t downtime_depth;        /* downtimes in effect on this check */
+	uint32_t queue_next;    /* next check id in the start queue */
+	struct nx_ack ack;
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -184,6 +227,12 @@ struct node {
 	uint8_t health;         /* enum nx_health */
 	nx_time last_change;    /* of health */
 	struct nx_metrics m;
+
+	/* Added by the monitor (monitor.c, doc/monitor.md). */
+	uint32_t *parents;      /* node ids; owned; see mon_node_add_parent */
+	uint16_t nparents;
+	uint16_t downtime_depth;        /* downtimes in effect on this node */
+	struct nx_ack ack;      /* acknowledgement of its host problem */
 };
 
 /* String interning (intern.c): one copy of every name. */
@@ -217,6 +266,8 @@ enum nx_event_kind {
 	NX_EV_FLAPPING,         /* flapping started or stopped */
 	NX_EV_NODE,             /* a node was added or removed */
 	NX_EV_CONFIG,           /* configuration loaded or changed */
+	NX_EV_ACK,              /* an acknowledgement was set (state 1) or removed (0) */
+	NX_EV_DOWNTIME,         /* a downtime started (state 1) or ended (0) */
 	NX_EV__COUNT
 };
 
@@ -232,7 +283,21 @@ struct event {
 	uint32_t check;         /* UINT32_MAX when none */
 	uint8_t state, prev_state, state_type, attempt;
 	const char *text;       /* output or message; may be NULL */
+	uint8_t flags;          /* NX_EVF_* (monitor.c) */
 };
+
+/*
+ * Event flags set by the monitor on check and host events.  SUPPRESS is
+ * what notification and remediation consumers look at: it is set when any
+ * of the others is, as Nagios suppresses notifications for acknowledged,
+ * flapping and downtimed problems and for service problems on hosts that
+ * are not UP.
+ */
+#define NX_EVF_ACKED            0x01    /* the problem is acknowledged */
+#define NX_EVF_DOWNTIME         0x02    /* check or node in scheduled downtime */
+#define NX_EVF_FLAPPING         0x04
+#define NX_EVF_HOST_PROBLEM     0x08    /* node not UP: not a separate incident */
+#define NX_EVF_SUPPRESS         0x10    /* notifications/remediation suppressed */
 
 #define NX_NONE UINT32_MAX
 
@@ -298,6 +363,59 @@ struct nx_config {
 };
 
 /* ---------------------------------------------------------------------- */
+/* Monitor state kept in the engine (monitor.c)                            */
+
+/*
+ * A latency metric: count, sum, max and a log-linear histogram of whole
+ * milliseconds (exact below 16 ms, then 8 buckets per power of two, so a
+ * quantile is within 12.5 %).
+ */
+#define NX_LAT_BUCKETS 240
+struct nx_latency {
+	uint64_t count;
+	double sum_ms;
+	double max_ms;
+	uint64_t hist[NX_LAT_BUCKETS];
+};
+
+/*
+ * A scheduled downtime on a check (node == NX_NONE) or on a node (check ==
+ * NX_NONE).  Fixed: in effect from start to end.  Flexible: may start at
+ * any time between start and end, when the object enters a HARD problem
+ * state, and then lasts duration_ms.
+ */
+struct nx_downtime {
+	uint32_t id;
+	uint32_t node, check;
+	nx_time start, end;
+	uint32_t duration_ms;
+	bool fixed;
+	bool in_effect;
+	nx_time began;          /* when it took effect */
+	const char *author, *comment;   /* interned */
+};
+
+struct nx_monitor {
+	uint32_t max_running;   /* concurrency limit; 0 = 512 */
+	uint32_t nqueued;       /* checks waiting for a slot */
+	uint32_t qhead, qtail;  /* FIFO through check.queue_next */
+	bool draining;
+	bool timeout_state_set; /* else timeouts are CRITICAL */
+	uint8_t timeout_state;
+	float flap_low, flap_high;      /* % thresholds; 0 = 20 / 30 */
+	struct nx_latency latency;      /* actual - planned start of checks */
+	struct nx_downtime *downtimes;  /* owned */
+	size_t ndowntimes, downtimes_cap;
+	uint32_t next_downtime_id;
+	uint64_t stale;         /* stale results produced by freshness */
+	/* Children of each node, built from node.parents when needed. */
+	uint32_t nedges;        /* parent links added through mon_node_add_parent */
+	uint32_t *child_off;    /* owned; nnodes + 1 offsets into child_ids */
+	uint32_t *child_ids;    /* owned */
+	uint32_t child_nodes, child_edges;      /* what the index was built for */
+};
+
+/* ---------------------------------------------------------------------- */
 /* The engine                                                              */
 
 struct engine {
@@ -313,6 +431,8 @@ struct engine {
 	bool running;
 	uint32_t pending;       /* checks started and not yet finished */
 	uint64_t results;       /* total results applied */
+	struct nx_monitor mon;  /* monitor.c */
+	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
 };
 
 /* xmalloc.c */
@@ -377,9 +497,63 @@ int sched_start(struct sched *);
 void sched_stop(struct sched *);
 size_t sched_size(const struct sched *);
 
+/* range.c */
+int range_parse(const char *, struct nx_range *, struct nx_err *);
+bool range_alert(const struct nx_range *, double);
+int range_number(const char *, size_t, double *);
+
+/* perfdata.c */
+struct nx_perf {
+	char *label;            /* owned, unquoted */
+	double value;           /* NaN when undetermined */
+	bool undetermined;      /* the value was `U` */
+	char uom[4];            /* "" or one of s ms us % B KB MB GB TB c */
+	double warn, crit, min, max;    /* NaN when absent */
+	bool has_warn, has_crit, has_min, has_max;
+	struct nx_range warn_range, crit_range;
+	char *warn_text, *crit_text;    /* owned raw range text, or NULL */
+};
+struct nx_plugin_output {
+	char *first_line;       /* owned; never NULL */
+	char *long_output;      /* owned; NULL when there is none */
+	struct nx_perf *perf;   /* owned */
+	size_t nperf;
+	char **errors;          /* owned: one message per dropped item */
+	size_t nerrors;
+};
+int plugin_output_parse(const char *, size_t, struct nx_plugin_output *);
+void plugin_output_free(struct nx_plugin_output *);
+int perfdata_parse(const char *, size_t, struct nx_plugin_output *);
+enum nx_state plugin_state_from_exit(int, int, char *, size_t);
+
 /* monitor.c */
 void mon_apply_result(struct engine *, struct check *, const struct nx_result *);
 void mon_run_check(struct engine *, struct check *);
+void mon_free(struct engine *);
+void mon_node_add_parent(struct engine *, struct node *, uint32_t);
+enum nx_host_state mon_node_reachability(const struct fleet *, const struct node *);
+int mon_ack_check(struct engine *, struct check *, enum nx_ack_type,
+    const char *author, const char *comment, nx_time expires, struct nx_err *);
+int mon_ack_node(struct engine *, struct node *, enum nx_ack_type,
+    const char *author, const char *comment, nx_time expires, struct nx_err *);
+void mon_ack_remove_check(struct engine *, struct check *, nx_time);
+void mon_ack_remove_node(struct engine *, struct node *, nx_time);
+int mon_downtime_add(struct engine *, uint32_t node, uint32_t check,
+    nx_time start, nx_time end, bool fixed, uint32_t duration_ms,
+    const char *author, const char *comment, uint32_t *id, struct nx_err *);
+int mon_downtime_remove(struct engine *, uint32_t id, nx_time);
+const struct nx_downtime *mon_downtime_find(const struct engine *, uint32_t);
+void mon_downtimes_update(struct engine *, nx_time);
+bool mon_check_in_downtime(const struct engine *, const struct check *);
+uint8_t mon_check_flags(const struct engine *, const struct check *);
+uint32_t mon_check_freshness(struct engine *, nx_time);
+void mon_tick(struct engine *, nx_time);
+enum nx_state mon_timeout_state(const struct engine *);
+void mon_set_timeout_state(struct engine *, enum nx_state);
+void mon_apply_timeout(struct engine *, struct check *, double duration_ms);
+double mon_flap_percent(uint32_t ring);
+void mon_latency_add(struct nx_latency *, double ms);
+double mon_latency_quantile(const struct nx_latency *, double);
 
 /* config.c */
 void config_defaults(struct nx_config *);
