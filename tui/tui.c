@@ -17,12 +17,14 @@
  *    SIGTERM and SIGHUP restore the terminal and make tui_run() return
  *    128 + the signal number (130, 143, 129), as a shell reports a process
  *    killed by it, so scripts can tell an interrupted console from `q` (0).
+ *    A terminal that hangs up (readable with nothing to read) counts as
+ *    SIGHUP.
  *    SIGSEGV, SIGBUS, SIGABRT and SIGFPE are caught with sigaction only to
  *    call endwin(); then the previous action is put back and the signal
  *    raised again, so the process dies (and dumps core) as it would have,
  *    on a terminal that works.
  *
- * The uv signal watchers are started before initscr(): ncurses installs its
+ * The uv signal watchers are started before newterm(): ncurses installs its
  * own SIGINT/SIGTERM/SIGWINCH handlers only where the disposition is still
  * the default, and ours must win.  SIGTSTP is left to ncurses (it restores
  * the terminal on ^Z and repaints on fg).
@@ -31,7 +33,6 @@
 
 #include <sys/ioctl.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -70,6 +71,8 @@ static const int tui_crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE };
 static struct sigaction tui_crash_saved[NX_ARRAY_LEN(tui_crash_signals)];
 
 static const int tui_uv_signals[] = { SIGWINCH, SIGINT, SIGTERM, SIGHUP };
+_Static_assert(NX_ARRAY_LEN(tui_uv_signals) ==
+    NX_ARRAY_LEN(((struct tui *)0)->sig), "one watcher per signal");
 
 /*
  * The crash handler: give the terminal back, put the previous action back
@@ -509,7 +512,7 @@ tui_on_input(uv_poll_t *p, int status, int events)
 {
 	struct tui *t = p->data;
 	struct tui_input in;
-	int r, avail = 0, nkeys = 0;
+	int r, avail = 0;
 
 	if (status < 0 || (events & UV_DISCONNECT) ||
 	    (ioctl(STDIN_FILENO, FIONREAD, &avail) == 0 && avail == 0)) {
@@ -519,9 +522,7 @@ tui_on_input(uv_poll_t *p, int status, int events)
 	while (!t->quit && (r = wget_wch(t->input_pad, &in.ch)) != ERR) {
 		in.keycode = r == KEY_CODE_YES;
 		tui_key(t, &in);
-		nkeys++;
 	}
-	(void)nkeys;
 }
 
 /* Every wall-clock second: the clock and the events/s figure move. */
@@ -628,6 +629,16 @@ tui_run(struct engine *e, const struct tui_opts *o)
 		goto close;
 	}
 	tui_curses_active = 1;
+	if (tigetstr("cup") == NULL || tigetstr("cup") == (char *)-1) {
+		endwin();
+		tui_curses_active = 0;
+		delscreen(scr);
+		fprintf(stderr, "nexusctl: terminal type '%s' cannot move the "
+		    "cursor; the console needs one that can (for scripts use "
+		    "'nexusctl check' or 'nexusctl watch')\n", getenv("TERM"));
+		status = NX_EXIT_USAGE;
+		goto close;
+	}
 	if (!atexit_done) {
 		atexit(tui_atexit);
 		atexit_done = true;
@@ -639,6 +650,11 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	intrflush(stdscr, FALSE);
 	curs_set(0);
 	set_escdelay(TUI_ESCDELAY_MS);
+	/*
+	 * No typeahead check: frames are capped and small, and the check
+	 * costs a poll() and splits every frame into two writes.
+	 */
+	typeahead(-1);
 	t->input_pad = newpad(1, 1);
 	keypad(t->input_pad, TRUE);
 	nodelay(t->input_pad, TRUE);
