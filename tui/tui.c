@@ -8,7 +8,8 @@
  *    current view, then to the global key table.
  *  - Nothing draws directly.  Input, resizes, the clock and bus events only
  *    set the dirty flag (tui_mark_dirty), which arms a one-shot frame timer
- *    no earlier than 1/fps after the last frame.  A frame erases and redraws
+ *    no earlier than 1/fps after the last frame (keys: 10 ms, so a keystroke
+ *    is on screen at once).  A frame erases and redraws
  *    the three windows (header, view body, footer) into ncurses's virtual
  *    screen and sends the difference with wnoutrefresh + doupdate, so the
  *    terminal gets only changed cells.  When nothing changes no timer is
@@ -55,6 +56,7 @@ const size_t tui_nviews = NX_ARRAY_LEN(tui_views);
 #define TUI_FOOTER_LINES 1
 #define TUI_FPS_DEFAULT 10
 #define TUI_ESCDELAY_MS 25
+#define TUI_KEY_FRAME_MS 10     /* a key may draw this soon after a frame */
 
 /* Keys that work in every view (after the view had its chance). */
 static const struct tui_key tui_global_keys[] = {
@@ -522,6 +524,16 @@ tui_on_input(uv_poll_t *p, int status, int events)
 	while (!t->quit && (r = wget_wch(t->input_pad, &in.ch)) != ERR) {
 		in.keycode = r == KEY_CODE_YES;
 		tui_key(t, &in);
+	}
+	/*
+	 * The operator is waiting: draw keys sooner than the event-driven
+	 * frame cap would (a 10 fps cap could hold a keystroke for 100 ms).
+	 */
+	if (t->dirty && !t->quit) {
+		uint64_t now = uv_now(t->loop);
+		uint64_t due = t->last_frame + TUI_KEY_FRAME_MS;
+
+		uv_timer_start(&t->frame, tui_frame, due > now ? due - now : 0, 0);
 	}
 }
 
