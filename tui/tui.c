@@ -289,18 +289,40 @@ tui_draw_header(struct tui *t)
 	};
 	const struct fleet *f = &t->e->fleet;
 	WINDOW *w = t->header;
-	char buf[256], clock[16];
+	static const int prio[] = { 1, 2, 0, 3 };
+	char buf[256], clock[16], pieces[4][48];
+	bool shown[4];
 	struct tm tm;
 	time_t now = (time_t)(nx_wallclock() / 1000);
 	int x, i, right, need, pass;
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof clock, "%H:%M:%S", &tm);
-	snprintf(buf, sizeof buf, " NexusController  %u nodes  %u events/s%s",
-	    f->nnodes, t->eps, t->opts->readonly ? "  [read-only]" : "");
 	tui_print(t, w, 0, 0, t->cols, t->theme.title, "", 0);
 	right = tui_print_right(t, w, 0, 0, t->cols - 1, t->theme.title, clock);
-	tui_print(t, w, 0, 0, right - 1, t->theme.title, buf, strlen(buf));
+	/*
+	 * The title in pieces, each shown whole or not at all; when they do
+	 * not all fit, the node count and read-only go in first.
+	 */
+	snprintf(pieces[0], sizeof pieces[0], " NexusController ");
+	snprintf(pieces[1], sizeof pieces[1], " %u nodes ", f->nnodes);
+	snprintf(pieces[2], sizeof pieces[2], "%s",
+	    t->opts->readonly ? " [read-only] " : "");
+	snprintf(pieces[3], sizeof pieces[3], " %u events/s ", t->eps);
+	need = 0;
+	for (i = 0; i < (int)NX_ARRAY_LEN(prio); i++) {
+		int k = prio[i], pw = text_width(pieces[k], strlen(pieces[k]));
+
+		shown[k] = need + pw <= right - 1;
+		if (shown[k])
+			need += pw;
+	}
+	x = 0;
+	for (i = 0; i < (int)NX_ARRAY_LEN(pieces); i++) {
+		if (shown[i])
+			x += tui_print(t, w, 0, x, -1, t->theme.title,
+			    pieces[i], strlen(pieces[i]));
+	}
 
 	/* Full state names when they fit, short ones when they do not. */
 	for (pass = 0; pass < 2; pass++) {
@@ -315,55 +337,76 @@ tui_draw_header(struct tui *t)
 		if (need <= t->cols || pass == 1)
 			break;
 	}
+	/* Each counter whole or not at all: a cut number would mislead. */
 	x = 1;
 	for (i = 0; i < NX_H__COUNT; i++) {
 		const char *name = pass == 0 ? nx_health_name(i) : shortname[i];
 
 		if (f->health_count[i] == 0)
 			continue;
+		snprintf(buf, sizeof buf, " %u", f->health_count[i]);
+		if (x + (int)strlen(name) + (int)strlen(buf) > t->cols)
+			break;
 		x += tui_print(t, w, 1, x, -1, t->theme.health[i], name,
 		    strlen(name));
-		snprintf(buf, sizeof buf, " %u  ", f->health_count[i]);
 		x += tui_print(t, w, 1, x, -1, A_NORMAL, buf, strlen(buf));
+		x += 2;
 	}
 }
 
+/* Columns one footer hint takes: "KEYS help" and two spaces after. */
+static int
+tui_hint_width(const struct tui_key *b)
+{
+	return text_width(b->hint, strlen(b->hint)) + 1 +
+	    text_width(b->help, strlen(b->help)) + 2;
+}
+
 /*
- * The footer: hints generated from the current view's key table and the
- * global keys, and the view's position at the right end.  Hints that do not
- * fit are dropped whole, from the end.
+ * The footer: hints generated from the current view's key table, then the
+ * global keys, and the view's position at the right end.  When they do not
+ * all fit, the view's hints are dropped from the end first, so that "q
+ * quit" is the last to go.
  */
 static void
 tui_draw_footer(struct tui *t)
 {
 	const struct view *v = tui_current(t);
-	const struct tui_key *tables[2] = { v->keys, tui_global_keys };
-	size_t sizes[2] = { v->nkeys, NX_ARRAY_LEN(tui_global_keys) };
+	const size_t nglobal = NX_ARRAY_LEN(tui_global_keys);
+	const struct tui_key *b;
 	WINDOW *w = t->footer;
 	char pos[128] = "";
-	int x = 0, limit, need, k;
-	size_t i;
+	int x = 0, limit, view_w = 0, global_w = 0;
+	size_t i, nview = v->nkeys;
 
 	if (v->position != NULL)
 		v->position(t, tui_current_state(t), pos, sizeof pos);
 	limit = tui_print_right(t, w, 0, 0, t->cols - 1, t->theme.dim, pos) - 1;
-	for (k = 0; k < 2; k++) {
-		for (i = 0; i < sizes[k]; i++) {
-			const struct tui_key *b = &tables[k][i];
-
-			if (b->hint == NULL)
-				continue;
-			need = text_width(b->hint, strlen(b->hint)) + 1 +
-			    text_width(b->help, strlen(b->help)) + 2;
-			if (x + need > limit)
-				return;
-			x += tui_print(t, w, 0, x, -1, t->theme.key, b->hint,
-			    strlen(b->hint));
-			x += 1;
-			x += tui_print(t, w, 0, x, -1, A_NORMAL, b->help,
-			    strlen(b->help));
-			x += 2;
-		}
+	for (i = 0; i < v->nkeys; i++) {
+		if (v->keys[i].hint != NULL)
+			view_w += tui_hint_width(&v->keys[i]);
+	}
+	for (i = 0; i < nglobal; i++) {
+		if (tui_global_keys[i].hint != NULL)
+			global_w += tui_hint_width(&tui_global_keys[i]);
+	}
+	while (nview > 0 && view_w + global_w > limit) {
+		nview--;
+		if (v->keys[nview].hint != NULL)
+			view_w -= tui_hint_width(&v->keys[nview]);
+	}
+	for (i = 0; i < nview + nglobal; i++) {
+		b = i < nview ? &v->keys[i] : &tui_global_keys[i - nview];
+		if (b->hint == NULL)
+			continue;
+		if (x + tui_hint_width(b) > limit)
+			return;
+		x += tui_print(t, w, 0, x, -1, t->theme.key, b->hint,
+		    strlen(b->hint));
+		x += 1;
+		x += tui_print(t, w, 0, x, -1, A_NORMAL, b->help,
+		    strlen(b->help));
+		x += 2;
 	}
 }
 
