@@ -98,9 +98,12 @@ engine_on_tick_close(uv_handle_t *h)
 }
 
 /*
- * Runs the fleet live: providers start sampling and every check is scheduled
- * at a fixed pseudo-random phase within its interval, so that 50,000 checks
- * at 60 s spread evenly instead of firing together.
+ * Runs the fleet live.  Every check runs once at once, so the console opens
+ * on a complete picture instead of a screen of PENDING, and is then
+ * scheduled at a fixed pseudo-random phase within its interval, so that
+ * 50,000 checks at 60 s spread evenly instead of firing together.  (A check
+ * whose first run is still going when its phase comes is not started twice;
+ * its result re-schedules it.)
  */
 int
 engine_start(struct engine *e)
@@ -109,7 +112,6 @@ engine_start(struct engine *e)
 	size_t i;
 	uint32_t c;
 
-	e->running = true;
 	for (i = 0; i < provider_count; i++) {
 		const struct provider *p = provider_table[i];
 
@@ -118,12 +120,15 @@ engine_start(struct engine *e)
 		if (p->start != NULL && p->start(e) != 0)
 			return -1;
 	}
+	for (c = 0; c < e->fleet.nchecks; c++)
+		mon_run_check(e, &e->fleet.checks[c]);
+	e->running = true;
 	for (c = 0; c < e->fleet.nchecks; c++) {
 		struct check *ck = &e->fleet.checks[c];
 		uint64_t phase = nx_hash64(((uint64_t)ck->node << 20) ^ c) %
 		    (ck->interval_ms ? ck->interval_ms : 1);
 
-		sched_add(e->sched, ck, now + (nx_time)phase);
+		sched_add(e->sched, ck, now + 1 + (nx_time)phase);
 	}
 	e->tick = xmalloc(sizeof *e->tick);
 	uv_timer_init(e->loop, e->tick);
