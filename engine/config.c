@@ -31,6 +31,9 @@ config_free(struct nx_config *cfg)
 {
 	free(cfg->path);
 	free(cfg->console.theme);
+	for (size_t i = 0; i < cfg->ninventories; i++)
+		free(cfg->inventories[i]);
+	free(cfg->inventories);
 	memset(cfg, 0, sizeof *cfg);
 }
 
