@@ -340,6 +340,14 @@ inv_parse(struct inventory *inv, const char *path, const char *text,
 {
 	size_t i = 0;
 
+	/* Hosts and groups keep the file name: keep one copy per file. */
+	if (inv->cur_file == NULL || strcmp(inv->cur_file, path) != 0) {
+		inv->files = xreallocarray(inv->files, inv->nfiles + 1,
+		    sizeof *inv->files);
+		inv->files[inv->nfiles] = xstrdup(path);
+		inv->cur_file = inv->files[inv->nfiles++];
+	}
+	path = inv->cur_file;
 	if (inv_has_suffix(path, ".json"))
 		return inv_parse_json(inv, path, text, len, err);
 	if (inv_has_suffix(path, ".ini") || inv_has_suffix(path, ".cfg"))
@@ -396,11 +404,8 @@ inv_load_file(struct inventory *inv, const char *path, struct nx_err *err)
 	}
 	fclose(fp);
 	text[n] = '\0';
-	inv->files = xreallocarray(inv->files, inv->nfiles + 1,
-	    sizeof *inv->files);
-	inv->files[inv->nfiles] = xstrdup(path);
-	inv->cur_file = inv->files[inv->nfiles++];
-	rc = inv_parse(inv, inv->cur_file, text, n, err);
+	inv->cur_file = NULL;           /* a new file, even if named alike */
+	rc = inv_parse(inv, path, text, n, err);
 	free(text);
 	return rc;
 }
