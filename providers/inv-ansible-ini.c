@@ -597,6 +597,7 @@ struct ini {
 	uint32_t group;
 	struct ini_pending *pending;
 	size_t npending;
+	size_t expanded;        /* hosts made by ranges in this file */
 	struct nx_err *err;
 };
 
@@ -912,6 +913,12 @@ ini_host_line(struct ini *p, const char *s, size_t len)
 		nnames = 1;
 	} else if (range_expand(pat, &names, &nnames, &rerr) != 0) {
 		ini_error(p, "host '%s': %s", w[0].text, rerr.msg);
+		goto out;
+	}
+	p->expanded += nnames;
+	if (p->expanded > NX_RANGE_MAX) {
+		ini_error(p, "host '%s': ranges in this file make more than %d "
+		    "hosts", w[0].text, NX_RANGE_MAX);
 		goto out;
 	}
 	for (i = 0; i < nnames; i++) {
