@@ -542,10 +542,15 @@ hostlist_compress(const char **names, size_t n)
 		}
 		it[i].group = j < i ? it[j].group : ngroups++;
 	}
-	/* Literals get groups of their own, after numbered ones by order. */
+	/* Literals: one group per distinct name. */
 	for (i = 0; i < n; i++) {
-		if (it[i].group == SIZE_MAX)
-			it[i].group = ngroups++;
+		if (it[i].dlen != 0)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (it[j].dlen == 0 && strcmp(it[j].name, it[i].name) == 0)
+				break;
+		}
+		it[i].group = j < i ? it[j].group : ngroups++;
 	}
 	/* Renumber groups by first appearance so output keeps input order. */
 	{

@@ -148,7 +148,7 @@ static void
 test_compress(void **state)
 {
 	const char *mixed[] = { "web03", "db1", "web01", "web02", "web07",
-	    "db2", "lb", "web02" };
+	    "db2", "lb", "web02", "lb" };
 	const char *v6[] = { "x9", "x10", "x11" };
 	char *s;
 
