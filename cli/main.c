@@ -75,7 +75,8 @@ cli_print_help(const struct cmd_entry *cmd, FILE *fp)
 	    cmd->summary);
 	fputs("Common options:\n"
 	    "  -c, --config FILE   configuration (default $XDG_CONFIG_HOME/nexusctl/config.json)\n"
-	    "  -i, --inventory FILE  an inventory file (Ansible INI or JSON); repeatable;\n"
+	    "  -i, --inventory FILE\n"
+	    "                      an inventory file (Ansible INI or JSON), repeatable;\n"
 	    "                      turns the demo fleet off unless --demo is given\n"
 	    "      --demo[=N]      simulated demo fleet of N nodes (default 5000)\n"
 	    "      --seed N        seed of the simulated fleet\n"

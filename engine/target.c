@@ -23,6 +23,10 @@
  * `@web,!web03` is the web group without web03 and `@web&@fra1` the web
  * nodes in fra1.  Spaces around separators are ignored.
  *
+ * A name with one ':' outside brackets is refused: it is Ansible's old
+ * separator (`web:&prod`) and would otherwise match nothing silently; IPv6
+ * names (two or more colons) are fine.
+ *
  * Zero padding: a range whose first bound has a leading zero pads every
  * number to that width ([01-10] gives 01..10); Ansible's form also wants
  * the end as wide as the beginning, as Ansible does.  A range whose end is
@@ -782,6 +786,28 @@ target_term(struct term *t, const char *s, size_t len, size_t i,
 		return 0;
 	}
 	*end = j;
+	{
+		/* One ':' outside brackets is Ansible's old separator. */
+		size_t colons = 0, at = 0;
+
+		depth = 0;
+		for (k = i; k < j; k++) {
+			if (s[k] == '[')
+				depth++;
+			else if (s[k] == ']' && depth > 0)
+				depth--;
+			else if (s[k] == ':' && depth == 0) {
+				colons++;
+				at = k;
+			}
+		}
+		if (colons == 1) {
+			nx_err_set(err, "column %zu: ':' between patterns is "
+			    "Ansible's old separator; use ',' (and ',&' or ',!')",
+			    at + 1);
+			return -1;
+		}
+	}
 	if ((j - i == 3 && strncmp(s + i, "all", 3) == 0) ||
 	    (j - i == 1 && s[i] == '*')) {
 		t->kind = TERM_ALL;

@@ -37,6 +37,7 @@
 #include "engine.h"
 
 #define INV_FILE_MAX (256u << 20)       /* refuse larger inventory files */
+#define INV_NO_TRANSPORT_INTERVAL_MS 300000
 
 /* ---------------------------------------------------------------------- */
 /* name -> index maps                                                      */
@@ -1009,9 +1010,13 @@ inventory_inventory(struct engine *e, struct nx_err *err)
 	if (inv_finish(&inv, err) != 0 ||
 	    inv_to_fleet(&inv, &e->fleet, &provider_inventory, err) != 0)
 		goto out;
-	for (i = first; i < e->fleet.nnodes; i++)
-		fleet_add_check(&e->fleet, &e->fleet.nodes[i], "ping",
-		    &check_kind_no_transport, NULL);
+	for (i = first; i < e->fleet.nnodes; i++) {
+		struct check *c = fleet_add_check(&e->fleet,
+		    &e->fleet.nodes[i], "ping", &check_kind_no_transport, NULL);
+
+		/* Its answer cannot change: no need to repeat it often. */
+		c->interval_ms = c->retry_ms = INV_NO_TRANSPORT_INTERVAL_MS;
+	}
 	rc = 0;
 out:
 	inv_free(&inv);

@@ -356,6 +356,9 @@ test_target_errors(void **state)
 	    "variable name");
 	assert_selects(f, "we;b", "ERROR column 3: ';' is not allowed in a "
 	    "name");
+	assert_selects(f, "@web,db:&prod", "ERROR column 8: ':' between "
+	    "patterns is Ansible's old separator; use ',' (and ',&' or ',!')");
+	assert_selects(f, "fe80::1,web[1:2]", "");
 }
 
 int
