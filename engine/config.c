@@ -231,6 +231,9 @@ config_free(struct nx_config *cfg)
 			free(*cfg_name_field(cfg, &cfg_keys[i]));
 	}
 	free(cfg->path);
+	for (i = 0; i < cfg->ninventories; i++)
+		free(cfg->inventories[i]);
+	free(cfg->inventories);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -242,6 +245,11 @@ cfg_clone(struct nx_config *dst, const struct nx_config *src)
 
 	*dst = *src;
 	dst->path = src->path != NULL ? xstrdup(src->path) : NULL;
+	dst->inventories = src->ninventories > 0 ?
+	    xreallocarray(NULL, src->ninventories, sizeof *dst->inventories) :
+	    NULL;
+	for (i = 0; i < src->ninventories; i++)
+		dst->inventories[i] = xstrdup(src->inventories[i]);
 	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 		const char *v;
