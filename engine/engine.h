@@ -790,7 +790,7 @@ struct nx_target *target_parse(const char *, struct nx_err *);
 void target_free(struct nx_target *);
 int target_select(const struct nx_target *, const struct fleet *,
     uint32_t **ids, size_t *n);
-int range_expand(const char *pattern, char ***names, size_t *n,
+int hostlist_expand(const char *pattern, char ***names, size_t *n,
     struct nx_err *);
 void range_free(char **names, size_t n);
 char *hostlist_compress(const char **names, size_t n);

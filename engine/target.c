@@ -119,7 +119,7 @@ static const char ascii_letters[] =
 
 /* Parses a decimal bound of at most 18 digits; -1 if it is anything else. */
 static int
-range_number(const char *s, size_t len, unsigned long long *out)
+hostlist_number(const char *s, size_t len, unsigned long long *out)
 {
 	unsigned long long v = 0;
 	size_t i;
@@ -203,12 +203,12 @@ range_pair(const char *lo, size_t lolen, const char *hi, size_t hilen,
 		range_push_letters(alts, bi, ei, (size_t)step);
 		return 0;
 	}
-	if (range_number(lo, lolen, &b) != 0) {
+	if (hostlist_number(lo, lolen, &b) != 0) {
 		nx_err_set(err, "column %u: range bound '%.*s' is not a number "
 		    "or a single letter", col, (int)lolen, lo);
 		return -1;
 	}
-	if (range_number(hi, hilen, &e) != 0) {
+	if (hostlist_number(hi, hilen, &e) != 0) {
 		nx_err_set(err, "column %u: range bound '%.*s' is not a number "
 		    "or a single letter", col, (int)hilen, hi);
 		return -1;
@@ -260,7 +260,7 @@ range_bracket(const char *s, size_t len, unsigned col, size_t budget,
 			    "begin:end:step", col);
 			return -1;
 		}
-		if (c2 != NULL && (range_number(c2 + 1, (size_t)(end - c2 - 1),
+		if (c2 != NULL && (hostlist_number(c2 + 1, (size_t)(end - c2 - 1),
 		    &step) != 0 || step == 0)) {
 			nx_err_set(err, "column %u: range step '%.*s' is not a "
 			    "positive number", col + (unsigned)(c2 + 1 - s),
@@ -405,7 +405,7 @@ out:
  * with err naming the column.
  */
 int
-range_expand(const char *pattern, char ***names, size_t *n, struct nx_err *err)
+hostlist_expand(const char *pattern, char ***names, size_t *n, struct nx_err *err)
 {
 	struct strv out = { 0 };
 	size_t len = strlen(pattern), i = 0, used = 0;
@@ -489,7 +489,7 @@ hl_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 }
 
 /*
- * The reverse of range_expand() for display, like pdsh's dshbak -c:
+ * The reverse of hostlist_expand() for display, like pdsh's dshbak -c:
  * names that differ only in their last number are folded into one
  * pdsh range (web01, web02, web03, web07 -> web[01-03,07]); zero-padded
  * numbers fold only with numbers of the same width.  Groups come out in
@@ -520,7 +520,7 @@ hostlist_compress(const char **names, size_t n)
 			continue;
 		it[i].pre = b;
 		it[i].dlen = e - b;
-		range_number(s + b, e - b, &it[i].num);
+		hostlist_number(s + b, e - b, &it[i].num);
 		it[i].width = s[b] == '0' && e - b > 1 ? (int)(e - b) : 0;
 	}
 	/* A natural number joins a padded group of its own width. */

@@ -911,7 +911,7 @@ ini_host_line(struct ini *p, const char *s, size_t len)
 		names = xmalloc(sizeof *names);
 		names[0] = xstrdup(pat);
 		nnames = 1;
-	} else if (range_expand(pat, &names, &nnames, &rerr) != 0) {
+	} else if (hostlist_expand(pat, &names, &nnames, &rerr) != 0) {
 		ini_error(p, "host '%s': %s", w[0].text, rerr.msg);
 		goto out;
 	}

@@ -62,10 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(ids);
 		target_free(t);
 	}
-	if (range_expand(s, &names, &n, &err) == 0) {
+	if (hostlist_expand(s, &names, &n, &err) == 0) {
 		if (n <= 10000) {
 			c = hostlist_compress((const char **)names, n);
-			if (range_expand(c, &back, &nback, &err) == 0)
+			if (hostlist_expand(c, &back, &nback, &err) == 0)
 				range_free(back, nback);
 			else if (n > 0)
 				abort();        /* compress made a bad hostlist */

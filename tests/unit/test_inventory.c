@@ -663,7 +663,7 @@ test_provider_in_engine(void **state)
 static void
 test_provider_clash_with_demo(void **state)
 {
-	static const char text[] = "[web]\nweb00002 ansible_host=192.0.2.9\n"
+	static const char text[] = "[web]\nworker-0001.fra1 ansible_host=192.0.2.9\n"
 	    "web99\n";
 	char path[] = "/tmp/nx-test-inventory-XXXXXX";
 	struct warnings w = { 0 };
@@ -690,10 +690,10 @@ test_provider_clash_with_demo(void **state)
 	engine_init(&e, &loop, &cfg);
 	assert_int_equal(engine_load(&e, &err), 0);
 	assert_int_equal(e.fleet.nnodes, 4);
-	assert_ptr_equal(fleet_find_node(&e.fleet, "web00002")->provider,
+	assert_ptr_equal(fleet_find_node(&e.fleet, "worker-0001.fra1")->provider,
 	    &provider_sim);
 	assert_int_equal(w.n, 1);
-	assert_non_null(strstr(w.text[0], ":2: host 'web00002' is already a "
+	assert_non_null(strstr(w.text[0], ":2: host 'worker-0001.fra1' is already a "
 	    "node of another provider"));
 	warnings_free(&w);
 	engine_free(&e);

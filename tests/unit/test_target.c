@@ -17,7 +17,7 @@
 #include "engine.h"
 
 /* ---------------------------------------------------------------------- */
-/* range_expand                                                            */
+/* hostlist_expand                                                            */
 
 /* Expands p and returns the names joined with spaces (a new string). */
 static char *
@@ -27,7 +27,7 @@ expand(const char *p)
 	char **names, *out;
 	size_t n, i, len = 1;
 
-	if (range_expand(p, &names, &n, &err) != 0) {
+	if (hostlist_expand(p, &names, &n, &err) != 0) {
 		xasprintf(&out, "ERROR %s", err.msg);
 		return out;
 	}
@@ -106,18 +106,18 @@ test_range_bounded(void **state)
 	size_t n;
 
 	/* Exactly the limit is fine; one more, in one range or a product, not. */
-	assert_int_equal(range_expand("h[1-1000000]", &names, &n, &err), 0);
+	assert_int_equal(hostlist_expand("h[1-1000000]", &names, &n, &err), 0);
 	assert_int_equal(n, 1000000);
 	assert_string_equal(names[999999], "h1000000");
 	range_free(names, n);
-	assert_int_equal(range_expand("h[1-1000001]", &names, &n, &err), -1);
+	assert_int_equal(hostlist_expand("h[1-1000001]", &names, &n, &err), -1);
 	assert_non_null(strstr(err.msg, "more than 1000000 names"));
-	assert_int_equal(range_expand("h[1-1001][1-1000]", &names, &n, &err),
+	assert_int_equal(hostlist_expand("h[1-1001][1-1000]", &names, &n, &err),
 	    -1);
 	assert_non_null(strstr(err.msg, "more than 1000000 names"));
-	assert_int_equal(range_expand("a[1-600000],b[1-600000]", &names, &n,
+	assert_int_equal(hostlist_expand("a[1-600000],b[1-600000]", &names, &n,
 	    &err), -1);
-	assert_int_equal(range_expand("h[0-999999999999999999]", &names, &n,
+	assert_int_equal(hostlist_expand("h[0-999999999999999999]", &names, &n,
 	    &err), -1);
 }
 
@@ -131,7 +131,7 @@ compress_is(const char *in, const char *want)
 	char **names, *got, *back, *got_in;
 	size_t n;
 
-	assert_int_equal(range_expand(in, &names, &n, &err), 0);
+	assert_int_equal(hostlist_expand(in, &names, &n, &err), 0);
 	got = hostlist_compress((const char **)names, n);
 	assert_string_equal(got, want);
 	range_free(names, n);
