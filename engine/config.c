@@ -76,11 +76,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ "demo", "local", CFG_BOOL, 0, 1, 1, NULL, CFG_FIELD(demo.local),
 	  "add this machine as one real node" },
 
-	{ "checks", "interval", CFG_DURATION, 100, 7 * CFG_DAY, 10 * CFG_SECOND,
+	{ "checks", "interval", CFG_DURATION, 100, 7 * CFG_DAY, 30 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.interval_ms),
 	  "default time between two checks in a steady state" },
 	{ "checks", "retry_interval", CFG_DURATION, 100, 7 * CFG_DAY,
-	  5 * CFG_SECOND, NULL, CFG_FIELD(checks.retry_ms),
+	  10 * CFG_SECOND, NULL, CFG_FIELD(checks.retry_ms),
 	  "default time between checks while a problem is SOFT" },
 	{ "checks", "max_attempts", CFG_INT, 1, 100, 3, NULL,
 	  CFG_FIELD(checks.max_attempts),
