@@ -418,6 +418,8 @@ struct nx_monitor {
 	size_t ndowntimes, downtimes_cap;
 	uint32_t next_downtime_id;
 	uint64_t stale;         /* stale results produced by freshness */
+	uint32_t fresh_cursor;  /* mon_tick's freshness scan resumes here */
+	nx_time next_ack_expiry;        /* earliest ack expiry set; 0 = none */
 	/* Children of each node, built from node.parents when needed. */
 	uint32_t nedges;        /* parent links added through mon_node_add_parent */
 	uint32_t *child_off;    /* owned; nnodes + 1 offsets into child_ids */
