@@ -648,6 +648,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	const char *nocolor = getenv("NO_COLOR");
 	bool color = nocolor == NULL || *nocolor == '\0';
 	uint32_t fps = o->fps ? o->fps : TUI_FPS_DEFAULT;
+	struct nx_err err = { { 0 } };
 	struct tui *t;
 	SCREEN *scr;
 	int fdflags, status, spins;
@@ -655,6 +656,11 @@ tui_run(struct engine *e, const struct tui_opts *o)
 
 	setlocale(LC_ALL, "");
 	t = xcalloc(1, sizeof *t);
+	if (theme_load(o->theme, &t->theme_spec, &err) != 0) {
+		fprintf(stderr, "nexusctl: %s\n", err.msg);
+		free(t);
+		return NX_EXIT_CONFIG;
+	}
 	t->e = e;
 	t->loop = e->loop;
 	t->opts = o;
@@ -715,7 +721,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	nodelay(t->input_pad, TRUE);
 	if (color && has_colors())
 		start_color();
-	theme_init(&t->theme, o->theme, color);
+	theme_init(&t->theme, &t->theme_spec, color);
 
 	/*
 	 * uv_poll_init() makes the fd non-blocking, and fd 0 shares its file

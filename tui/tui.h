@@ -91,6 +91,33 @@ struct view {
 };
 
 /* What the theme gives each part of the screen (theme.c). */
+/* Themes (theme.c): what a theme file says, before curses applies it. */
+#define TUI_THEME_MAX_BYTES (256 * 1024)
+enum theme_part {               /* the order of health after TP_OK */
+	TP_TITLE,
+	TP_COLHDR,
+	TP_SELECT,
+	TP_KEY,
+	TP_DIM,
+	TP_OK,
+	TP_WARNING,
+	TP_CRITICAL,
+	TP_UNKNOWN,
+	TP_DOWN,
+	TP_UNREACHABLE,
+	TP_PENDING,
+	TP__COUNT
+};
+struct theme_color {
+	short fg, bg;           /* curses colour 0-255; -1 the terminal's default */
+	attr_t attr;
+};
+struct theme_spec {
+	char name[64];
+	bool mono;              /* attributes only, even on a colour terminal */
+	struct theme_color part[TP__COUNT];
+};
+
 struct tui_theme {
 	bool color;
 	attr_t normal;
@@ -110,6 +137,7 @@ struct tui {
 	uv_loop_t *loop;
 	const struct tui_opts *opts;
 	struct tui_theme theme;
+	struct theme_spec theme_spec;
 	bool utf8;              /* the locale's charset is UTF-8 */
 
 	WINDOW *header, *body, *footer;
@@ -161,7 +189,8 @@ int text_cp_width(uint32_t);
 size_t text_next(const char *, size_t, uint32_t *);
 
 /* theme.c */
-void theme_init(struct tui_theme *, const char *name, bool color);
+int theme_load(const char *name, struct theme_spec *, struct nx_err *);
+void theme_init(struct tui_theme *, const struct theme_spec *, bool color);
 
 /* view-fleet.c */
 extern const struct view view_fleet;
