@@ -125,7 +125,10 @@ result() { printf '%s %s\n' "$1" "$2" | tee -a $OUT/results; }
 
 # 3. A user who is neither root nor a sudoer gets the apt-get command.
 useradd -m -s /bin/bash newuser
-runuser -u newuser -- git clone -q /srv/nexusctl.git /home/newuser/nexusctl
+# (Cloned as root and handed over: git refuses a repository owned by another
+# user, and /srv/nexusctl.git belongs to root.)
+git clone -q /srv/nexusctl.git /home/newuser/nexusctl
+chown -R newuser: /home/newuser/nexusctl
 (cd /home/newuser/nexusctl && runuser -u newuser -- ./setup.sh </dev/null) >$OUT/nonroot.log 2>&1
 rc=$?
 if [ $rc -eq 1 ] && grep -q 'apt-get install -y --no-install-recommends' $OUT/nonroot.log; then
