@@ -69,5 +69,6 @@ int cmd_console_exec(int, char **);
 int cmd_check_exec(int, char **);
 int cmd_watch_exec(int, char **);
 int cmd_config_exec(int, char **);
+int cmd_audit_exec(int, char **);
 
 #endif /* NX_CLI_H */

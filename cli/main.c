@@ -37,9 +37,15 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "config",
-		.usage = "check [-c CONFIG]",
+		.usage = "check|show [-c CONFIG] [--demo[=N]] [--seed N] [--format text|json]",
 		.summary = "validate the configuration file",
 		.exec = cmd_config_exec,
+	},
+	{
+		.name = "audit",
+		.usage = "verify|head [--state FILE] [--head SEQ:HASH]",
+		.summary = "verify the audit hash chain of the state store, or print its head",
+		.exec = cmd_audit_exec,
 	},
 	{ .name = NULL },
 };

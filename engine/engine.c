@@ -31,6 +31,7 @@ void
 engine_free(struct engine *e)
 {
 	engine_stop(e);
+	mon_free(e);
 	sched_free(e->sched);
 	e->sched = NULL;
 	bus_free(&e->bus);
@@ -81,10 +82,28 @@ engine_load(struct engine *e, struct nx_err *err)
 	return 0;
 }
 
+/* Once a second while live: downtimes, ack expiry, freshness. */
+static void
+engine_on_tick(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+
+	mon_tick(e, engine_now(e));
+}
+
+static void
+engine_on_tick_close(uv_handle_t *h)
+{
+	free(h);
+}
+
 /*
- * Runs the fleet live: providers start sampling and every check is scheduled
- * at a fixed pseudo-random phase within its interval, so that 50,000 checks
- * at 60 s spread evenly instead of firing together.
+ * Runs the fleet live.  Every check runs once at once, so the console opens
+ * on a complete picture instead of a screen of PENDING, and is then
+ * scheduled at a fixed pseudo-random phase within its interval, so that
+ * 50,000 checks at 60 s spread evenly instead of firing together.  (A check
+ * whose first run is still going when its phase comes is not started twice;
+ * its result re-schedules it.)
  */
 int
 engine_start(struct engine *e)
@@ -93,7 +112,6 @@ engine_start(struct engine *e)
 	size_t i;
 	uint32_t c;
 
-	e->running = true;
 	for (i = 0; i < provider_count; i++) {
 		const struct provider *p = provider_table[i];
 
@@ -102,13 +120,21 @@ engine_start(struct engine *e)
 		if (p->start != NULL && p->start(e) != 0)
 			return -1;
 	}
+	for (c = 0; c < e->fleet.nchecks; c++)
+		mon_run_check(e, &e->fleet.checks[c]);
+	e->running = true;
 	for (c = 0; c < e->fleet.nchecks; c++) {
 		struct check *ck = &e->fleet.checks[c];
 		uint64_t phase = nx_hash64(((uint64_t)ck->node << 20) ^ c) %
 		    (ck->interval_ms ? ck->interval_ms : 1);
 
-		sched_add(e->sched, ck, now + (nx_time)phase);
+		sched_add(e->sched, ck, now + 1 + (nx_time)phase);
 	}
+	e->tick = xmalloc(sizeof *e->tick);
+	uv_timer_init(e->loop, e->tick);
+	e->tick->data = e;
+	uv_unref((uv_handle_t *)e->tick);
+	uv_timer_start(e->tick, engine_on_tick, 1000, 1000);
 	return sched_start(e->sched);
 }
 
@@ -120,6 +146,10 @@ engine_stop(struct engine *e)
 	if (!e->running)
 		return;
 	e->running = false;
+	if (e->tick != NULL) {
+		uv_close((uv_handle_t *)e->tick, engine_on_tick_close);
+		e->tick = NULL;
+	}
 	if (e->sched != NULL)
 		sched_stop(e->sched);
 	for (i = 0; i < provider_count; i++) {
@@ -137,8 +167,12 @@ engine_round_timeout(uv_timer_t *t)
 /*
  * One batch round: every provider samples once, every check runs once at
  * the same instant, and the loop runs until all results are in or
- * timeout_ms passes.  Returns 0, or -1 when checks were still running at
- * the timeout.
+ * timeout_ms passes.  A round is one attempt with no retries to come, so
+ * its results are final: every check runs with max_attempts 1, problems are
+ * HARD and an unreachable node is DOWN (as in check_multi and pdsh-style
+ * one-shot runs).  Meant for one-shot use (`nexusctl check`), not for an
+ * engine that then runs live.  Returns 0, or -1 when checks were still
+ * running at the timeout.
  */
 int
 engine_round(struct engine *e, uint32_t timeout_ms)
@@ -154,8 +188,10 @@ engine_round(struct engine *e, uint32_t timeout_ms)
 		if (provider_table[i]->sample != NULL)
 			provider_table[i]->sample(e, now);
 	}
-	for (c = 0; c < e->fleet.nchecks; c++)
+	for (c = 0; c < e->fleet.nchecks; c++) {
+		e->fleet.checks[c].max_attempts = 1;
 		mon_run_check(e, &e->fleet.checks[c]);
+	}
 	e->frozen_now = 0;
 	if (e->pending > 0) {
 		uv_timer_init(e->loop, &timer);

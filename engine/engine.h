@@ -103,6 +103,38 @@ struct nx_metrics {
 	nx_time sampled;        /* when; 0 = never */
 };
 
+/*
+ * A Nagios threshold range `[@][start:][end]` (range.c).  A value alerts
+ * when it lies outside start..end, or inside it (inclusive) with `@`.
+ * `start_inf` is the `~` of the syntax (negative infinity); `end_inf` an
+ * empty end (positive infinity).  `percent` records a stripped trailing `%`
+ * on the end value (an extension, see doc/monitor.md).
+ */
+struct nx_range {
+	double start, end;
+	bool start_inf, end_inf;
+	bool inside;            /* `@`: alert inside the range */
+	bool percent;
+};
+
+/*
+ * An acknowledgement of a problem (monitor.c).  NORMAL is cleared by any
+ * state change, STICKY only by a recovery to OK (UP for a node), as Nagios.
+ * Author and comment are interned in fleet->strings.
+ */
+enum nx_ack_type {
+	NX_ACK_NONE = 0,
+	NX_ACK_NORMAL = 1,
+	NX_ACK_STICKY = 2,
+};
+struct nx_ack {
+	uint8_t type;           /* enum nx_ack_type */
+	const char *author;     /* interned, or NULL */
+	const char *comment;    /* interned, or NULL */
+	nx_time time;           /* when it was set */
+	nx_time expires;        /* 0 = never */
+};
+
 /* ---------------------------------------------------------------------- */
 /* Checks and check kinds                                                  */
 
@@ -153,8 +185,8 @@ struct check {
 	bool has_result;
 	bool running;
 	bool flapping;
-	uint32_t flap_ring;     /* 21 state-change bits, newest in bit 0 */
-	uint8_t flap_count;     /* how many of the 21 are filled */
+	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
+	uint8_t flap_count;     /* states recorded, up to 21 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -162,6 +194,17 @@ struct check {
 	nx_time next_due;       /* scheduler */
 	char *output;           /* owned, NUL-terminated, capped */
 	double duration_ms;
+
+	/* Added by the monitor (monitor.c, doc/monitor.md). */
+	uint32_t output_cap;    /* bytes allocated at output */
+	uint32_t freshness_ms;  /* stale after this long; 0 = automatic */
+	float flap_low, flap_high;      /* % thresholds; 0 = engine's */
+	bool host_problem;      /* last result came while the node was not UP */
+	bool queued;            /* waiting for a slot under mon.max_running */
+	uint16_t downtime_depth;        /* downtimes in effect on this check */
+	uint32_t queue_next;    /* next check id in the start queue */
+	struct nx_ack ack;
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -184,6 +227,12 @@ struct node {
 	uint8_t health;         /* enum nx_health */
 	nx_time last_change;    /* of health */
 	struct nx_metrics m;
+
+	/* Added by the monitor (monitor.c, doc/monitor.md). */
+	uint32_t *parents;      /* node ids; owned; see mon_node_add_parent */
+	uint16_t nparents;
+	uint16_t downtime_depth;        /* downtimes in effect on this node */
+	struct nx_ack ack;      /* acknowledgement of its host problem */
 };
 
 /* String interning (intern.c): one copy of every name. */
@@ -217,6 +266,8 @@ enum nx_event_kind {
 	NX_EV_FLAPPING,         /* flapping started or stopped */
 	NX_EV_NODE,             /* a node was added or removed */
 	NX_EV_CONFIG,           /* configuration loaded or changed */
+	NX_EV_ACK,              /* an acknowledgement was set (state 1) or removed (0) */
+	NX_EV_DOWNTIME,         /* a downtime started (state 1) or ended (0) */
 	NX_EV__COUNT
 };
 
@@ -232,7 +283,21 @@ struct event {
 	uint32_t check;         /* UINT32_MAX when none */
 	uint8_t state, prev_state, state_type, attempt;
 	const char *text;       /* output or message; may be NULL */
+	uint8_t flags;          /* NX_EVF_* (monitor.c) */
 };
+
+/*
+ * Event flags set by the monitor on check and host events.  SUPPRESS is
+ * what notification and remediation consumers look at: it is set when any
+ * of the others is, as Nagios suppresses notifications for acknowledged,
+ * flapping and downtimed problems and for service problems on hosts that
+ * are not UP.
+ */
+#define NX_EVF_ACKED            0x01    /* the problem is acknowledged */
+#define NX_EVF_DOWNTIME         0x02    /* check or node in scheduled downtime */
+#define NX_EVF_FLAPPING         0x04
+#define NX_EVF_HOST_PROBLEM     0x08    /* node not UP: not a separate incident */
+#define NX_EVF_SUPPRESS         0x10    /* notifications/remediation suppressed */
 
 #define NX_NONE UINT32_MAX
 
@@ -298,6 +363,59 @@ struct nx_config {
 };
 
 /* ---------------------------------------------------------------------- */
+/* Monitor state kept in the engine (monitor.c)                            */
+
+/*
+ * A latency metric: count, sum, max and a log-linear histogram of whole
+ * milliseconds (exact below 16 ms, then 8 buckets per power of two, so a
+ * quantile is within 12.5 %).
+ */
+#define NX_LAT_BUCKETS 240
+struct nx_latency {
+	uint64_t count;
+	double sum_ms;
+	double max_ms;
+	uint64_t hist[NX_LAT_BUCKETS];
+};
+
+/*
+ * A scheduled downtime on a check (node == NX_NONE) or on a node (check ==
+ * NX_NONE).  Fixed: in effect from start to end.  Flexible: may start at
+ * any time between start and end, when the object enters a HARD problem
+ * state, and then lasts duration_ms.
+ */
+struct nx_downtime {
+	uint32_t id;
+	uint32_t node, check;
+	nx_time start, end;
+	uint32_t duration_ms;
+	bool fixed;
+	bool in_effect;
+	nx_time began;          /* when it took effect */
+	const char *author, *comment;   /* interned */
+};
+
+struct nx_monitor {
+	uint32_t max_running;   /* concurrency limit; 0 = 512 */
+	uint32_t nqueued;       /* checks waiting for a slot */
+	uint32_t qhead, qtail;  /* FIFO through check.queue_next */
+	bool draining;
+	bool timeout_state_set; /* else timeouts are CRITICAL */
+	uint8_t timeout_state;
+	float flap_low, flap_high;      /* % thresholds; 0 = 20 / 30 */
+	struct nx_latency latency;      /* actual - planned start of checks */
+	struct nx_downtime *downtimes;  /* owned */
+	size_t ndowntimes, downtimes_cap;
+	uint32_t next_downtime_id;
+	uint64_t stale;         /* stale results produced by freshness */
+	/* Children of each node, built from node.parents when needed. */
+	uint32_t nedges;        /* parent links added through mon_node_add_parent */
+	uint32_t *child_off;    /* owned; nnodes + 1 offsets into child_ids */
+	uint32_t *child_ids;    /* owned */
+	uint32_t child_nodes, child_edges;      /* what the index was built for */
+};
+
+/* ---------------------------------------------------------------------- */
 /* The engine                                                              */
 
 struct engine {
@@ -313,6 +431,8 @@ struct engine {
 	bool running;
 	uint32_t pending;       /* checks started and not yet finished */
 	uint64_t results;       /* total results applied */
+	struct nx_monitor mon;  /* monitor.c */
+	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
 };
 
 /* xmalloc.c */
@@ -377,16 +497,91 @@ int sched_start(struct sched *);
 void sched_stop(struct sched *);
 size_t sched_size(const struct sched *);
 
+/* range.c */
+int range_parse(const char *, struct nx_range *, struct nx_err *);
+bool range_alert(const struct nx_range *, double);
+int range_number(const char *, size_t, double *);
+
+/* perfdata.c */
+struct nx_perf {
+	char *label;            /* owned, unquoted */
+	double value;           /* NaN when undetermined */
+	bool undetermined;      /* the value was `U` */
+	char uom[4];            /* "" or one of s ms us % B KB MB GB TB c */
+	double warn, crit, min, max;    /* NaN when absent */
+	bool has_warn, has_crit, has_min, has_max;
+	struct nx_range warn_range, crit_range;
+	char *warn_text, *crit_text;    /* owned raw range text, or NULL */
+};
+struct nx_plugin_output {
+	char *first_line;       /* owned; never NULL */
+	char *long_output;      /* owned; NULL when there is none */
+	struct nx_perf *perf;   /* owned */
+	size_t nperf;
+	char **errors;          /* owned: one message per dropped item */
+	size_t nerrors;
+};
+int plugin_output_parse(const char *, size_t, struct nx_plugin_output *);
+void plugin_output_free(struct nx_plugin_output *);
+int perfdata_parse(const char *, size_t, struct nx_plugin_output *);
+enum nx_state plugin_state_from_exit(int, int, char *, size_t);
+
 /* monitor.c */
 void mon_apply_result(struct engine *, struct check *, const struct nx_result *);
 void mon_run_check(struct engine *, struct check *);
+void mon_free(struct engine *);
+void mon_node_add_parent(struct engine *, struct node *, uint32_t);
+enum nx_host_state mon_node_reachability(const struct fleet *, const struct node *);
+int mon_ack_check(struct engine *, struct check *, enum nx_ack_type,
+    const char *author, const char *comment, nx_time expires, struct nx_err *);
+int mon_ack_node(struct engine *, struct node *, enum nx_ack_type,
+    const char *author, const char *comment, nx_time expires, struct nx_err *);
+void mon_ack_remove_check(struct engine *, struct check *, nx_time);
+void mon_ack_remove_node(struct engine *, struct node *, nx_time);
+int mon_downtime_add(struct engine *, uint32_t node, uint32_t check,
+    nx_time start, nx_time end, bool fixed, uint32_t duration_ms,
+    const char *author, const char *comment, uint32_t *id, struct nx_err *);
+int mon_downtime_remove(struct engine *, uint32_t id, nx_time);
+const struct nx_downtime *mon_downtime_find(const struct engine *, uint32_t);
+void mon_downtimes_update(struct engine *, nx_time);
+bool mon_check_in_downtime(const struct engine *, const struct check *);
+uint8_t mon_check_flags(const struct engine *, const struct check *);
+uint32_t mon_check_freshness(struct engine *, nx_time);
+void mon_tick(struct engine *, nx_time);
+enum nx_state mon_timeout_state(const struct engine *);
+void mon_set_timeout_state(struct engine *, enum nx_state);
+void mon_apply_timeout(struct engine *, struct check *, double duration_ms);
+double mon_flap_percent(uint32_t ring);
+void mon_latency_add(struct nx_latency *, double ms);
+double mon_latency_quantile(const struct nx_latency *, double);
 
 /* config.c */
 void config_defaults(struct nx_config *);
 int config_load(struct nx_config *, const char *path, struct nx_err *);
+int config_load_buffer(struct nx_config *, const char *name, const char *text,
+    size_t len, struct nx_err *);
 int config_load_default(struct nx_config *, struct nx_err *);
 void config_free(struct nx_config *);
 char *config_default_path(void);
+json_t *config_to_json(const struct nx_config *);
+const char *config_key_help(const char *section, const char *key);
+int config_parse_duration(const char *, uint64_t *ms);
+void config_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* jsonpos.c: line:column of keys and values in JSON text. */
+#define JPOS_MAX_DEPTH 8
+struct jpos {
+	int line;               /* 1-based */
+	int column;             /* 1-based, in characters */
+	size_t offset;          /* in bytes */
+};
+typedef int (*jpos_visit_fn)(void *arg, const char *const *path, size_t depth,
+    const struct jpos *key, size_t key_end, const struct jpos *value);
+int jpos_walk(const char *, size_t, jpos_visit_fn, void *);
+int jpos_find(const char *, size_t, const char *const *path, size_t npath,
+    struct jpos *key, struct jpos *value);
+void jpos_at(const char *, size_t, size_t offset, struct jpos *);
+int jpos_after_value(const char *, size_t, struct jpos *);
 
 /* provider.c */
 extern const struct provider *const provider_table[];
@@ -394,6 +589,7 @@ extern const size_t provider_count;
 extern const struct check_kind *const check_kinds[];
 const struct provider *provider_find(const char *name);
 const struct check_kind *check_kind_find(const char *name);
+int provider_index(const struct provider *);
 
 /* engine.c */
 void engine_init(struct engine *, uv_loop_t *, const struct nx_config *);
@@ -405,11 +601,152 @@ int engine_round(struct engine *, uint32_t timeout_ms);
 nx_time engine_now(const struct engine *);
 enum nx_state engine_worst_state(const struct engine *);
 
+/* ---------------------------------------------------------------------- */
+/* The state store (store.c) and the audit chain (audit.c)                */
+
+struct store;
+struct sqlite3;
+
+/*
+ * Tunables of a store; store_opts_default() fills the production values.
+ * Tests shrink them to reach the edges (busy, full, queue bound) quickly.
+ */
+struct store_opts {
+	uint32_t group_ms;              /* commit at most this long after the first queued event */
+	uint32_t group_events;          /* ... or as soon as this many are queued */
+	size_t queue_max_bytes;         /* bound of the in-memory queue (see store.c) */
+	uint32_t busy_timeout_ms;       /* SQLite busy_timeout of every connection */
+	uint32_t retry_ms;              /* pause between commit attempts when degraded */
+	uint32_t max_pages;             /* PRAGMA max_page_count; 0 = SQLite's default */
+	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
+};
+
+/* Why a store file could not be used (exit statuses follow from it). */
+enum store_fail {
+	STORE_FAIL_NONE,
+	STORE_FAIL_MISSING,             /* no such file (read-only opens) */
+	STORE_FAIL_FOREIGN,             /* not SQLite, or not a nexusctl store */
+	STORE_FAIL_NEWER,               /* a schema newer than this build knows */
+	STORE_FAIL_CORRUPT,             /* SQLite says the file is malformed */
+	STORE_FAIL_BUSY,                /* locked by another process past busy_timeout */
+	STORE_FAIL_IO,                  /* anything else (permissions, disk) */
+};
+
+struct store_stats {
+	uint64_t events_committed;      /* since store_open */
+	uint64_t commits;               /* event transactions committed */
+	uint64_t last_seq;              /* highest seq committed (in the file) */
+	double last_commit_ms;          /* BEGIN..COMMIT of the last group */
+	double p99_commit_ms;           /* over the last 1024 groups */
+	size_t queue_depth;             /* events queued or being committed */
+	size_t queue_bytes;
+	uint64_t dropped;               /* events refused while degraded and full */
+	uint64_t producer_waits;        /* times the loop thread waited for the writer */
+	bool degraded;
+	char reason[sizeof(struct nx_err)];     /* why degraded (last error) */
+};
+
+/* One row of the events table, borrowed for the duration of a callback. */
+struct store_event_row {
+	uint64_t seq;
+	nx_time time;
+	const char *kind;
+	const char *node;               /* NULL when none */
+	const char *check;              /* NULL when none */
+	const char *payload;            /* JSON: the event's other fields */
+};
+typedef int (*store_event_fn)(void *arg, const struct store_event_row *);
+
+/* Runs inside a writer transaction; see store_run_sync(). */
+typedef int (*store_job_fn)(struct sqlite3 *, void *arg, struct nx_err *);
+
+/* store.c */
+void store_opts_default(struct store_opts *);
+char *store_default_path(void);
+struct store *store_open(const char *path, struct nx_err *);
+struct store *store_open_opts(const char *path, const struct store_opts *,
+    enum store_fail *, struct nx_err *);
+int store_open_db(const char *path, bool readonly, uint32_t busy_timeout_ms,
+    struct sqlite3 **, enum store_fail *, struct nx_err *);
+void store_subscribe(struct store *, struct engine *);
+int store_flush(struct store *, struct nx_err *);
+int store_close(struct store *, struct nx_err *);
+void store_get_stats(struct store *, struct store_stats *);
+const char *store_path(const struct store *);
+uint64_t store_last_seq(struct store *);
+int store_events_since(struct store *, uint64_t seq, store_event_fn, void *,
+    struct nx_err *);
+int store_run_sync(struct store *, store_job_fn, void *, bool durable,
+    struct nx_err *);
+int store_set_max_pages(struct store *, uint32_t, struct nx_err *);
+enum store_fail store_fail_of_sqlite(int);
+
+/* One audited action; NULL strings are stored as "" (args as "{}"). */
+struct nx_audit_entry {
+	nx_time time;                   /* 0 = now */
+	const char *who;                /* Unix user; NULL = the effective user */
+	const char *role;               /* viewer, operator, admin, auditor, engine */
+	const char *action;
+	const char *target;
+	const char *args;               /* a JSON document (stored canonical) */
+	const char *result;
+};
+
+#define AUDIT_HASH_LEN 32
+
+enum audit_break {
+	AUDIT_INTACT,
+	AUDIT_CHANGED,                  /* a row's hash does not match its fields */
+	AUDIT_GAP,                      /* a seq gap: rows deleted or a row inserted */
+	AUDIT_REORDERED,                /* a row's prev link is not its predecessor's hash */
+	AUDIT_TRUNCATED,                /* rows missing after the last row */
+	AUDIT_INSERTED,                 /* rows past the recorded head */
+	AUDIT_HEAD,                     /* differs from the head given by the caller */
+};
+
+struct audit_verify_result {
+	uint64_t rows;                  /* rows read */
+	uint64_t head_seq;              /* last row */
+	char head_hex[2 * AUDIT_HASH_LEN + 1];
+	enum audit_break why;
+	uint64_t broken_seq;            /* the first broken row (its seq) */
+	char detail[256];
+	enum store_fail fail;           /* when audit_verify returns -1 */
+};
+
+/* audit.c */
+int audit_append(struct store *, const struct nx_audit_entry *,
+    struct nx_err *);
+int audit_verify(const char *path, const char *expect_head,
+    struct audit_verify_result *, struct nx_err *);
+int audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],
+    enum store_fail *, struct nx_err *);
+const char *audit_break_name(enum audit_break);
+size_t audit_canonical(uint64_t seq, nx_time, const char *const fields[6],
+    unsigned char **out);
+
 /* providers/sim.c */
 extern const struct provider provider_sim;
 
-/* providers/local.c */
+/*
+ * providers/local.c: this machine as one real node, sampled from /proc.
+ * The parsers take a NUL-terminated buffer so that tests can feed fixtures.
+ */
 extern const struct provider provider_local;
+struct local_cpu_times {
+	uint64_t busy;          /* jiffies not idle nor waiting for I/O */
+	uint64_t total;         /* all jiffies */
+};
+char *local_read_all(const char *path, size_t max, size_t *len);
+int local_parse_loadavg(const char *buf, double *load1);
+int local_parse_meminfo(const char *buf, double *used_pct);
+int local_parse_stat(const char *buf, struct local_cpu_times *);
+double local_cpu_busy_pct(const struct local_cpu_times *prev,
+    const struct local_cpu_times *cur);
+char **local_parse_mounts(const char *buf, size_t *count);
+void local_mounts_free(char **, size_t);
+double local_disk_used_pct(const char *mountpoint);
+double local_disk_worst_pct(const char *mounts_path);
 
 /*
  * providers/check-metric.c: the `metric` check kind judges one of the node's
@@ -423,5 +760,8 @@ struct metric_check {
 extern const struct check_kind check_kind_metric;
 struct check *metric_check_add(struct engine *, struct node *, const char *name,
     enum nx_metric, double warn, double crit, bool is_host_check);
+void metric_thresholds(enum nx_metric, unsigned cores, double *warn,
+    double *crit);
+void metric_checks_add_standard(struct engine *, struct node *, unsigned cores);
 
 #endif /* NX_ENGINE_H */

@@ -18,6 +18,8 @@ static const char *const event_kind_names[] = {
 	[NX_EV_FLAPPING] = "flapping",
 	[NX_EV_NODE] = "node",
 	[NX_EV_CONFIG] = "config",
+	[NX_EV_ACK] = "ack",
+	[NX_EV_DOWNTIME] = "downtime",
 };
 
 /*

@@ -36,6 +36,7 @@ fleet_free(struct fleet *f)
 	for (i = 0; i < f->nnodes; i++) {
 		free(f->nodes[i].groups);
 		free(f->nodes[i].checks);
+		free(f->nodes[i].parents);
 	}
 	free(f->nodes);
 	free(f->checks);

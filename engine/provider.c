@@ -45,3 +45,16 @@ check_kind_find(const char *name)
 	}
 	return NULL;
 }
+
+/* The index of p in provider_table (and in engine->provider_state), or -1. */
+int
+provider_index(const struct provider *p)
+{
+	size_t i;
+
+	for (i = 0; i < provider_count; i++) {
+		if (provider_table[i] == p)
+			return (int)i;
+	}
+	return -1;
+}

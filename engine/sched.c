@@ -4,8 +4,10 @@
  * A binary min-heap of (due time, check id) and one uv_timer armed for the
  * earliest entry.  The timer never fires more often than every
  * SCHED_GRANULARITY_MS, so 20,000 results a second cost a few dozen wakeups,
- * not 20,000.  A check is in the heap at most once: the monitor re-adds it
- * when its result arrives, at now + interval (or retry interval while SOFT).
+ * not 20,000.  The monitor re-adds a check when its result arrives, at
+ * now + interval (or the retry interval while SOFT).  Entries are never
+ * removed early: the check's next_due names its one live entry, and an
+ * entry that a later sched_add() superseded is skipped when it comes due.
  */
 #include "config.h"
 
@@ -79,12 +81,18 @@ sched_on_timer(uv_timer_t *t)
 	nx_time now = engine_now(e);
 
 	while (s->n > 0 && s->heap[0].due <= now) {
-		uint32_t id = s->heap[0].check;
+		struct sched_item it = s->heap[0];
+		struct check *c;
 
 		s->heap[0] = s->heap[--s->n];
 		sched_down(s, 0);
-		if (id < e->fleet.nchecks && !e->fleet.checks[id].running)
-			mon_run_check(e, &e->fleet.checks[id]);
+		if (it.check >= e->fleet.nchecks)
+			continue;
+		c = &e->fleet.checks[it.check];
+		/* A later sched_add() superseded this entry: skip it. */
+		if (c->next_due != it.due || c->running)
+			continue;
+		mon_run_check(e, c);
 	}
 	sched_arm(s);
 }

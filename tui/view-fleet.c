@@ -1,13 +1,371 @@
 /*
- * view-fleet.c - the fleet view.  (First cut.)
+ * view-fleet.c - the fleet view: every node, one row each, in fleet order.
+ *
+ * Keys (the footer hints are generated from fleet_keys[] below):
+ *
+ *   j, Down            select the next node
+ *   k, Up              select the previous node
+ *   PgDn, ^F           one page down
+ *   PgUp, ^B           one page up
+ *   g, Home            the first node
+ *   G, End             the last node
+ *
+ * and the console's global keys: q quits, Esc quits from here (this is the
+ * top-level view), ^L repaints the terminal.
+ *
+ * Columns are laid out for the width at hand: each has a minimum width and
+ * a priority, the least important are dropped until the rest fit (DISK
+ * and GROUP go first, STATE and NAME never), and what is left over widens
+ * NAME, GROUP and ADDRESS.  The position ("rows 1-45 of 5001") is shown in the footer.
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "tui.h"
 
-int view_fleet_placeholder(void);
-int
-view_fleet_placeholder(void)
+enum {
+	FLEET_DOWN,
+	FLEET_UP,
+	FLEET_PAGE_DOWN,
+	FLEET_PAGE_UP,
+	FLEET_FIRST,
+	FLEET_LAST,
+};
+
+static const struct tui_key fleet_keys[] = {
+	{ .key = 'j', .action = FLEET_DOWN, .hint = "j/k", .help = "move" },
+	{ .key = 'k', .action = FLEET_UP },
+	{ .key = KEY_DOWN, .keycode = true, .action = FLEET_DOWN },
+	{ .key = KEY_UP, .keycode = true, .action = FLEET_UP },
+	{ .key = KEY_NPAGE, .keycode = true, .action = FLEET_PAGE_DOWN,
+	  .hint = "PgDn/PgUp", .help = "page" },
+	{ .key = KEY_PPAGE, .keycode = true, .action = FLEET_PAGE_UP },
+	{ .key = TUI_CTRL('f'), .action = FLEET_PAGE_DOWN },
+	{ .key = TUI_CTRL('b'), .action = FLEET_PAGE_UP },
+	{ .key = 'g', .action = FLEET_FIRST, .hint = "g/G", .help = "first/last" },
+	{ .key = 'G', .action = FLEET_LAST },
+	{ .key = KEY_HOME, .keycode = true, .action = FLEET_FIRST },
+	{ .key = KEY_END, .keycode = true, .action = FLEET_LAST },
+	/* What Home and End send on vt220-style terminals. */
+	{ .key = KEY_FIND, .keycode = true, .action = FLEET_FIRST },
+	{ .key = KEY_SELECT, .keycode = true, .action = FLEET_LAST },
+	{ .key = TUI_KEY_ESC, .action = TUI_ACT_QUIT },
+};
+
+enum fleet_col {
+	FC_STATE,
+	FC_NAME,
+	FC_ADDRESS,
+	FC_GROUP,
+	FC_LOAD,
+	FC_CPU,
+	FC_MEM,
+	FC_DISK,
+	FC_CHANGE,
+	FC__COUNT
+};
+
+/*
+ * A column: its title, its width range, its priority
+ * (0 is kept longest) and whether its cells are right-aligned numbers.
+ */
+struct fleet_column {
+	const char *title;
+	int min, max;
+	int prio;
+	bool right;
+};
+
+static const struct fleet_column fleet_columns[FC__COUNT] = {
+	[FC_STATE] = { "STATE", 11, 11, 0, false },
+	[FC_NAME] = { "NAME", 12, 40, 1, false },
+	[FC_ADDRESS] = { "ADDRESS", 15, 40, 6, false },
+	[FC_GROUP] = { "GROUP", 8, 24, 7, false },
+	[FC_LOAD] = { "LOAD", 5, 5, 2, true },
+	[FC_CPU] = { "CPU", 4, 4, 4, true },
+	[FC_MEM] = { "MEM", 4, 4, 5, true },
+	[FC_DISK] = { "DISK", 4, 4, 8, true },
+	[FC_CHANGE] = { "LAST CHANGE", 11, 11, 3, true },
+};
+
+/* Columns of the selection marker ("> ") before the first column. */
+#define FLEET_MARK 2
+
+struct fleet_view {
+	uint32_t top;           /* first node shown */
+	uint32_t sel;           /* selected node */
+	int width[FC__COUNT];   /* 0: column dropped */
+	int laid_out_for;       /* the width the layout was made for */
+};
+
+static void *
+fleet_view_init(struct tui *t)
 {
-	return 0;
+	return xcalloc(1, sizeof(struct fleet_view));
 }
+
+static void
+fleet_view_free(void *state)
+{
+	free(state);
+}
+
+/* How many node rows the body holds (the column titles take one line). */
+static uint32_t
+fleet_page(const struct tui *t)
+{
+	int rows = t->body != NULL ? getmaxy(t->body) - 1 : 1;
+
+	return rows > 0 ? (uint32_t)rows : 1;
+}
+
+/* Total width of the kept columns, with one space between each two. */
+static int
+fleet_total(const int *width)
+{
+	int c, total = FLEET_MARK, n = 0;
+
+	for (c = 0; c < FC__COUNT; c++) {
+		if (width[c] > 0) {
+			total += width[c];
+			n++;
+		}
+	}
+	return n > 0 ? total + n - 1 : total;
+}
+
+/*
+ * Chooses column widths for `cols` terminal columns: drop the least
+ * important until the minimums fit, then widen NAME, GROUP and ADDRESS in
+ * turn up to their maximums.  Space left after that stays at the right
+ * end, so the numbers stay near the names on a very wide terminal.
+ */
+static void
+fleet_layout(struct fleet_view *fv, int cols)
+{
+	static const int grow[] = { FC_NAME, FC_GROUP, FC_ADDRESS };
+	int c, prio, spare, add;
+	size_t g;
+
+	for (c = 0; c < FC__COUNT; c++)
+		fv->width[c] = fleet_columns[c].min;
+	for (prio = 8; prio > 1 && fleet_total(fv->width) > cols; prio--) {
+		for (c = 0; c < FC__COUNT; c++) {
+			if (fleet_columns[c].prio == prio)
+				fv->width[c] = 0;
+		}
+	}
+	spare = cols - fleet_total(fv->width);
+	for (g = 0; g < NX_ARRAY_LEN(grow) && spare > 0; g++) {
+		c = grow[g];
+		if (fv->width[c] == 0)
+			continue;
+		add = fleet_columns[c].max - fv->width[c];
+		if (add > spare)
+			add = spare;
+		fv->width[c] += add;
+		spare -= add;
+	}
+	fv->laid_out_for = cols;
+}
+
+/* Keeps top and sel inside the fleet and the selection on the page. */
+static void
+fleet_clamp(struct fleet_view *fv, uint32_t n, uint32_t page)
+{
+	if (n == 0) {
+		fv->top = fv->sel = 0;
+		return;
+	}
+	if (fv->sel >= n)
+		fv->sel = n - 1;
+	if (fv->top > (n > page ? n - page : 0))
+		fv->top = n > page ? n - page : 0;
+	if (fv->sel < fv->top)
+		fv->top = fv->sel;
+	if (fv->sel >= fv->top + page)
+		fv->top = fv->sel - page + 1;
+}
+
+/* Writes a metric cell: "-" when not known. */
+static void
+fleet_metric(char *buf, size_t len, double v, bool percent)
+{
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else if (percent)
+		snprintf(buf, len, "%.0f%%", v);
+	else
+		snprintf(buf, len, v < 99.995 ? "%.2f" : "%.0f", v);
+}
+
+/* The text of one cell; returns it (buf, or a string that outlives it). */
+static const char *
+fleet_cell(struct tui *t, const struct node *n, int c, char *buf, size_t len)
+{
+	switch (c) {
+	case FC_STATE:
+		return nx_health_name(n->health);
+	case FC_NAME:
+		return n->name;
+	case FC_ADDRESS:
+		return n->address;
+	case FC_GROUP:
+		return node_group_name(&t->e->fleet, n);
+	case FC_LOAD:
+		fleet_metric(buf, len, n->m.v[NX_M_LOAD], false);
+		return buf;
+	case FC_CPU:
+		fleet_metric(buf, len, n->m.v[NX_M_CPU], true);
+		return buf;
+	case FC_MEM:
+		fleet_metric(buf, len, n->m.v[NX_M_MEM], true);
+		return buf;
+	case FC_DISK:
+		fleet_metric(buf, len, n->m.v[NX_M_DISK], true);
+		return buf;
+	case FC_CHANGE:
+		if (n->last_change == 0)
+			return "-";
+		tui_format_age(buf, len, t->now - n->last_change);
+		return buf;
+	default:
+		return "";
+	}
+}
+
+static void
+fleet_draw_row(struct tui *t, struct fleet_view *fv, WINDOW *w, int y,
+    const struct node *n)
+{
+	bool selected = n->id == fv->sel;
+	attr_t base = selected ? t->theme.select : A_NORMAL, attr;
+	const char *s;
+	char buf[32];
+	int c, x = FLEET_MARK;
+
+	if (selected) {
+		tui_print(t, w, y, 0, getmaxx(w), base, "", 0);
+		tui_print(t, w, y, 0, FLEET_MARK, base, ">", 1);
+	}
+	for (c = 0; c < FC__COUNT; c++) {
+		if (fv->width[c] == 0)
+			continue;
+		s = fleet_cell(t, n, c, buf, sizeof buf);
+		attr = base;
+		if (c == FC_STATE && !selected)
+			attr = t->theme.health[n->health];
+		if (fleet_columns[c].right)
+			tui_print_right(t, w, y, x, fv->width[c], attr, s);
+		else
+			tui_print(t, w, y, x, fv->width[c],
+			    c == FC_STATE ? attr : base, s, strlen(s));
+		x += fv->width[c] + 1;
+	}
+}
+
+static void
+fleet_draw(struct tui *t, void *state, WINDOW *w)
+{
+	struct fleet_view *fv = state;
+	const struct fleet *f = &t->e->fleet;
+	uint32_t page = fleet_page(t), i;
+	int c, x = FLEET_MARK, cols = getmaxx(w);
+	static const char empty[] = "no nodes: check the inventory";
+
+	if (fv->laid_out_for != cols)
+		fleet_layout(fv, cols);
+	fleet_clamp(fv, f->nnodes, page);
+
+	tui_print(t, w, 0, 0, cols, t->theme.colhdr, "", 0);
+	for (c = 0; c < FC__COUNT; c++) {
+		const char *title = fleet_columns[c].title;
+
+		if (fv->width[c] == 0)
+			continue;
+		if (fleet_columns[c].right)
+			tui_print_right(t, w, 0, x, fv->width[c],
+			    t->theme.colhdr, title);
+		else
+			tui_print(t, w, 0, x, fv->width[c], t->theme.colhdr,
+			    title, strlen(title));
+		x += fv->width[c] + 1;
+	}
+	if (f->nnodes == 0) {
+		tui_print(t, w, 2, 2, -1, t->theme.dim, empty, strlen(empty));
+		return;
+	}
+	for (i = 0; i < page && fv->top + i < f->nnodes; i++)
+		fleet_draw_row(t, fv, w, (int)i + 1, &f->nodes[fv->top + i]);
+}
+
+static bool
+fleet_handle_key(struct tui *t, void *state, const struct tui_input *in,
+    const struct tui_key *bound)
+{
+	struct fleet_view *fv = state;
+	uint32_t n = t->e->fleet.nnodes, page = fleet_page(t);
+
+	if (bound == NULL)
+		return false;
+	switch (bound->action) {
+	case FLEET_DOWN:
+		if (fv->sel + 1 < n)
+			fv->sel++;
+		break;
+	case FLEET_UP:
+		if (fv->sel > 0)
+			fv->sel--;
+		break;
+	case FLEET_PAGE_DOWN:
+		fv->top += page;
+		fv->sel += page;
+		break;
+	case FLEET_PAGE_UP:
+		fv->top = fv->top > page ? fv->top - page : 0;
+		fv->sel = fv->sel > page ? fv->sel - page : 0;
+		break;
+	case FLEET_FIRST:
+		fv->top = fv->sel = 0;
+		break;
+	case FLEET_LAST:
+		fv->sel = n > 0 ? n - 1 : 0;
+		fv->top = n > page ? n - page : 0;
+		break;
+	default:
+		return false;
+	}
+	fleet_clamp(fv, n, page);
+	tui_mark_dirty(t);
+	return true;
+}
+
+static void
+fleet_position(struct tui *t, void *state, char *buf, size_t len)
+{
+	const struct fleet_view *fv = state;
+	uint32_t n = t->e->fleet.nnodes, page = fleet_page(t);
+	uint32_t last = fv->top + page < n ? fv->top + page : n;
+
+	if (n == 0)
+		snprintf(buf, len, "no nodes");
+	else
+		snprintf(buf, len, "rows %u-%u of %u", fv->top + 1, last, n);
+}
+
+const struct view view_fleet = {
+	.version = TUI_VIEW_VERSION,
+	.name = "fleet",
+	.key = '1',
+	.keys = fleet_keys,
+	.nkeys = NX_ARRAY_LEN(fleet_keys),
+	.init = fleet_view_init,
+	.free = fleet_view_free,
+	.draw = fleet_draw,
+	.handle_key = fleet_handle_key,
+	.position = fleet_position,
+};

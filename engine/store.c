@@ -1,0 +1,1231 @@
+/*
+ * store.c - the state store: one SQLite file in WAL mode.
+ *
+ * The loop thread never touches the disk.  store_subscribe() puts a bus
+ * subscriber on the engine that serialises every event (event_to_json) into
+ * an in-memory batch; one writer thread swaps that batch out and commits it
+ * in a single `BEGIN IMMEDIATE` transaction ("group commit"), at most
+ * group_ms after the first event of the batch arrived or as soon as
+ * group_events are queued.  Readers (store_last_seq, store_events_since,
+ * `nexusctl audit verify`) use their own connections.
+ *
+ * The subscriber never drops an event silently.  The queue is bounded by
+ * queue_max_bytes:
+ *  - while the writer is healthy and the bound is reached, the loop thread
+ *    waits (briefly: the writer drains at > 250,000 events/s) until the
+ *    queue is half empty - producers slow down, nothing is lost;
+ *  - while the store is degraded (a commit failed: disk full, database
+ *    locked by another process, I/O error) events stay queued in memory up
+ *    to the bound and the writer retries every retry_ms; past the bound the
+ *    loop must not freeze for an unbounded time, so new events are refused,
+ *    counted in stats.dropped, and the missing range is written to the
+ *    `gaps` table as soon as commits succeed again.  A gap is therefore
+ *    always explained in the file itself.
+ *
+ * Durability: journal_mode=WAL, synchronous=NORMAL.  A committed group
+ * survives the process being killed (kill -9) at any moment; a power loss
+ * may lose the last groups, never corrupt the file.  Audit rows
+ * (store_run_sync with durable = true) commit with synchronous=FULL, and
+ * opts.sync_full makes every group fsync (one fsync per group, so group
+ * commit keeps it cheap).
+ *
+ * Threads: the loop thread calls the subscriber, store_flush, store_close,
+ * the readers and store_run_sync; the writer thread owns s->db.  Everything
+ * shared is under s->mu.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "engine.h"
+
+#define STORE_APP_ID 0x4e585354         /* "NXST" in PRAGMA application_id */
+#define STORE_LAT_RING 1024
+#define STORE_NOLEN UINT32_MAX
+#define STORE_KEEP_BYTES ((size_t)4 << 20)  /* a batch buffer kept between groups */
+
+/*
+ * The schema, one step per version: step i brings user_version from i to
+ * i + 1 inside one transaction.  Never edit a released step; append one.
+ */
+static const char *const store_migrations[] = {
+	/* 0 -> 1: events, audit chain, gaps, meta. */
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY,"            /* the bus seq */
+	"  time INTEGER NOT NULL,"              /* ms since the epoch */
+	"  kind TEXT NOT NULL,"
+	"  node TEXT,"
+	"  \"check\" TEXT,"
+	"  payload TEXT NOT NULL"               /* JSON: the other fields */
+	");"
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  prev BLOB NOT NULL,"
+	"  hash BLOB NOT NULL"
+	");"
+	"CREATE TABLE gaps ("
+	"  first_seq INTEGER NOT NULL,"
+	"  last_seq INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL"
+	");"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+#define STORE_VERSION ((int)NX_ARRAY_LEN(store_migrations))
+
+/* One queued event: offsets into its batch's byte buffer. */
+struct store_rec {
+	uint64_t seq;
+	nx_time time;
+	uint16_t kind;
+	uint32_t node_off, node_len;    /* node_len STORE_NOLEN = NULL */
+	uint32_t check_off, check_len;
+	uint32_t payload_off, payload_len;
+};
+
+struct store_batch {
+	struct store_rec *recs;
+	size_t n, cap;
+	char *buf;
+	size_t len, cap_bytes;
+};
+
+/* A range of seqs refused while degraded and full (see the top). */
+struct store_gap {
+	uint64_t first, last;
+};
+
+/* A function to run on the writer thread (store_run_sync). */
+struct store_job {
+	store_job_fn fn;
+	void *arg;
+	bool durable;
+	bool done;
+	int rc;
+	struct nx_err err;
+};
+
+struct store {
+	char *path;
+	struct store_opts opts;
+	sqlite3 *db;                    /* the writer's; writer thread only */
+	sqlite3 *rdb;                   /* readers', caller's thread */
+	sqlite3_stmt *ins_event;
+	sqlite3_stmt *ins_gap;
+	struct engine *e;
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;            /* the writer waits on it */
+	pthread_cond_t done;            /* producers, flushers and jobs wait */
+
+	/* Under mu. */
+	struct store_batch cur;         /* filled by the subscriber */
+	uint64_t cur_first_ns;          /* when cur got its first event */
+	size_t inflight_n, inflight_bytes;
+	uint64_t enqueued_seq;          /* last seq put in the queue */
+	uint64_t committed_seq;         /* last seq in the file */
+	uint64_t failures;              /* failed commit attempts */
+	bool degraded;
+	bool stop;
+	bool writer_exited;
+	uint32_t flushers;
+	struct store_job *job;
+	struct store_gap *gaps;         /* refused and not yet recorded */
+	size_t ngaps, gaps_cap;
+	struct store_stats st;
+	double lat[STORE_LAT_RING];
+	size_t nlat;
+
+	struct store_batch inflight;    /* writer only */
+
+	char *scratch;                  /* subscriber only */
+	size_t scratch_cap;
+};
+
+static uint64_t
+store_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+store_abstime(uint64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+void
+store_opts_default(struct store_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->group_ms = 50;
+	o->group_events = 5000;
+	o->queue_max_bytes = (size_t)64 << 20;
+	o->busy_timeout_ms = 5000;
+	o->retry_ms = 1000;
+}
+
+/*
+ * $XDG_STATE_HOME/nexusctl/state.db, else ~/.local/state/nexusctl/state.db.
+ * The caller frees the result.
+ */
+char *
+store_default_path(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *p;
+
+	if (xdg != NULL && *xdg == '/')
+		xasprintf(&p, "%s/nexusctl/state.db", xdg);
+	else
+		xasprintf(&p, "%s/.local/state/nexusctl/state.db",
+		    home != NULL && *home != '\0' ? home : ".");
+	return p;
+}
+
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Batches                                                                 */
+
+static uint32_t
+batch_put(struct store_batch *b, const char *p, size_t len)
+{
+	uint32_t off = (uint32_t)b->len;
+
+	if (b->len + len > b->cap_bytes) {
+		size_t cap = b->cap_bytes ? b->cap_bytes : 65536;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		b->buf = xrealloc(b->buf, cap);
+		b->cap_bytes = cap;
+	}
+	memcpy(b->buf + b->len, p, len);
+	b->len += len;
+	return off;
+}
+
+static struct store_rec *
+batch_add(struct store_batch *b)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 1024;
+		b->recs = xreallocarray(b->recs, b->cap, sizeof *b->recs);
+	}
+	return &b->recs[b->n++];
+}
+
+static void
+batch_put_str(struct store_batch *b, const char *s, uint32_t *off,
+    uint32_t *len)
+{
+	if (s == NULL) {
+		*off = 0;
+		*len = STORE_NOLEN;
+		return;
+	}
+	*len = (uint32_t)strlen(s);
+	*off = batch_put(b, s, *len);
+}
+
+/* Appends every record of src to dst (offsets rebased); src is emptied. */
+static void
+batch_move(struct store_batch *dst, struct store_batch *src)
+{
+	size_t i;
+	uint32_t base;
+
+	if (dst->n == 0) {
+		struct store_batch t = *dst;
+
+		*dst = *src;
+		*src = t;
+		src->n = 0;
+		src->len = 0;
+		return;
+	}
+	base = batch_put(dst, src->buf, src->len);
+	for (i = 0; i < src->n; i++) {
+		struct store_rec *r = batch_add(dst);
+
+		*r = src->recs[i];
+		r->node_off += base;
+		r->check_off += base;
+		r->payload_off += base;
+	}
+	src->n = 0;
+	src->len = 0;
+}
+
+static void
+batch_free(struct store_batch *b)
+{
+	free(b->recs);
+	free(b->buf);
+	memset(b, 0, sizeof *b);
+}
+
+static size_t
+batch_bytes(const struct store_batch *b)
+{
+	return b->len + b->n * sizeof *b->recs;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening                                                                 */
+
+/* What an SQLite result code means for the caller (and its exit status). */
+enum store_fail
+store_fail_of_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return STORE_FAIL_BUSY;
+	case SQLITE_NOTADB:
+		return STORE_FAIL_FOREIGN;
+	case SQLITE_CORRUPT:
+		return STORE_FAIL_CORRUPT;
+	default:
+		return STORE_FAIL_IO;
+	}
+}
+
+/* An error message for SQLite result rc on db, naming the file. */
+static void
+store_sql_err(struct nx_err *err, const char *path, sqlite3 *db, int rc,
+    const char *doing, uint32_t busy_ms)
+{
+	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		nx_err_set(err, "%s: %s: the database is locked by another "
+		    "process (waited %u ms): %s", path, doing, busy_ms, msg);
+	else
+		nx_err_set(err, "%s: %s: %s", path, doing, msg);
+}
+
+/* Creates every missing directory of path's dirname (mode 0700). */
+static int
+store_mkdirs(const char *path, struct nx_err *err)
+{
+	char *d = xstrdup(path), *p;
+
+	for (p = d + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0700) != 0 && errno != EEXIST) {
+			nx_err_set(err, "%s: cannot create directory: %s", d,
+			    strerror(errno));
+			free(d);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(d);
+	return 0;
+}
+
+/*
+ * Looks at the file before SQLite does, so that a file that is not an
+ * SQLite database is refused without a single byte written to it (SQLite
+ * would treat a short file as a new database).  Sets *exists.
+ */
+static int
+store_probe(const char *path, bool *exists, enum store_fail *fail,
+    struct nx_err *err)
+{
+	static const char magic[16] = "SQLite format 3";
+	char hdr[16];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	*exists = false;
+	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT) {
+			*fail = STORE_FAIL_MISSING;
+			nx_err_set(err, "%s: no such state file", path);
+			return 0;
+		}
+		*fail = STORE_FAIL_IO;
+		nx_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*exists = true;
+	if (!S_ISREG(sb.st_mode)) {
+		*fail = STORE_FAIL_FOREIGN;
+		nx_err_set(err, "%s: not a regular file", path);
+		return -1;
+	}
+	if (sb.st_size == 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*fail = STORE_FAIL_IO;
+		nx_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, hdr, sizeof hdr);
+	close(fd);
+	if (n != (ssize_t)sizeof hdr || memcmp(hdr, magic, sizeof hdr) != 0) {
+		*fail = STORE_FAIL_FOREIGN;
+		nx_err_set(err, "%s: not an SQLite database; refusing to use "
+		    "it as the nexusctl state store (file left untouched)",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*out = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Opens path as a nexusctl store without writing to it: refuses a file
+ * that is not SQLite, an SQLite file of another application, a schema
+ * newer than this build, and reports busy/corrupt clearly.  With readonly
+ * a missing file is an error (STORE_FAIL_MISSING); otherwise it is created.
+ * On success *dbp is an open connection (the caller closes it).
+ */
+int
+store_open_db(const char *path, bool readonly, uint32_t busy_timeout_ms,
+    sqlite3 **dbp, enum store_fail *fail, struct nx_err *err)
+{
+	sqlite3 *db = NULL;
+	int64_t app_id = 0, version = 0, nobjects = 0;
+	bool exists;
+	int rc, flags;
+
+	*dbp = NULL;
+	*fail = STORE_FAIL_NONE;
+	if (store_probe(path, &exists, fail, err) != 0)
+		return -1;
+	if (!exists && readonly)
+		return -1;
+	*fail = STORE_FAIL_NONE;
+	if (!exists && store_mkdirs(path, err) != 0) {
+		*fail = STORE_FAIL_IO;
+		return -1;
+	}
+	flags = (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
+	if ((rc = sqlite3_open_v2(path, &db, flags, NULL)) != SQLITE_OK) {
+		*fail = store_fail_of_sqlite(rc);
+		store_sql_err(err, path, db, rc, "open", busy_timeout_ms);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, (int)busy_timeout_ms);
+	if ((rc = store_pragma_int(db, "PRAGMA application_id", &app_id)) ||
+	    (rc = store_pragma_int(db, "PRAGMA user_version", &version)) ||
+	    (rc = store_pragma_int(db, "SELECT count(*) FROM sqlite_master",
+	    &nobjects))) {
+		*fail = store_fail_of_sqlite(rc);
+		if (*fail == STORE_FAIL_FOREIGN)
+			nx_err_set(err, "%s: not an SQLite database; refusing "
+			    "to use it as the nexusctl state store", path);
+		else
+			store_sql_err(err, path, db, rc, "reading the schema",
+			    busy_timeout_ms);
+		goto fail;
+	}
+	if (app_id != STORE_APP_ID && !(app_id == 0 && version == 0 &&
+	    nobjects == 0)) {
+		*fail = STORE_FAIL_FOREIGN;
+		nx_err_set(err, "%s: an SQLite database of another application "
+		    "(application_id %#llx, %lld schema objects); refusing to "
+		    "use it as the nexusctl state store (file left untouched)",
+		    path, (unsigned long long)app_id, (long long)nobjects);
+		goto fail;
+	}
+	if (version > STORE_VERSION) {
+		*fail = STORE_FAIL_NEWER;
+		nx_err_set(err, "%s: schema version %lld is newer than this "
+		    "nexusctl understands (%d); upgrade nexusctl", path,
+		    (long long)version, STORE_VERSION);
+		goto fail;
+	}
+	if (readonly && version == 0) {
+		*fail = STORE_FAIL_FOREIGN;
+		nx_err_set(err, "%s: an empty database, not a nexusctl state "
+		    "store", path);
+		goto fail;
+	}
+	*dbp = db;
+	return 0;
+fail:
+	sqlite3_close(db);
+	return -1;
+}
+
+static int
+store_exec(struct store *s, sqlite3 *db, const char *sql, const char *doing,
+    struct nx_err *err)
+{
+	int rc;
+
+	if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+		store_sql_err(err, s->path, db, rc, doing,
+		    s->opts.busy_timeout_ms);
+		return rc;
+	}
+	return SQLITE_OK;
+}
+
+/*
+ * Brings the schema to STORE_VERSION, one transaction per step; running it
+ * on an up-to-date file writes nothing.
+ */
+static int
+store_migrate(struct store *s, enum store_fail *fail, struct nx_err *err)
+{
+	int64_t version;
+	char sql[128];
+	int rc;
+
+	/* Up to date: no lock needed (another writer may hold it). */
+	if ((rc = store_pragma_int(s->db, "PRAGMA user_version", &version)) !=
+	    SQLITE_OK) {
+		store_sql_err(err, s->path, s->db, rc, "reading the schema",
+		    s->opts.busy_timeout_ms);
+		goto fail;
+	}
+	if (version >= STORE_VERSION)
+		return 0;
+	for (;;) {
+		if ((rc = store_exec(s, s->db, "BEGIN IMMEDIATE",
+		    "migrating the schema", err)) != SQLITE_OK)
+			goto fail;
+		/* Read again inside the lock: another process may have won. */
+		if ((rc = store_pragma_int(s->db, "PRAGMA user_version",
+		    &version)) != SQLITE_OK) {
+			store_sql_err(err, s->path, s->db, rc,
+			    "migrating the schema", s->opts.busy_timeout_ms);
+			goto rollback;
+		}
+		if (version >= STORE_VERSION) {
+			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+			return 0;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA application_id = %d; "
+		    "PRAGMA user_version = %lld", STORE_APP_ID,
+		    (long long)version + 1);
+		if ((rc = store_exec(s, s->db, store_migrations[version],
+		    "migrating the schema", err)) != SQLITE_OK ||
+		    (rc = store_exec(s, s->db, sql, "migrating the schema",
+		    err)) != SQLITE_OK ||
+		    (rc = store_exec(s, s->db, "COMMIT", "migrating the schema",
+		    err)) != SQLITE_OK)
+			goto rollback;
+	}
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	*fail = store_fail_of_sqlite(rc);
+	return -1;
+}
+
+static void *store_writer(void *);
+
+struct store *
+store_open(const char *path, struct nx_err *err)
+{
+	struct store_opts o;
+	enum store_fail fail;
+
+	store_opts_default(&o);
+	return store_open_opts(path, &o, &fail, err);
+}
+
+/*
+ * Opens (creating if needed) the store at path, migrates it and starts the
+ * writer thread.  Returns the store (freed by store_close) or NULL with err
+ * and *fail set; a refused file is left exactly as it was.
+ */
+struct store *
+store_open_opts(const char *path, const struct store_opts *o,
+    enum store_fail *fail, struct nx_err *err)
+{
+	struct store *s;
+	pthread_condattr_t ca;
+	char pragma[64];
+	const char *mode;
+	sqlite3_stmt *st;
+	int64_t last = 0;
+	int rc;
+
+	s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(path);
+	s->opts = *o;
+	if (s->opts.group_events == 0)
+		s->opts.group_events = 1;
+	if (store_open_db(path, false, o->busy_timeout_ms, &s->db, fail,
+	    err) != 0)
+		goto fail;
+
+	/* From here on the file is ours (or new): it may be written. */
+	if ((rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1,
+	    &st, NULL)) != SQLITE_OK) {
+		store_sql_err(err, path, s->db, rc, "setting WAL mode",
+		    o->busy_timeout_ms);
+		*fail = store_fail_of_sqlite(rc);
+		goto fail;
+	}
+	rc = sqlite3_step(st);
+	mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) :
+	    NULL;
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_ERROR;
+		store_sql_err(err, path, s->db, rc, "setting WAL mode",
+		    o->busy_timeout_ms);
+		*fail = store_fail_of_sqlite(rc);
+		sqlite3_finalize(st);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (store_exec(s, s->db, o->sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", "setting synchronous", err) !=
+	    SQLITE_OK) {
+		*fail = STORE_FAIL_IO;
+		goto fail;
+	}
+	if (o->max_pages != 0) {
+		snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %u",
+		    o->max_pages);
+		sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+	}
+	if (store_migrate(s, fail, err) != 0)
+		goto fail;
+	if ((rc = sqlite3_prepare_v3(s->db, "INSERT INTO events (seq, time, "
+	    "kind, node, \"check\", payload) VALUES (?, ?, ?, ?, ?, ?)", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->ins_event, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(s->db, "INSERT INTO gaps (first_seq, "
+	    "last_seq, time, reason) VALUES (?, ?, ?, ?)", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->ins_gap, NULL)) != SQLITE_OK) {
+		store_sql_err(err, path, s->db, rc, "preparing statements",
+		    o->busy_timeout_ms);
+		*fail = store_fail_of_sqlite(rc);
+		goto fail;
+	}
+	if (store_open_db(path, true, o->busy_timeout_ms, &s->rdb, fail,
+	    err) != 0)
+		goto fail;
+	if ((rc = store_pragma_int(s->rdb, "SELECT max(seq) FROM events",
+	    &last)) != SQLITE_OK) {
+		store_sql_err(err, path, s->rdb, rc, "reading the last event",
+		    o->busy_timeout_ms);
+		*fail = store_fail_of_sqlite(rc);
+		goto fail;
+	}
+	s->committed_seq = s->enqueued_seq = s->st.last_seq = (uint64_t)last;
+
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_cond_init(&s->done, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&s->thread, NULL, store_writer, s)) != 0) {
+		nx_err_set(err, "%s: cannot start the writer thread: %s", path,
+		    strerror(rc));
+		*fail = STORE_FAIL_IO;
+		pthread_cond_destroy(&s->wake);
+		pthread_cond_destroy(&s->done);
+		pthread_mutex_destroy(&s->mu);
+		goto fail;
+	}
+	s->thread_started = true;
+	*fail = STORE_FAIL_NONE;
+	return s;
+fail:
+	sqlite3_finalize(s->ins_event);
+	sqlite3_finalize(s->ins_gap);
+	sqlite3_close(s->rdb);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The writer thread                                                       */
+
+/*
+ * Commits b (and a pending gap record) in one transaction.  Runs without
+ * the lock.  Returns 0, or -1 with err (the transaction rolled back, b
+ * untouched, to be retried).
+ */
+static int
+store_commit(struct store *s, const struct store_batch *b,
+    const struct store_gap *gaps, size_t ngaps, struct nx_err *err)
+{
+	sqlite3_stmt *st = s->ins_event;
+	size_t i;
+	int rc;
+
+	if ((rc = store_exec(s, s->db, "BEGIN IMMEDIATE", "committing events",
+	    err)) != SQLITE_OK)
+		return -1;
+	for (i = 0; i < b->n; i++) {
+		const struct store_rec *r = &b->recs[i];
+
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
+		sqlite3_bind_int64(st, 2, r->time);
+		sqlite3_bind_text(st, 3, event_kind_name(r->kind), -1,
+		    SQLITE_STATIC);
+		if (r->node_len == STORE_NOLEN)
+			sqlite3_bind_null(st, 4);
+		else
+			sqlite3_bind_text(st, 4, b->buf + r->node_off,
+			    (int)r->node_len, SQLITE_STATIC);
+		if (r->check_len == STORE_NOLEN)
+			sqlite3_bind_null(st, 5);
+		else
+			sqlite3_bind_text(st, 5, b->buf + r->check_off,
+			    (int)r->check_len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, b->buf + r->payload_off,
+		    (int)r->payload_len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto fail;
+	}
+	for (i = 0; i < ngaps; i++) {
+		sqlite3_bind_int64(s->ins_gap, 1, (sqlite3_int64)gaps[i].first);
+		sqlite3_bind_int64(s->ins_gap, 2, (sqlite3_int64)gaps[i].last);
+		sqlite3_bind_int64(s->ins_gap, 3, nx_wallclock());
+		sqlite3_bind_text(s->ins_gap, 4, "queue bound reached while "
+		    "the store was degraded", -1, SQLITE_STATIC);
+		rc = sqlite3_step(s->ins_gap);
+		sqlite3_reset(s->ins_gap);
+		if (rc != SQLITE_DONE)
+			goto fail;
+	}
+	if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) !=
+	    SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	store_sql_err(err, s->path, s->db, rc, "committing events",
+	    s->opts.busy_timeout_ms);
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Runs one store_run_sync job in its own transaction.  Unlocked. */
+static void
+store_run_job(struct store *s, struct store_job *j)
+{
+	int rc;
+
+	if (j->durable)
+		sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL,
+		    NULL);
+	j->rc = -1;
+	if ((rc = store_exec(s, s->db, "BEGIN IMMEDIATE", "writing",
+	    &j->err)) == SQLITE_OK) {
+		if (j->fn(s->db, j->arg, &j->err) == 0) {
+			if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL,
+			    NULL)) == SQLITE_OK)
+				j->rc = 0;
+			else
+				store_sql_err(&j->err, s->path, s->db, rc,
+				    "committing", s->opts.busy_timeout_ms);
+		}
+		if (j->rc != 0)
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (j->durable && !s->opts.sync_full)
+		sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+		    NULL);
+}
+
+static void
+store_record_latency(struct store *s, double ms)
+{
+	s->lat[s->nlat % STORE_LAT_RING] = ms;
+	s->nlat++;
+	s->st.last_commit_ms = ms;
+}
+
+/*
+ * The writer: waits for work, lets a group build up for at most group_ms
+ * (or group_events), commits it, and on failure keeps it and retries every
+ * retry_ms.  Exits when asked to stop and the queue is empty, or after one
+ * last failed attempt.
+ */
+static void *
+store_writer(void *arg)
+{
+	struct store *s = arg;
+	struct timespec ts;
+	struct nx_err err;
+	struct store_gap *gaps = NULL;
+	uint64_t deadline, t0;
+	size_t ngaps, i;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && s->job == NULL && s->cur.n == 0 &&
+		    s->inflight.n == 0 && s->ngaps == 0)
+			pthread_cond_wait(&s->wake, &s->mu);
+		if (s->job != NULL) {
+			struct store_job *j = s->job;
+
+			pthread_mutex_unlock(&s->mu);
+			store_run_job(s, j);
+			pthread_mutex_lock(&s->mu);
+			j->done = true;
+			s->job = NULL;
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
+		if (s->cur.n == 0 && s->inflight.n == 0 && s->ngaps == 0)
+			break;          /* stopping, nothing left */
+
+		/* Let the group build up, or wait before retrying. */
+		if (s->degraded)
+			deadline = store_mono_ns() +
+			    (uint64_t)s->opts.retry_ms * 1000000u;
+		else
+			deadline = s->cur_first_ns +
+			    (uint64_t)s->opts.group_ms * 1000000u;
+		store_abstime(deadline, &ts);
+		while (!s->stop && s->job == NULL && (s->degraded ||
+		    (s->flushers == 0 && s->cur.n < s->opts.group_events &&
+		    batch_bytes(&s->cur) < s->opts.queue_max_bytes / 2)) &&
+		    store_mono_ns() < deadline) {
+			if (pthread_cond_timedwait(&s->wake, &s->mu, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+		if (s->job != NULL)
+			continue;
+
+		batch_move(&s->inflight, &s->cur);
+		s->inflight_n = s->inflight.n;
+		s->inflight_bytes = batch_bytes(&s->inflight);
+		ngaps = s->ngaps;
+		if (ngaps > 0) {
+			gaps = xreallocarray(gaps, ngaps, sizeof *gaps);
+			memcpy(gaps, s->gaps, ngaps * sizeof *gaps);
+		}
+		pthread_mutex_unlock(&s->mu);
+		/* Wake a producer waiting for room: cur is empty now. */
+		pthread_cond_broadcast(&s->done);
+
+		t0 = store_mono_ns();
+		rc = store_commit(s, &s->inflight, gaps, ngaps, &err);
+
+		pthread_mutex_lock(&s->mu);
+		if (rc == 0) {
+			if (s->inflight.n > 0) {
+				s->committed_seq =
+				    s->inflight.recs[s->inflight.n - 1].seq;
+				s->st.events_committed += s->inflight.n;
+				s->st.commits++;
+				store_record_latency(s,
+				    (double)(store_mono_ns() - t0) / 1e6);
+			}
+			/*
+			 * Forget the recorded ranges; the last one may have
+			 * grown meanwhile: keep what was added to it.
+			 */
+			if (ngaps > 0) {
+				i = ngaps - 1;
+				if (s->gaps[i].last > gaps[i].last)
+					s->gaps[i].first = gaps[i].last + 1;
+				else
+					i = ngaps;
+				memmove(s->gaps, s->gaps + i,
+				    (s->ngaps - i) * sizeof *s->gaps);
+				s->ngaps -= i;
+			}
+			s->inflight.n = 0;
+			s->inflight.len = 0;
+			s->inflight_n = s->inflight_bytes = 0;
+			/* Give back what a burst grew, keep a working size. */
+			if (s->inflight.cap_bytes > STORE_KEEP_BYTES)
+				batch_free(&s->inflight);
+			s->degraded = false;
+		} else {
+			s->failures++;
+			s->degraded = true;
+			memcpy(s->st.reason, err.msg, sizeof s->st.reason);
+		}
+		pthread_cond_broadcast(&s->done);
+		if (s->stop && rc != 0)
+			break;          /* give up: store_close reports it */
+	}
+	s->writer_exited = true;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	free(gaps);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The bus subscriber (loop thread)                                        */
+
+/* Serialises ev's payload into s->scratch; returns its length. */
+static size_t
+store_serialise(struct store *s, const struct event *ev)
+{
+	json_t *j = event_to_json(s->e, ev);
+	size_t n;
+
+	/* The columns carry these; the payload keeps the rest. */
+	json_object_del(j, "seq");
+	json_object_del(j, "time");
+	json_object_del(j, "kind");
+	json_object_del(j, "node");
+	json_object_del(j, "check");
+	n = json_dumpb(j, s->scratch, s->scratch_cap,
+	    JSON_COMPACT | NX_JSON_FLAGS);
+	if (n > s->scratch_cap) {
+		s->scratch_cap = n + 1024;
+		s->scratch = xrealloc(s->scratch, s->scratch_cap);
+		n = json_dumpb(j, s->scratch, s->scratch_cap,
+		    JSON_COMPACT | NX_JSON_FLAGS);
+	}
+	json_decref(j);
+	return n;
+}
+
+static void
+store_on_event(void *arg, const struct event *ev)
+{
+	struct store *s = arg;
+	const struct fleet *f = &s->e->fleet;
+	const char *node = NULL, *check = NULL;
+	struct store_rec *r;
+	size_t n = store_serialise(s, ev);
+
+	if (ev->node != NX_NONE && ev->node < f->nnodes)
+		node = f->nodes[ev->node].name;
+	if (ev->check != NX_NONE && ev->check < f->nchecks)
+		check = f->checks[ev->check].name;
+
+	pthread_mutex_lock(&s->mu);
+	if (batch_bytes(&s->cur) + s->inflight_bytes >=
+	    s->opts.queue_max_bytes && !s->degraded && !s->writer_exited) {
+		/* Back-pressure: wait until the writer made room. */
+		s->st.producer_waits++;
+		pthread_cond_signal(&s->wake);
+		while (batch_bytes(&s->cur) + s->inflight_bytes >=
+		    s->opts.queue_max_bytes / 2 && !s->degraded &&
+		    !s->writer_exited)
+			pthread_cond_wait(&s->done, &s->mu);
+	}
+	if (batch_bytes(&s->cur) + s->inflight_bytes >=
+	    s->opts.queue_max_bytes || s->writer_exited) {
+		/* Degraded and full: refuse, count, record the gap later. */
+		s->st.dropped++;
+		if (s->ngaps > 0 && s->gaps[s->ngaps - 1].last + 1 == ev->seq)
+			s->gaps[s->ngaps - 1].last = ev->seq;
+		else {
+			if (s->ngaps == s->gaps_cap) {
+				s->gaps_cap = s->gaps_cap ? s->gaps_cap * 2 : 4;
+				s->gaps = xreallocarray(s->gaps, s->gaps_cap,
+				    sizeof *s->gaps);
+			}
+			s->gaps[s->ngaps].first = s->gaps[s->ngaps].last =
+			    ev->seq;
+			s->ngaps++;
+		}
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	if (s->cur.n == 0)
+		s->cur_first_ns = store_mono_ns();
+	r = batch_add(&s->cur);
+	r->seq = ev->seq;
+	r->time = ev->time;
+	r->kind = ev->kind;
+	batch_put_str(&s->cur, node, &r->node_off, &r->node_len);
+	batch_put_str(&s->cur, check, &r->check_off, &r->check_len);
+	r->payload_len = (uint32_t)n;
+	r->payload_off = batch_put(&s->cur, s->scratch, n);
+	s->enqueued_seq = ev->seq;
+	if (s->cur.n == 1 || s->cur.n == s->opts.group_events)
+		pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Subscribes the store to e's bus.  The bus continues from the last seq in
+ * the file, so a restarted engine appends without gaps or duplicates.  The
+ * store must be closed before the engine is freed.
+ */
+void
+store_subscribe(struct store *s, struct engine *e)
+{
+	s->e = e;
+	if (e->bus.seq < s->committed_seq)
+		e->bus.seq = s->committed_seq;
+	bus_subscribe(&e->bus, store_on_event, s);
+}
+
+/*
+ * Waits until everything queued before the call is committed.  Returns 0,
+ * or -1 with the reason when a commit attempt failed meanwhile (the events
+ * stay queued; the writer keeps retrying).
+ */
+int
+store_flush(struct store *s, struct nx_err *err)
+{
+	uint64_t target, failures;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	target = s->enqueued_seq;
+	failures = s->failures;
+	s->flushers++;
+	pthread_cond_signal(&s->wake);
+	while (s->committed_seq < target && s->failures == failures &&
+	    !s->writer_exited)
+		pthread_cond_wait(&s->done, &s->mu);
+	s->flushers--;
+	if (s->committed_seq < target) {
+		nx_err_set(err, "%s", s->st.reason[0] != '\0' ? s->st.reason :
+		    "the store writer stopped");
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/*
+ * Runs fn(db, arg, err) on the writer thread inside its own BEGIN
+ * IMMEDIATE transaction, committed with synchronous=FULL when durable, and
+ * waits for it.  Returns fn's result (-1 rolls back) or -1 on a commit
+ * error.  Calls are serialised.
+ */
+int
+store_run_sync(struct store *s, store_job_fn fn, void *arg, bool durable,
+    struct nx_err *err)
+{
+	struct store_job j;
+
+	memset(&j, 0, sizeof j);
+	j.fn = fn;
+	j.arg = arg;
+	j.durable = durable;
+	pthread_mutex_lock(&s->mu);
+	while (s->job != NULL && !s->writer_exited)
+		pthread_cond_wait(&s->done, &s->mu);
+	if (s->writer_exited) {
+		pthread_mutex_unlock(&s->mu);
+		nx_err_set(err, "%s: the store writer has stopped", s->path);
+		return -1;
+	}
+	s->job = &j;
+	pthread_cond_signal(&s->wake);
+	while (!j.done)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	if (j.rc != 0)
+		*err = j.err;
+	return j.rc;
+}
+
+static int
+store_job_max_pages(struct sqlite3 *db, void *arg, struct nx_err *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %u",
+	    *(uint32_t *)arg);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		nx_err_set(err, "max_page_count: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Changes PRAGMA max_page_count of the writer (tests of SQLITE_FULL). */
+int
+store_set_max_pages(struct store *s, uint32_t pages, struct nx_err *err)
+{
+	return store_run_sync(s, store_job_max_pages, &pages, false, err);
+}
+
+/*
+ * Flushes, stops the writer and closes the file; frees s.  Returns 0, or
+ * -1 when events could not be committed (err says how many and why).
+ */
+int
+store_close(struct store *s, struct nx_err *err)
+{
+	size_t lost;
+	int rc = 0;
+
+	if (s == NULL)
+		return 0;
+	if (s->e != NULL)
+		bus_unsubscribe(&s->e->bus, store_on_event, s);
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	lost = s->cur.n + s->inflight.n;
+	if (lost > 0 || s->ngaps > 0) {
+		nx_err_set(err, "%s: %zu events not committed: %s", s->path,
+		    lost, s->st.reason);
+		rc = -1;
+	}
+	sqlite3_finalize(s->ins_event);
+	sqlite3_finalize(s->ins_gap);
+	sqlite3_close(s->rdb);
+	if (sqlite3_close(s->db) != SQLITE_OK && rc == 0) {
+		nx_err_set(err, "%s: close: %s", s->path, sqlite3_errmsg(s->db));
+		rc = -1;
+	}
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	pthread_mutex_destroy(&s->mu);
+	batch_free(&s->cur);
+	batch_free(&s->inflight);
+	free(s->gaps);
+	free(s->scratch);
+	free(s->path);
+	free(s);
+	return rc;
+}
+
+static int
+store_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A snapshot of the counters; safe from any thread. */
+void
+store_get_stats(struct store *s, struct store_stats *out)
+{
+	double lat[STORE_LAT_RING];
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	*out = s->st;
+	out->last_seq = s->committed_seq;
+	out->queue_depth = s->cur.n + s->inflight_n;
+	out->queue_bytes = batch_bytes(&s->cur) + s->inflight_bytes;
+	out->degraded = s->degraded;
+	if (!s->degraded)
+		out->reason[0] = '\0';
+	n = s->nlat < STORE_LAT_RING ? s->nlat : STORE_LAT_RING;
+	memcpy(lat, s->lat, n * sizeof *lat);
+	pthread_mutex_unlock(&s->mu);
+	if (n > 0) {
+		qsort(lat, n, sizeof *lat, store_cmp_double);
+		out->p99_commit_ms = lat[(n * 99 + 99) / 100 - 1];
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Readers (their own connection)                                          */
+
+/* The highest seq in the file, as a reader sees it now. */
+uint64_t
+store_last_seq(struct store *s)
+{
+	int64_t v = 0;
+
+	if (store_pragma_int(s->rdb, "SELECT max(seq) FROM events", &v) !=
+	    SQLITE_OK)
+		return 0;
+	return (uint64_t)v;
+}
+
+/*
+ * Calls fn for every committed event with seq > after, in seq order, until
+ * fn returns non-zero (that value is returned).  Rows are borrowed for the
+ * call.  Returns -1 with err on a read error.
+ */
+int
+store_events_since(struct store *s, uint64_t after, store_event_fn fn,
+    void *arg, struct nx_err *err)
+{
+	struct store_event_row row;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if ((rc = sqlite3_prepare_v2(s->rdb, "SELECT seq, time, kind, node, "
+	    "\"check\", payload FROM events WHERE seq > ? ORDER BY seq", -1,
+	    &st, NULL)) != SQLITE_OK) {
+		store_sql_err(err, s->path, s->rdb, rc, "reading events",
+		    s->opts.busy_timeout_ms);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
+		row.time = sqlite3_column_int64(st, 1);
+		row.kind = (const char *)sqlite3_column_text(st, 2);
+		row.node = (const char *)sqlite3_column_text(st, 3);
+		row.check = (const char *)sqlite3_column_text(st, 4);
+		row.payload = (const char *)sqlite3_column_text(st, 5);
+		if ((ret = fn(arg, &row)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_sql_err(err, s->path, s->rdb, rc, "reading events",
+		    s->opts.busy_timeout_ms);
+		ret = -1;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
