@@ -86,6 +86,18 @@ nx config check --help
 [ $rc -eq 0 ] && grep -q '^usage: nexusctl config' "$T/out" ||
 	fail "config check --help: exit $rc"
 
+# The bash completion in contrib/ offers every command that --help lists.
+comp=${TOP_SRCDIR:-.}/contrib/nexusctl.bash-completion
+if [ -f "$comp" ]; then
+	offered=$(sed -n 's/^[[:space:]]*local commands="\(.*\)"$/\1/p' "$comp")
+	for c in $commands; do
+		case " $offered " in
+		*" $c "*) ;;
+		*) fail "contrib/nexusctl.bash-completion does not offer the '$c' command" ;;
+		esac
+	done
+fi
+
 # ---- usage errors: one line on stderr, nothing on stdout, exit 64
 usage_error() {
 	what="$*"
