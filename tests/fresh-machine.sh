@@ -220,18 +220,18 @@ sed 's/^/    /' "$OUT/results" 2>/dev/null || echo "    (no results: the chroot 
 echo
 if [[ -f $OUT/setup-test.log ]]; then
 	echo "---- ./setup.sh test (what the user saw, first 60 lines)"
-	head -n 60 "$OUT/setup-test.log"
+	sed -n '1,60p' "$OUT/setup-test.log"
 fi
 if grep -q '^FAIL' "$OUT/setup-test.log" 2>/dev/null || ! grep -q '^PASS ./setup.sh test' "$OUT/results" 2>/dev/null; then
 	if [[ -f $OUT/test-suite.log ]]; then
 		echo "---- test-suite.log: failed and skipped tests"
 		grep -E '^(FAIL|SKIP|ERROR|XPASS): |^(FAIL|SKIP|ERROR):|not installed|command not found|No such file' \
-		    "$OUT/test-suite.log" | head -n 40
+		    "$OUT/test-suite.log" | sed -n '1,40p'
 	fi
 fi
 if [[ -f $OUT/console.txt ]]; then
 	echo "---- the console's screen in tmux"
-	grep -v '^$' "$OUT/console.txt" | head -n 20
+	grep -v '^$' "$OUT/console.txt" | sed -n '1,20p'
 fi
 # Keep the logs next to the cache for a look afterwards.
 rm -rf "$CACHE/last-run"
