@@ -17,7 +17,9 @@
 #      skip it), with the bookworm-updates and security suites a real
 #      install has, and a policy-rc.d so that installed services (sshd) do
 #      not start on this machine's network;
-#   2. inside `unshare --mount --pid`: proc, /sys and /dev, then chroot;
+#   2. inside `unshare --mount --pid`: the root bound on itself (so that it
+#      is a mount point, as / is on a real machine), proc, /sys, /dev and a
+#      tmpfs on /tmp, then chroot;
 #   3. as a user without root or sudo: `./setup.sh` must stop and print the
 #      apt-get command;
 #   4. as root in a fresh clone: `./setup.sh test`, then `./setup.sh` with no
@@ -179,16 +181,20 @@ if command -v tmux >/dev/null 2>&1; then
 			break
 		fi
 	done
-	dead=$(tmux display-message -p -t quickstart '#{pane_dead} #{pane_dead_status}')
+	dead=$(tmux display-message -p -t quickstart '#{?pane_dead,exited with status #{pane_dead_status},still running}')
 	tmux send-keys -t quickstart q 2>/dev/null
 	sleep 1
 	tmux capture-pane -p -t quickstart >$OUT/console-after-q.txt 2>/dev/null
-	quit=$(tmux display-message -p -t quickstart '#{pane_dead} #{pane_dead_status}')
+	quit=$(tmux display-message -p -t quickstart '#{?pane_dead,exited with status #{pane_dead_status},still running}')
 	tmux kill-server
-	if [ -n "$found" ]; then
-		result PASS "./setup.sh in tmux: the console shows the 5001 nodes; after q: pane dead/status $quit"
+	if [ -n "$found" ] && [ "$quit" = "exited with status 0" ]; then
+		result PASS "./setup.sh in tmux: the console shows the 5001 nodes; after q it $quit"
 	else
-		result FAIL "./setup.sh in tmux: no 5001 on the screen after 30s (pane dead/status: $dead); see console.txt"
+		if [ -n "$found" ]; then
+			result FAIL "./setup.sh in tmux: the console shows the 5001 nodes, but after q it $quit; see console-after-q.txt"
+		else
+			result FAIL "./setup.sh in tmux: no 5001 on the screen after 30s (it $dead); see console.txt"
+		fi
 	fi
 else
 	result FAIL "tmux was not installed by ./setup.sh test: cannot look at the console"
@@ -201,6 +207,9 @@ set +e
 unshare --mount --pid --fork --propagation private bash -c '
 	set -e
 	root=$1
+	# The root a mount point of its own, as on a real machine: otherwise
+	# /proc/self/mounts in the chroot has no "/" and no disk to measure.
+	mount --bind "$root" "$root"
 	mount -t proc proc "$root/proc"
 	mount --rbind /sys "$root/sys"
 	mount --rbind /dev "$root/dev"
