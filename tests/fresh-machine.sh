@@ -181,11 +181,18 @@ if command -v tmux >/dev/null 2>&1; then
 			break
 		fi
 	done
-	dead=$(tmux display-message -p -t quickstart '#{?pane_dead,exited with status #{pane_dead_status},still running}')
+	dead=$(tmux display-message -p -t quickstart '#{?pane_dead_signal,killed by signal #{pane_dead_signal},#{?#{!=:#{pane_dead_status},},exited with status #{pane_dead_status},still running}}')
 	tmux send-keys -t quickstart q 2>/dev/null
-	sleep 1
+	# tmux may see the pane's terminal close a moment before it collects
+	# the exit status: wait for the status (or the signal) itself.
+	quit="still running"
+	for i in $(seq 1 50); do
+		sleep 0.1
+		quit=$(tmux display-message -p -t quickstart \
+		    '#{?pane_dead_signal,killed by signal #{pane_dead_signal},#{?#{!=:#{pane_dead_status},},exited with status #{pane_dead_status},still running}}')
+		[ "$quit" != "still running" ] && break
+	done
 	tmux capture-pane -p -t quickstart >$OUT/console-after-q.txt 2>/dev/null
-	quit=$(tmux display-message -p -t quickstart '#{?pane_dead,exited with status #{pane_dead_status},still running}')
 	tmux kill-server
 	if [ -n "$found" ] && [ "$quit" = "exited with status 0" ]; then
 		result PASS "./setup.sh in tmux: the console shows the 5001 nodes; after q it $quit"
