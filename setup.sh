@@ -126,7 +126,7 @@ run_tests() {
 	step "make check -j$JOBS"
 	printf '\n### make check\n' >>"$LOG"
 	set +e
-	make -j"$JOBS" check 2>&1 | tee -a "$LOG" |
+	make -j"$JOBS" check AM_COLOR_TESTS=no 2>&1 | tee -a "$LOG" |
 	    grep -E --line-buffered '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):'
 	rc=${PIPESTATUS[0]}
 	set -e
