@@ -107,6 +107,12 @@ build() {
 	args=$(printf '%q ' "$@")
 	if [[ $need_configure -eq 1 || ! -f config.status || ! -f Makefile ||
 	    ! -f $STAMP || $(<"$STAMP") != "$args" ]]; then
+		# Objects built with other flags (--enable-sanitizers) do not
+		# depend on them: make would link old objects with new flags.
+		if [[ -f Makefile && -f $STAMP && $(<"$STAMP") != "$args" ]]; then
+			step "make clean (configure arguments changed)"
+			run_logged "make clean" make clean
+		fi
 		step "configure${*:+ $*}"
 		rm -f "$STAMP"
 		run_logged configure ./configure "$@"
