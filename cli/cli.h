@@ -10,11 +10,16 @@
 
 #include "engine.h"
 
+/* How many -i options one command line may give. */
+#define CLI_INVENTORY_MAX 64
+
 /* Options every subcommand accepts. */
 struct cli_common {
 	const char *config_path;        /* -c FILE */
 	long demo_nodes;                /* --demo[=N]: -1 when not given */
 	long long seed;                 /* --seed N: -1 when not given */
+	const char *inventories[CLI_INVENTORY_MAX];     /* -i FILE, in order */
+	size_t ninventories;
 };
 
 struct cmd_entry {
@@ -44,9 +49,10 @@ enum {
 	{ "demo", optional_argument, NULL, CLI_OPT_DEMO }, \
 	{ "seed", required_argument, NULL, CLI_OPT_SEED }, \
 	{ "help", no_argument, NULL, CLI_OPT_HELP }, \
-	{ "version", no_argument, NULL, CLI_OPT_VERSION }
+	{ "version", no_argument, NULL, CLI_OPT_VERSION }, \
+	{ "inventory", required_argument, NULL, 'i' }
 
-#define CLI_COMMON_SHORTOPTS ":c:h"
+#define CLI_COMMON_SHORTOPTS ":c:hi:"
 
 /* main.c */
 extern const struct cmd_entry cmd_table[];
@@ -70,5 +76,6 @@ int cmd_check_exec(int, char **);
 int cmd_watch_exec(int, char **);
 int cmd_config_exec(int, char **);
 int cmd_audit_exec(int, char **);
+int cmd_inventory_exec(int, char **);
 
 #endif /* NX_CLI_H */

@@ -47,6 +47,12 @@ const struct cmd_entry cmd_table[] = {
 		.summary = "verify the audit hash chain of the state store, or print its head",
 		.exec = cmd_audit_exec,
 	},
+	{
+		.name = "inventory",
+		.usage = "list [--format json|text] [-t TARGET] [-i FILE]... | show HOST [--format json|text]",
+		.summary = "print the resolved inventory (groups, hosts, vars)",
+		.exec = cmd_inventory_exec,
+	},
 	{ .name = NULL },
 };
 
@@ -75,6 +81,9 @@ cli_print_help(const struct cmd_entry *cmd, FILE *fp)
 	    cmd->summary);
 	fputs("Common options:\n"
 	    "  -c, --config FILE   configuration (default $XDG_CONFIG_HOME/nexusctl/config.json)\n"
+	    "  -i, --inventory FILE\n"
+	    "                      an inventory file (Ansible INI or JSON), repeatable;\n"
+	    "                      turns the demo fleet off unless --demo is given\n"
 	    "      --demo[=N]      simulated demo fleet of N nodes (default 5000)\n"
 	    "      --seed N        seed of the simulated fleet\n"
 	    "  -h, --help          this help\n"
@@ -159,6 +168,14 @@ cli_common_opt(const struct cmd_entry *cmd, struct cli_common *co, int opt,
 	case 'c':
 		co->config_path = arg;
 		return 1;
+	case 'i':
+		if (co->ninventories == CLI_INVENTORY_MAX) {
+			*exit_status = cli_usage_error(cmd,
+			    "more than %d -i options", CLI_INVENTORY_MAX);
+			return -1;
+		}
+		co->inventories[co->ninventories++] = arg;
+		return 1;
 	case CLI_OPT_DEMO:
 		if (arg == NULL) {
 			co->demo_nodes = 5000;
@@ -206,10 +223,20 @@ cli_common_opt(const struct cmd_entry *cmd, struct cli_common *co, int opt,
 	}
 }
 
+/* The engine's warnings go to standard error, one line each. */
+static void
+cli_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "nexusctl: warning: %s\n", msg);
+}
+
 /*
  * Loads the configuration named by -c, else the default file if it exists,
- * else the built-in defaults; then applies --demo and --seed over it.
- * Prints the error and returns NX_EXIT_CONFIG on failure.
+ * else the built-in defaults; then applies -i, --demo and --seed over it.
+ * Inventory files given with -i come after the configuration's, and turn
+ * the demo fleet (simulated nodes and this machine) off unless --demo is
+ * also given.  Prints the error and returns NX_EXIT_CONFIG on failure.
  */
 int
 cli_load_config(const struct cli_common *co, struct nx_config *cfg)
@@ -224,6 +251,21 @@ cli_load_config(const struct cli_common *co, struct nx_config *cfg)
 	if (rc != 0) {
 		fprintf(stderr, "nexusctl: %s\n", err.msg);
 		return NX_EXIT_CONFIG;
+	}
+	cfg->warn = cli_warn;
+	if (co->ninventories > 0) {
+		size_t i;
+
+		cfg->inventories = xreallocarray(cfg->inventories,
+		    cfg->ninventories + co->ninventories,
+		    sizeof *cfg->inventories);
+		for (i = 0; i < co->ninventories; i++)
+			cfg->inventories[cfg->ninventories++] =
+			    xstrdup(co->inventories[i]);
+		if (co->demo_nodes < 0) {
+			cfg->demo.enabled = false;
+			cfg->demo.local = false;
+		}
 	}
 	if (co->demo_nodes >= 0) {
 		cfg->demo.enabled = true;

@@ -76,11 +76,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ "demo", "local", CFG_BOOL, 0, 1, 1, NULL, CFG_FIELD(demo.local),
 	  "add this machine as one real node" },
 
-	{ "checks", "interval", CFG_DURATION, 100, 7 * CFG_DAY, 10 * CFG_SECOND,
+	{ "checks", "interval", CFG_DURATION, 100, 7 * CFG_DAY, 30 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.interval_ms),
 	  "default time between two checks in a steady state" },
 	{ "checks", "retry_interval", CFG_DURATION, 100, 7 * CFG_DAY,
-	  5 * CFG_SECOND, NULL, CFG_FIELD(checks.retry_ms),
+	  10 * CFG_SECOND, NULL, CFG_FIELD(checks.retry_ms),
 	  "default time between checks while a problem is SOFT" },
 	{ "checks", "max_attempts", CFG_INT, 1, 100, 3, NULL,
 	  CFG_FIELD(checks.max_attempts),
@@ -231,6 +231,9 @@ config_free(struct nx_config *cfg)
 			free(*cfg_name_field(cfg, &cfg_keys[i]));
 	}
 	free(cfg->path);
+	for (i = 0; i < cfg->ninventories; i++)
+		free(cfg->inventories[i]);
+	free(cfg->inventories);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -242,6 +245,11 @@ cfg_clone(struct nx_config *dst, const struct nx_config *src)
 
 	*dst = *src;
 	dst->path = src->path != NULL ? xstrdup(src->path) : NULL;
+	dst->inventories = src->ninventories > 0 ?
+	    xreallocarray(NULL, src->ninventories, sizeof *dst->inventories) :
+	    NULL;
+	for (i = 0; i < src->ninventories; i++)
+		dst->inventories[i] = xstrdup(src->inventories[i]);
 	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 		const char *v;

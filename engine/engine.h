@@ -233,6 +233,7 @@ struct node {
 	uint16_t nparents;
 	uint16_t downtime_depth;        /* downtimes in effect on this node */
 	struct nx_ack ack;      /* acknowledgement of its host problem */
+	json_t *vars;           /* resolved variables (object), owned; or NULL */
 };
 
 /* String interning (intern.c): one copy of every name. */
@@ -360,6 +361,15 @@ struct nx_config {
 		uint32_t fps;           /* frame cap */
 		char *theme;
 	} console;
+	char **inventories;     /* inventory files, loaded in order; owned */
+	size_t ninventories;
+	/*
+	 * Where the engine reports a warning (one line, no newline) that is
+	 * not an error: e.g. a node defined in two inventory files.  NULL
+	 * means standard error.  Not owned; not read from the file.
+	 */
+	void (*warn)(void *arg, const char *msg);
+	void *warn_arg;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -408,6 +418,8 @@ struct nx_monitor {
 	size_t ndowntimes, downtimes_cap;
 	uint32_t next_downtime_id;
 	uint64_t stale;         /* stale results produced by freshness */
+	uint32_t fresh_cursor;  /* mon_tick's freshness scan resumes here */
+	nx_time next_ack_expiry;        /* earliest ack expiry set; 0 = none */
 	/* Children of each node, built from node.parents when needed. */
 	uint32_t nedges;        /* parent links added through mon_node_add_parent */
 	uint32_t *child_off;    /* owned; nnodes + 1 offsets into child_ids */
@@ -763,5 +775,112 @@ struct check *metric_check_add(struct engine *, struct node *, const char *name,
 void metric_thresholds(enum nx_metric, unsigned cores, double *warn,
     double *crit);
 void metric_checks_add_standard(struct engine *, struct node *, unsigned cores);
+
+/* ---------------------------------------------------------------------- */
+/* Targets (target.c): the one selection grammar of -t and the console.   */
+
+/*
+ * A parsed target expression (see target.c for the grammar).  Opaque; made
+ * by target_parse(), freed by target_free().
+ */
+struct nx_target;
+
+/* Hostlist expansion refuses patterns that would produce more names. */
+#define NX_RANGE_MAX 1000000
+
+struct nx_target *target_parse(const char *, struct nx_err *);
+void target_free(struct nx_target *);
+int target_select(const struct nx_target *, const struct fleet *,
+    uint32_t **ids, size_t *n);
+int hostlist_expand(const char *pattern, char ***names, size_t *n,
+    struct nx_err *);
+void range_free(char **names, size_t n);
+char *hostlist_compress(const char **names, size_t n);
+
+/* ---------------------------------------------------------------------- */
+/* Inventories (providers/inventory.c, inv-ansible-ini.c, inv-json.c)     */
+
+/*
+ * The inventory model every inventory source parses into before it
+ * becomes fleet nodes: Ansible's model (groups with hosts, children and
+ * vars; `all` and `ungrouped` always exist as groups 0 and 1).  Names and
+ * file names are owned by the inventory; vars are owned JSON objects.
+ */
+#define INV_ALL 0
+#define INV_UNGROUPED 1
+
+struct inv_group {
+	char *name;
+	json_t *vars;           /* the group's own vars */
+	uint32_t *children;     /* group indexes, in declaration order */
+	size_t nchildren;
+	uint32_t *hosts;        /* direct hosts, host indexes, in order */
+	size_t nhosts;
+	uint32_t *parents;      /* filled by inv_finish() */
+	size_t nparents;
+	int depth;              /* longest path from `all`, by inv_finish() */
+	const char *file;       /* where first declared, or NULL (implicit) */
+	unsigned line;
+	bool declared;          /* [g] or [g:children] seen (INI) */
+};
+
+struct inv_host {
+	char *name;
+	json_t *vars;           /* the host's own vars */
+	uint32_t *groups;       /* direct groups, in order */
+	size_t ngroups;
+	const char *file;       /* where it was (last) defined */
+	unsigned line;
+};
+
+struct inv_map {                /* name -> index, open addressing */
+	uint32_t *slots;        /* index + 1; 0 = empty */
+	size_t nslots;
+};
+
+struct inventory {
+	struct inv_group *groups;
+	size_t ngroups, groups_cap;
+	struct inv_host *hosts;
+	size_t nhosts, hosts_cap;
+	struct inv_map group_map, host_map;
+	char **files;           /* file names, owned */
+	size_t nfiles;
+	const char *cur_file;   /* the file being parsed */
+	void (*warn)(void *arg, const char *msg);
+	void *warn_arg;
+};
+
+void inv_init(struct inventory *);
+void inv_free(struct inventory *);
+uint32_t inv_group(struct inventory *, const char *name);
+int inv_group_find(const struct inventory *, const char *name);
+uint32_t inv_host(struct inventory *, const char *name, unsigned line);
+int inv_host_find(const struct inventory *, const char *name);
+void inv_host_add_group(struct inventory *, uint32_t host, uint32_t group);
+void inv_group_add_child(struct inventory *, uint32_t parent, uint32_t child);
+void inv_warn(struct inventory *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+int inv_load_file(struct inventory *, const char *path, struct nx_err *);
+int inv_parse(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
+int inv_finish(struct inventory *, struct nx_err *);
+json_t *inv_host_vars(const struct inventory *, uint32_t host);
+int inv_to_fleet(struct inventory *, struct fleet *,
+    const struct provider *, struct nx_err *);
+bool inv_valid_name(const char *, const char **why);
+bool inv_valid_address(const char *, const char **why);
+extern const struct provider provider_inventory;
+
+/* providers/inv-ansible-ini.c */
+int inv_parse_ini(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
+json_t *inv_ini_value(const char *);
+
+/* providers/inv-json.c */
+int inv_parse_json(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
+int nx_json_locate(const char *text, size_t len, const char *path,
+    unsigned *line, unsigned *column);
 
 #endif /* NX_ENGINE_H */

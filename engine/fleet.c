@@ -37,6 +37,7 @@ fleet_free(struct fleet *f)
 		free(f->nodes[i].groups);
 		free(f->nodes[i].checks);
 		free(f->nodes[i].parents);
+		json_decref(f->nodes[i].vars);
 	}
 	free(f->nodes);
 	free(f->checks);

@@ -41,6 +41,7 @@
 #define MON_FLAP_STATES 21      /* Nagios's MAX_STATE_HISTORY_ENTRIES */
 #define MON_FLAP_MASK ((1u << (MON_FLAP_STATES - 1)) - 1)
 #define MON_FRESHNESS_SLACK_MS 15000    /* additional_freshness_latency */
+#define MON_FRESHNESS_SLICES 10         /* mon_tick covers all in 10 ticks */
 #define MON_REACH_DEPTH 64      /* parent levels followed at most */
 
 static void mon_update_host(struct engine *, struct node *, struct check *,
@@ -409,6 +410,9 @@ mon_ack_fill(struct engine *e, struct nx_ack *a, enum nx_ack_type type,
 	a->comment = mon_intern(e, comment);
 	a->time = engine_now(e);
 	a->expires = expires;
+	if (expires != 0 && (e->mon.next_ack_expiry == 0 ||
+	    expires < e->mon.next_ack_expiry))
+		e->mon.next_ack_expiry = expires;
 	return 0;
 }
 
@@ -1026,20 +1030,22 @@ mon_apply_timeout(struct engine *e, struct check *c, double duration_ms)
 }
 
 /*
- * Every check not running whose last result (or, before the first one, the
+ * Checks ids [from, from + count) (wrapping at nchecks) for freshness: every
+ * check not running whose last result (or, before the first one, the
  * engine's start) is older than its freshness threshold gets an UNKNOWN
  * result "stale: no result for Ns" through the state machine.  The
  * threshold is c->freshness_ms, or automatically the interval (the retry
  * interval while SOFT) + timeout + 15 s as Nagios computes it.  Returns how
  * many went stale.
  */
-uint32_t
-mon_check_freshness(struct engine *e, nx_time now)
+static uint32_t
+mon_freshness_scan(struct engine *e, nx_time now, uint32_t from,
+    uint32_t count)
 {
-	uint32_t i, n = 0;
+	uint32_t k, n = 0, total = e->fleet.nchecks;
 
-	for (i = 0; i < e->fleet.nchecks; i++) {
-		struct check *c = &e->fleet.checks[i];
+	for (k = 0; k < count && total > 0; k++) {
+		struct check *c = &e->fleet.checks[(from + k) % total];
 		nx_time last, limit;
 		struct nx_result r;
 		char buf[96];
@@ -1070,26 +1076,47 @@ mon_check_freshness(struct engine *e, nx_time now)
 	return n;
 }
 
-/* Expires acknowledgements whose time has come. */
+/* Freshness over every check at once; returns how many went stale. */
+uint32_t
+mon_check_freshness(struct engine *e, nx_time now)
+{
+	return mon_freshness_scan(e, now, 0, e->fleet.nchecks);
+}
+
+/*
+ * Expires acknowledgements whose time has come.  Most acks never expire,
+ * so the scan runs only once the earliest expiry set has passed, and
+ * remembers the next one.
+ */
 static void
 mon_acks_expire(struct engine *e, nx_time now)
 {
+	nx_time next = 0;
 	uint32_t i;
 
+	if (e->mon.next_ack_expiry == 0 || now < e->mon.next_ack_expiry)
+		return;
 	for (i = 0; i < e->fleet.nchecks; i++) {
 		struct check *c = &e->fleet.checks[i];
 
-		if (c->ack.type != NX_ACK_NONE && c->ack.expires != 0 &&
-		    now >= c->ack.expires)
+		if (c->ack.type == NX_ACK_NONE || c->ack.expires == 0)
+			continue;
+		if (now >= c->ack.expires)
 			mon_ack_clear(e, &c->ack, c->node, c->id, "expired", now);
+		else if (next == 0 || c->ack.expires < next)
+			next = c->ack.expires;
 	}
 	for (i = 0; i < e->fleet.nnodes; i++) {
 		struct node *n = &e->fleet.nodes[i];
 
-		if (n->ack.type != NX_ACK_NONE && n->ack.expires != 0 &&
-		    now >= n->ack.expires)
+		if (n->ack.type == NX_ACK_NONE || n->ack.expires == 0)
+			continue;
+		if (now >= n->ack.expires)
 			mon_ack_clear(e, &n->ack, n->id, NX_NONE, "expired", now);
+		else if (next == 0 || n->ack.expires < next)
+			next = n->ack.expires;
 	}
+	e->mon.next_ack_expiry = next;
 }
 
 /*
@@ -1099,9 +1126,20 @@ mon_acks_expire(struct engine *e, nx_time now)
 void
 mon_tick(struct engine *e, nx_time now)
 {
+	uint32_t slice = e->fleet.nchecks / MON_FRESHNESS_SLICES + 1;
+
 	mon_downtimes_update(e, now);
 	mon_acks_expire(e, now);
-	mon_check_freshness(e, now);
+	/*
+	 * A tenth of the checks a tick: each is looked at every ~10 s, well
+	 * inside the 15 s slack of its threshold, and a 500,000-check fleet
+	 * does not walk all of its memory every second.
+	 */
+	if (e->fleet.nchecks > 0) {
+		mon_freshness_scan(e, now, e->mon.fresh_cursor, slice);
+		e->mon.fresh_cursor = (e->mon.fresh_cursor + slice) %
+		    e->fleet.nchecks;
+	}
 }
 
 /* Frees what the monitor allocated in the engine (not the fleet's). */

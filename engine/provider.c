@@ -14,6 +14,7 @@
 const struct provider *const provider_table[] = {
 	&provider_sim,
 	&provider_local,
+	&provider_inventory,
 };
 const size_t provider_count = NX_ARRAY_LEN(provider_table);
 

@@ -82,9 +82,9 @@ struct fleet_column {
 
 static const struct fleet_column fleet_columns[FC__COUNT] = {
 	[FC_STATE] = { "STATE", 11, 11, 0, false },
-	[FC_NAME] = { "NAME", 12, 40, 1, false },
-	[FC_ADDRESS] = { "ADDRESS", 15, 40, 6, false },
-	[FC_GROUP] = { "GROUP", 8, 24, 7, false },
+	[FC_NAME] = { "NAME", 12, 32, 1, false },
+	[FC_ADDRESS] = { "ADDRESS", 15, 24, 6, false },
+	[FC_GROUP] = { "GROUP", 8, 14, 7, false },
 	[FC_LOAD] = { "LOAD", 5, 5, 2, true },
 	[FC_CPU] = { "CPU", 4, 4, 4, true },
 	[FC_MEM] = { "MEM", 4, 4, 5, true },

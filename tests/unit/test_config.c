@@ -105,7 +105,7 @@ expect_error_len(struct fixture *fx, const char *text, size_t len,
 	assert_string_equal(err.msg, want);
 	assert_null(cfg.path);
 	assert_int_equal(cfg.demo.nodes, 5000);
-	assert_int_equal(cfg.checks.interval_ms, 10000);
+	assert_int_equal(cfg.checks.interval_ms, 30000);
 	assert_string_equal(cfg.console.theme, "default");
 	config_free(&cfg);
 }
@@ -128,8 +128,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.demo.nodes, 5000);
 	assert_int_equal(cfg.demo.seed, 1);
 	assert_true(cfg.demo.local);
-	assert_int_equal(cfg.checks.interval_ms, 10000);
-	assert_int_equal(cfg.checks.retry_ms, 5000);
+	assert_int_equal(cfg.checks.interval_ms, 30000);
+	assert_int_equal(cfg.checks.retry_ms, 10000);
 	assert_int_equal(cfg.checks.max_attempts, 3);
 	assert_int_equal(cfg.checks.timeout_ms, 10000);
 	assert_int_equal(cfg.console.fps, 10);
@@ -137,7 +137,7 @@ test_defaults(void **state)
 
 	j = config_to_json(&cfg);
 	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "checks"), "retry_interval")), "5s");
+	    json_object_get(j, "checks"), "retry_interval")), "10s");
 	assert_int_equal(json_integer_value(json_object_get(
 	    json_object_get(j, "demo"), "nodes")), 5000);
 	json_decref(j);
@@ -190,7 +190,7 @@ test_partial_file(void **state)
 	assert_int_equal(config_load(&cfg, write_file(fx, "p.json",
 	    "{\"checks\": {\"timeout\": 3}, \"demo\": {}}"), &err), 0);
 	assert_int_equal(cfg.checks.timeout_ms, 3000);
-	assert_int_equal(cfg.checks.interval_ms, 10000);
+	assert_int_equal(cfg.checks.interval_ms, 30000);
 	assert_int_equal(cfg.demo.nodes, 5000);
 	assert_string_equal(cfg.console.theme, "default");
 	config_free(&cfg);
