@@ -286,6 +286,12 @@ for c in "config check" check watch; do
 		fail "$c -c bad.json: exit $rc (want 78), stderr: $(cat "$T/err")"
 	fi
 done
+example=${TOP_SRCDIR:-.}/contrib/nexusctl.example.json
+if [ -f "$example" ]; then
+	nx config check -c "$example"
+	[ $rc -eq 0 ] && ok "config check -c contrib/nexusctl.example.json" ||
+		fail "contrib/nexusctl.example.json: exit $rc, $(cat "$T/err")"
+fi
 nx config check -c "$T/missing.json"
 [ $rc -eq 78 ] && ok "config check -c missing.json: exit 78" ||
 	fail "config check -c missing.json: exit $rc (want 78)"
