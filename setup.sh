@@ -131,6 +131,9 @@ run_tests() {
 
 	step "make check -j$JOBS"
 	printf '\n### make check\n' >>"$LOG"
+	# A summary left by an earlier run must not stand in for this one when
+	# the build of the tests fails before any test runs.
+	rm -f test-suite.log
 	set +e
 	make -j"$JOBS" check AM_COLOR_TESTS=no 2>&1 | tee -a "$LOG" |
 	    grep -E --line-buffered '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):'
@@ -168,6 +171,7 @@ test|build)
 	shift
 	;;
 *)
+	printf "setup.sh: unknown command '%s'\n" "$mode" >&2
 	usage >&2
 	exit 64
 	;;
