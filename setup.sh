@@ -34,16 +34,28 @@ usage() {
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 
-# Runs "$@" with its output appended to setup.log.  If it fails, shows the
-# end of the log and stops, naming the step.
+# Runs "$@" with its output appended to setup.log.  If it fails, shows what
+# the step printed (its errors first when it printed a lot) and stops,
+# naming the step on the last line.
 run_logged() {
-	local what=$1; shift
+	local what=$1 from out
+	shift
 	printf '\n### %s: %s\n' "$what" "$*" >>"$LOG"
+	from=$(($(stat -c %s "$LOG") + 1))
 	if ! "$@" >>"$LOG" 2>&1; then
-		printf 'setup.sh: %s failed: %s\n' "$what" "$*" >&2
-		printf -- '---- last lines of %s ----\n' "$LOG" >&2
-		tail -n 40 "$LOG" >&2
-		printf -- '----\n' >&2
+		out=$(tail -c +"$from" "$LOG")
+		{
+			printf -- '---- output of %s (all of it is in %s)\n' "$what" "$LOG"
+			if [[ $(wc -l <<<"$out") -gt 40 ]]; then
+				grep -E -m 30 'error|Error|\*\*\*|E: |not found' <<<"$out"
+				echo "..."
+				tail -n 10 <<<"$out"
+			else
+				printf '%s\n' "$out"
+			fi
+			printf -- '----\n'
+			printf 'setup.sh: %s failed: %s\n' "$what" "$*"
+		} >&2
 		exit 1
 	fi
 }
