@@ -507,6 +507,7 @@ void sched_free(struct sched *);
 void sched_add(struct sched *, struct check *, nx_time due);
 int sched_start(struct sched *);
 void sched_stop(struct sched *);
+void sched_run(struct sched *, nx_time now);
 size_t sched_size(const struct sched *);
 
 /* range.c */
