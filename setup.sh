@@ -19,7 +19,7 @@ BUILD_PKGS=(gcc make autoconf automake pkg-config libncurses-dev libuv1-dev
 	libssh2-1-dev libsqlite3-dev libjansson-dev libpcre2-dev libssl-dev
 	libyaml-dev libcmocka-dev)
 TEST_PKGS=(tmux jq monitoring-plugins-basic openssh-server openssh-client
-	sqlite3 iproute2 util-linux procps)
+	sqlite3 iproute2 util-linux procps ansible-core)
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 LOG=$PWD/setup.log
