@@ -603,6 +603,15 @@ extern const struct check_kind *const check_kinds[];
 const struct provider *provider_find(const char *name);
 const struct check_kind *check_kind_find(const char *name);
 int provider_index(const struct provider *);
+struct provider_sampler {
+	uv_timer_t timer;       /* first: the state is freed from the handle */
+	struct engine *e;
+	const struct provider *p;
+};
+void *provider_state(const struct engine *, const struct provider *);
+void *provider_sampler_start(struct engine *, const struct provider *,
+    size_t size, uint64_t period_ms);
+void provider_sampler_stop(struct engine *, const struct provider *);
 
 /* engine.c */
 void engine_init(struct engine *, uv_loop_t *, const struct nx_config *);

@@ -39,8 +39,7 @@
 
 /* Per-engine state while the engine runs live. */
 struct local_state {
-	uv_timer_t timer;
-	struct engine *e;
+	struct provider_sampler sampler;        /* first */
 	struct local_cpu_times prev;    /* the last /proc/stat sample */
 	bool have_prev;
 	double last_cpu;
@@ -445,11 +444,9 @@ static void
 local_sample(struct engine *e, nx_time now)
 {
 	struct fleet *f = &e->fleet;
-	int idx = provider_index(&provider_local);
 	struct node *n = NULL;
 	uint32_t i;
 
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
 	/* The local inventory runs after the sim's: look from the end. */
 	for (i = f->nnodes; i > 0; i--) {
 		if (f->nodes[i - 1].provider == &provider_local) {
@@ -461,7 +458,7 @@ local_sample(struct engine *e, nx_time now)
 		return;
 	n->m.v[NX_M_LOAD] = local_read_metric("/proc/loadavg",
 	    local_parse_loadavg);
-	n->m.v[NX_M_CPU] = local_sample_cpu(e->provider_state[idx]);
+	n->m.v[NX_M_CPU] = local_sample_cpu(provider_state(e, &provider_local));
 	n->m.v[NX_M_MEM] = local_read_metric("/proc/meminfo",
 	    local_parse_meminfo);
 	n->m.v[NX_M_DISK] = local_disk_worst_pct("/proc/mounts");
@@ -470,59 +467,28 @@ local_sample(struct engine *e, nx_time now)
 	n->m.sampled = now;
 }
 
-static void
-local_on_timer(uv_timer_t *t)
-{
-	struct local_state *st = t->data;
-
-	local_sample(st->e, engine_now(st->e));
-}
-
 /*
- * Samples every two seconds while the engine runs, on an unreferenced
- * timer.  The state is the engine's provider_state slot until local_stop().
+ * Samples every two seconds while the engine runs; the state keeps the last
+ * /proc/stat sample for the CPU figure (provider_sampler_start).
  */
 static int
 local_start(struct engine *e)
 {
-	int idx = provider_index(&provider_local);
 	struct local_state *st;
 
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	if (!e->cfg.demo.local || e->provider_state[idx] != NULL)
+	if (!e->cfg.demo.local)
 		return 0;
-	st = xcalloc(1, sizeof *st);
-	st->e = e;
-	st->last_cpu = NAN;
-	uv_timer_init(e->loop, &st->timer);
-	st->timer.data = st;
-	uv_timer_start(&st->timer, local_on_timer, LOCAL_SAMPLE_MS,
+	st = provider_sampler_start(e, &provider_local, sizeof *st,
 	    LOCAL_SAMPLE_MS);
-	uv_unref((uv_handle_t *)&st->timer);
-	e->provider_state[idx] = st;
+	if (st != NULL)
+		st->last_cpu = NAN;
 	return 0;
 }
 
 static void
-local_on_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* Stops the timer; its state is freed in the close callback. */
-static void
 local_stop(struct engine *e)
 {
-	int idx = provider_index(&provider_local);
-	struct local_state *st;
-
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	st = e->provider_state[idx];
-	if (st == NULL)
-		return;
-	e->provider_state[idx] = NULL;
-	uv_timer_stop(&st->timer);
-	uv_close((uv_handle_t *)&st->timer, local_on_close);
+	provider_sampler_stop(e, &provider_local);
 }
 
 const struct provider provider_local = {

@@ -131,11 +131,6 @@ struct sim_world {
 };
 
 /* Per-engine state while the fleet runs live: the sampling timer. */
-struct sim_state {
-	uv_timer_t timer;
-	struct engine *e;
-};
-
 /* One noise value for (key, salt, t). */
 static uint64_t
 sim_mix(uint64_t key, uint64_t salt, int64_t t)
@@ -534,58 +529,20 @@ sim_sample(struct engine *e, nx_time now)
 	}
 }
 
-static void
-sim_on_timer(uv_timer_t *t)
-{
-	struct sim_state *st = t->data;
-
-	sim_sample(st->e, engine_now(st->e));
-}
-
-/*
- * Samples every second while the engine runs.  The timer is unreferenced:
- * it alone does not keep the loop alive.  The state is the engine's
- * provider_state slot until sim_stop().
- */
+/* Samples every second while the engine runs (provider_sampler_start). */
 static int
 sim_start(struct engine *e)
 {
-	int idx = provider_index(&provider_sim);
-	struct sim_state *st;
-
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	if (!e->cfg.demo.enabled || e->provider_state[idx] != NULL)
-		return 0;
-	st = xcalloc(1, sizeof *st);
-	st->e = e;
-	uv_timer_init(e->loop, &st->timer);
-	st->timer.data = st;
-	uv_timer_start(&st->timer, sim_on_timer, SIM_SAMPLE_MS, SIM_SAMPLE_MS);
-	uv_unref((uv_handle_t *)&st->timer);
-	e->provider_state[idx] = st;
+	if (e->cfg.demo.enabled)
+		provider_sampler_start(e, &provider_sim,
+		    sizeof(struct provider_sampler), SIM_SAMPLE_MS);
 	return 0;
 }
 
 static void
-sim_on_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* Stops the timer; its state is freed in the close callback. */
-static void
 sim_stop(struct engine *e)
 {
-	int idx = provider_index(&provider_sim);
-	struct sim_state *st;
-
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	st = e->provider_state[idx];
-	if (st == NULL)
-		return;
-	e->provider_state[idx] = NULL;
-	uv_timer_stop(&st->timer);
-	uv_close((uv_handle_t *)&st->timer, sim_on_close);
+	provider_sampler_stop(e, &provider_sim);
 }
 
 const struct provider provider_sim = {
