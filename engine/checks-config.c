@@ -86,7 +86,19 @@ cd_locate(const struct cd_ctx *ctx, const char *const *sub, size_t nsub,
 	struct jpos k, v;
 	size_t i;
 
-	if (nsub > 0 && nsub + 3 <= JPOS_MAX_DEPTH) {
+	if (nsub == 0) {
+		/* The definition itself: where its name (or kind) is. */
+		static const char *const first[] = { "name", "kind" };
+
+		for (i = 0; i < NX_ARRAY_LEN(first); i++) {
+			path[3] = first[i];
+			if (jpos_find_indexed(ctx->text, ctx->len, path, index,
+			    4, &k, NULL) == 0) {
+				*pos = k;
+				return 0;
+			}
+		}
+	} else if (nsub + 3 <= JPOS_MAX_DEPTH) {
 		for (i = 0; i < nsub; i++)
 			path[3 + i] = sub[i];
 		if (jpos_find_indexed(ctx->text, ctx->len, path, index,
