@@ -16,6 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -532,6 +539,125 @@ test_thresholds(void **state)
 	config_free(&cfg);
 }
 
+/* 'Z' for a zombie, 0 when the process is gone, else its state letter. */
+static char
+proc_state(long pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Whether a process of group pgid is alive (not a zombie). */
+static bool
+group_alive(pid_t pgid)
+{
+	char path[300], buf[512], *p;
+	struct dirent *de;
+	bool alive = false;
+	DIR *d = opendir("/proc");
+	FILE *f;
+	size_t n;
+
+	assert_non_null(d);
+	while (!alive && (de = readdir(d)) != NULL) {
+		char state;
+		long pgrp;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %c %*d %ld", &state, &pgrp) != 2)
+			continue;
+		alive = pgrp == pgid && state != 'Z';
+	}
+	closedir(d);
+	return alive;
+}
+
+/*
+ * A round that ends with executions still in flight (the fleet is freed
+ * under them): the plugin's group is killed, every handle is closed (the
+ * loop closes cleanly), and nothing is applied to the freed fleet.  The
+ * tcp check waits for an answer from a listener that never speaks.
+ */
+static void
+test_abandon(void **state)
+{
+	struct warn_log w = { { 0 }, 0 };
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof sin;
+	struct nx_config cfg;
+	struct nx_err err;
+	struct engine e;
+	uv_loop_t loop;
+	char pidfile[] = "/tmp/nx-test-checks.XXXXXX", *text;
+	long pid = 0;
+	FILE *f;
+	char st;
+	int fd, ls, i;
+
+	(void)state;
+	fd = mkstemp(pidfile);
+	assert_true(fd >= 0);
+	close(fd);
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(ls, 4), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sin, &slen), 0);
+	xasprintf(&text, "{\"checks\": {\"timeout\": \"1m\", \"define\": [\n"
+	    " {\"name\": \"s\", \"kind\": \"plugin\", \"target\": \"web01\","
+	    " \"command\": [\"/bin/sh\", \"-c\", \"echo $$$$ >%s; sleep 30 & "
+	    "exec sleep 31\"]},\n"
+	    " {\"name\": \"t\", \"kind\": \"tcp\", \"target\": \"web01\","
+	    " \"port\": %u, \"expect\": \"never\"}]}}", pidfile,
+	    (unsigned)ntohs(sin.sin_port));
+	if (engine_with(&e, &loop, &cfg, text, &w, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(engine_round(&e, 300), -1);
+	assert_int_equal(e.pending, 2);
+	f = fopen(pidfile, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	assert_true(pid > 1);
+	assert_int_equal(getpgid((pid_t)pid), (pid_t)pid);     /* setsid */
+	engine_done(&e, &loop, &cfg);   /* asserts uv_loop_close() == 0 */
+	for (i = 0; i < 100; i++) {
+		st = proc_state(pid);
+		if (st == 0 || st == 'Z')
+			break;
+		usleep(10000);
+	}
+	assert_true(st == 0 || st == 'Z');
+	/* The background sleep of the same group is gone too (a zombie
+	 * waits for this process to exit: the handle was closed). */
+	for (i = 0; i < 100 && group_alive((pid_t)pid); i++)
+		usleep(10000);
+	assert_false(group_alive((pid_t)pid));
+	close(ls);
+	unlink(pidfile);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -542,6 +668,7 @@ main(void)
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_abandon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
