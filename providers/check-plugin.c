@@ -129,8 +129,16 @@ plugin_finish(struct plugin_run *r)
 	st = plugin_state_from_exit((int)r->exit_status, r->term_signal,
 	    reason, sizeof reason);
 	note[0] = '\0';
-	if (reason[0] != '\0')
-		n = (size_t)snprintf(note, sizeof note, "%s", reason);
+	if (reason[0] != '\0') {
+		/* The note goes in parentheses already: drop the reason's. */
+		size_t rl = strlen(reason);
+		bool paren = rl >= 2 && reason[0] == '(' && reason[rl - 1] == ')';
+
+		n = (size_t)snprintf(note, sizeof note, "%.*s",
+		    (int)(paren ? rl - 2 : rl), reason + (paren ? 1 : 0));
+		if (n >= sizeof note)
+			n = sizeof note - 1;
+	}
 	if (r->discarded > 0)
 		snprintf(note + n, sizeof note - n, "%soutput truncated at %d "
 		    "bytes, %llu more discarded", n > 0 ? "; " : "",

@@ -116,6 +116,9 @@ cat >"$T/checks.json" <<EOF
     { "name": "missing", "kind": "plugin", "local": true,
       "command": ["$T/no-such-plugin", "-x"] },
     { "name": "noexec", "kind": "plugin", "local": true, "command": ["$T/noexec.sh"] },
+    { "name": "signal", "kind": "plugin", "local": true,
+      "command": ["/bin/sh", "-c", "echo dying; kill -TERM \$\$\$\$"] },
+    { "name": "rc127", "kind": "plugin", "local": true, "command": ["/bin/sh", "-c", "exit 127"] },
     { "name": "tcp-open", "kind": "tcp", "local": true, "port": $OPEN },
     { "name": "http", "kind": "tcp", "local": true, "port": $OPEN,
       "send": "GET / HTTP/1.0\r\n\r\n", "expect": "HTTP/1.0 200",
@@ -220,6 +223,11 @@ expect missing .state UNKNOWN
 expect missing .output "UNKNOWN - cannot run plugin $T/no-such-plugin: no such file or directory"
 expect noexec .state UNKNOWN
 expect noexec .output "UNKNOWN - cannot run plugin $T/noexec.sh: permission denied"
+
+expect signal .state UNKNOWN
+expect signal .output "dying (plugin killed by signal 15, Terminated)"
+expect rc127 .state UNKNOWN
+expect rc127 .output "(No output returned from plugin) (return code of 127 is out of bounds: plugin may be missing)"
 
 expect tcp-open .kind tcp
 expect tcp-open .state OK
