@@ -48,6 +48,8 @@ enum cfg_type {
 	CFG_INT,                /* unsigned integer field of `size` bytes */
 	CFG_DURATION,           /* milliseconds in an unsigned integer field */
 	CFG_NAME,               /* char *, [A-Za-z0-9_-]{1,max} */
+	CFG_CHECKDEFS,          /* checks.define: struct nx_checkdef array
+				 * (checks-config.c); the count follows it */
 };
 
 struct cfg_key {
@@ -87,7 +89,10 @@ static const struct cfg_key cfg_keys[] = {
 	  "default non-OK results in a row before a state is HARD" },
 	{ "checks", "timeout", CFG_DURATION, 100, CFG_HOUR, 10 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.timeout_ms),
-	  "default time a check may run before it is UNKNOWN" },
+	  "default time a check may run before it is stopped (CRITICAL)" },
+	{ "checks", "define", CFG_CHECKDEFS, 0, 0, 0, NULL,
+	  CFG_FIELD(checks.defs),
+	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))" },
 
 	{ "console", "fps", CFG_INT, 1, 60, 10, NULL, CFG_FIELD(console.fps),
 	  "most frames the console draws per second" },
@@ -216,6 +221,8 @@ config_defaults(struct nx_config *cfg)
 		case CFG_NAME:
 			*cfg_name_field(cfg, k) = xstrdup(k->def_name);
 			break;
+		case CFG_CHECKDEFS:
+			break;          /* none */
 		}
 	}
 }
@@ -230,6 +237,7 @@ config_free(struct nx_config *cfg)
 		if (cfg_keys[i].type == CFG_NAME)
 			free(*cfg_name_field(cfg, &cfg_keys[i]));
 	}
+	checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
 	free(cfg->path);
 	for (i = 0; i < cfg->ninventories; i++)
 		free(cfg->inventories[i]);
@@ -250,6 +258,8 @@ cfg_clone(struct nx_config *dst, const struct nx_config *src)
 	    NULL;
 	for (i = 0; i < src->ninventories; i++)
 		dst->inventories[i] = xstrdup(src->inventories[i]);
+	dst->checks.defs = checkdefs_clone(src->checks.defs,
+	    src->checks.ndefs);
 	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 		const char *v;
@@ -719,6 +729,18 @@ cfg_set(struct cfg_ctx *ctx, const struct cfg_key *k, const json_t *v,
 		free(*cfg_name_field(cfg, k));
 		*cfg_name_field(cfg, k) = xstrdup(json_string_value(v));
 		return 0;
+	case CFG_CHECKDEFS: {
+		struct nx_checkdef *defs;
+		size_t n;
+
+		if (checkdefs_parse(ctx->name, ctx->text, ctx->len, v, &defs,
+		    &n, ctx->err) != 0)
+			return -1;
+		checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
+		cfg->checks.defs = defs;
+		cfg->checks.ndefs = n;
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -1099,6 +1121,10 @@ config_to_json(const struct nx_config *cfg)
 		case CFG_NAME:
 			v = cfg_fetch_name(cfg, k) != NULL ?
 			    json_string(cfg_fetch_name(cfg, k)) : json_null();
+			break;
+		case CFG_CHECKDEFS:
+			v = checkdefs_to_json(cfg->checks.defs,
+			    cfg->checks.ndefs);
 			break;
 		}
 		json_object_set_new(sec, k->key, v);

@@ -52,8 +52,9 @@ engine_now(const struct engine *e)
 }
 
 /*
- * Asks every provider for its nodes, then gives each check the configured
- * defaults where its provider left them unset.
+ * Asks every provider for its nodes, adds the checks defined in the
+ * configuration (checks-config.c), then gives each check the configured
+ * defaults where its provider or definition left them unset.
  */
 int
 engine_load(struct engine *e, struct nx_err *err)
@@ -67,6 +68,8 @@ engine_load(struct engine *e, struct nx_err *err)
 		if (p->inventory != NULL && p->inventory(e, err) != 0)
 			return -1;
 	}
+	if (checks_config_apply(e, err) != 0)
+		return -1;
 	for (c = 0; c < e->fleet.nchecks; c++) {
 		struct check *ck = &e->fleet.checks[c];
 

@@ -31,6 +31,7 @@ typedef int64_t nx_time;
 struct engine;
 struct check;
 struct node;
+struct nx_checkdef;
 
 /* An error message with room for file:line:column and the reason. */
 struct nx_err {
@@ -162,6 +163,13 @@ struct check_kind {
 	const char *name;
 	void (*run)(struct engine *, struct check *);
 	void (*free_data)(void *data);
+	/*
+	 * Optional: the kind's data for a check defined in the configuration
+	 * (checks.define, engine/checks-config.c) on node n, or NULL when the
+	 * kind cannot be defined there.  The definition outlives the check.
+	 */
+	void *(*configure)(struct engine *, struct node *,
+	    const struct nx_checkdef *);
 };
 
 struct check {
@@ -356,6 +364,9 @@ struct nx_config {
 		uint32_t retry_ms;
 		uint8_t max_attempts;
 		uint32_t timeout_ms;
+		/* checks.define (engine/checks-config.c); owned */
+		struct nx_checkdef *defs;
+		size_t ndefs;
 	} checks;
 	struct {
 		uint32_t fps;           /* frame cap */
@@ -593,8 +604,63 @@ typedef int (*jpos_visit_fn)(void *arg, const char *const *path, size_t depth,
 int jpos_walk(const char *, size_t, jpos_visit_fn, void *);
 int jpos_find(const char *, size_t, const char *const *path, size_t npath,
     struct jpos *key, struct jpos *value);
+int jpos_find_indexed(const char *, size_t, const char *const *path,
+    const size_t *index, size_t npath, struct jpos *key, struct jpos *value);
 void jpos_at(const char *, size_t, size_t offset, struct jpos *);
 int jpos_after_value(const char *, size_t, struct jpos *);
+
+/*
+ * checks-config.c: checks defined in the configuration (checks.define),
+ * parsed and validated when the file loads, applied to the fleet by
+ * engine_load() after the inventories.  A definition is kind-neutral: the
+ * keys of every configurable kind, those a kind does not use left empty.
+ */
+struct nx_threshold {
+	char *label;            /* perfdata label it judges */
+	char *warn_text, *crit_text;    /* raw range text, or NULL */
+	struct nx_range warn, crit;
+};
+struct nx_checkdef {
+	char *name;
+	const struct check_kind *kind;
+	char *target;           /* target expression, or NULL */
+	bool local;             /* also the local node (provider_local) */
+	bool host_check;
+	uint32_t interval_ms, retry_ms, timeout_ms;     /* 0 = the defaults */
+	uint8_t max_attempts;   /* 0 = the default */
+	char **command;         /* plugin: argv template, NULL-terminated */
+	size_t ncommand;
+	char **args;            /* plugin: $ARG1$.. values */
+	size_t nargs;
+	char *address;          /* tcp: host to connect to; NULL = node's */
+	uint16_t port;          /* tcp */
+	char *send, *expect;    /* tcp: optional */
+	struct nx_threshold *thresholds;
+	size_t nthresholds;
+	char *where;            /* "file:line:column" of the definition */
+	char *target_where;     /* ... of its target (or of the definition) */
+};
+int checkdefs_parse(const char *file, const char *text, size_t len,
+    const json_t *define, struct nx_checkdef **defs, size_t *n,
+    struct nx_err *);
+void checkdefs_free(struct nx_checkdef *, size_t);
+struct nx_checkdef *checkdefs_clone(const struct nx_checkdef *, size_t);
+json_t *checkdefs_to_json(const struct nx_checkdef *, size_t);
+int checks_config_apply(struct engine *, struct nx_err *);
+char *checkdef_expand(const char *tmpl, const struct node *,
+    char *const *args, size_t nargs, struct nx_err *);
+char **checkdef_argv(const struct nx_checkdef *, const struct node *,
+    struct nx_err *);
+void checkdef_argv_free(char **);
+void checkdef_apply_result(struct engine *, struct check *,
+    const struct nx_checkdef *, enum nx_state, const char *output,
+    size_t len, const char *note, double duration_ms);
+enum nx_state nx_state_worse(enum nx_state, enum nx_state);
+
+/* providers/check-plugin.c, providers/check-tcp.c */
+extern const struct check_kind check_kind_plugin;
+extern const struct check_kind check_kind_tcp;
+#define PLUGIN_OUTPUT_MAX 7936  /* bytes kept; the rest is counted and noted */
 
 /* provider.c */
 extern const struct provider *const provider_table[];

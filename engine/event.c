@@ -117,6 +117,47 @@ metric_json(double v)
 	return isnan(v) ? json_null() : json_real(round(v * 100.0) / 100.0);
 }
 
+static json_t *
+perf_number(bool has, double v)
+{
+	return has && !isnan(v) ? json_real(v) : json_null();
+}
+
+/*
+ * The perfdata of a check's output as an array of {label, value, uom,
+ * warn, crit, min, max}: value null for `U`, warn and crit the range text,
+ * absent fields null.  New reference.
+ */
+static json_t *
+perfdata_json(const char *output)
+{
+	struct nx_plugin_output po;
+	json_t *a = json_array();
+	size_t i;
+
+	if (output == NULL)
+		return a;
+	plugin_output_parse(output, strlen(output), &po);
+	for (i = 0; i < po.nperf; i++) {
+		const struct nx_perf *p = &po.perf[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "label", nx_json_text(p->label));
+		json_object_set_new(o, "value", perf_number(!p->undetermined,
+		    p->value));
+		json_object_set_new(o, "uom", json_string(p->uom));
+		json_object_set_new(o, "warn", p->warn_text != NULL ?
+		    nx_json_text(p->warn_text) : json_null());
+		json_object_set_new(o, "crit", p->crit_text != NULL ?
+		    nx_json_text(p->crit_text) : json_null());
+		json_object_set_new(o, "min", perf_number(p->has_min, p->min));
+		json_object_set_new(o, "max", perf_number(p->has_max, p->max));
+		json_array_append_new(a, o);
+	}
+	plugin_output_free(&po);
+	return a;
+}
+
 /* Returns a new reference: the node with its metrics and checks. */
 json_t *
 node_to_json(const struct engine *e, const struct node *n)
@@ -156,6 +197,7 @@ node_to_json(const struct engine *e, const struct node *n)
 		    json_integer(c->max_attempts));
 		json_object_set_new(co, "output", c->output ?
 		    nx_json_text(c->output) : json_null());
+		json_object_set_new(co, "perfdata", perfdata_json(c->output));
 		json_array_append_new(checks, co);
 	}
 	json_object_set_new(o, "checks", checks);

@@ -213,8 +213,23 @@ jscan_literal(struct jscan *j)
  * when the text ended, -1 when it stopped at something it cannot step over
  * (an unterminated string, nesting deeper than it keeps track of).
  */
+static int jpos_walk_index(const char *, size_t, jpos_visit_fn, void *,
+    size_t *);
+
 int
 jpos_walk(const char *text, size_t len, jpos_visit_fn fn, void *arg)
+{
+	return jpos_walk_index(text, len, fn, arg, NULL);
+}
+
+/*
+ * jpos_walk(), also keeping in index[d] (when index is not NULL, room for
+ * JPOS_MAX_DEPTH) the number of the element being walked in the array at
+ * depth d, for visitors that need to tell array elements apart.
+ */
+static int
+jpos_walk_index(const char *text, size_t len, jpos_visit_fn fn, void *arg,
+    size_t *index)
 {
 	enum { CONT_OBJECT = 1, CONT_ARRAY = 2 };
 	unsigned char *stack;
@@ -246,6 +261,8 @@ jpos_walk(const char *text, size_t len, jpos_visit_fn fn, void *arg)
 			if (c == '[' && depth <= JPOS_MAX_DEPTH) {
 				free(path[depth - 1]);
 				path[depth - 1] = NULL;
+				if (index != NULL)
+					index[depth - 1] = 0;
 			}
 			jscan_next(&j);
 		} else if (c == '}' || c == ']') {
@@ -260,6 +277,9 @@ jpos_walk(const char *text, size_t len, jpos_visit_fn fn, void *arg)
 			jscan_next(&j);
 		} else if (c == ',') {
 			want_key = depth > 0 && stack[depth - 1] == CONT_OBJECT;
+			if (index != NULL && depth > 0 && depth <= JPOS_MAX_DEPTH &&
+			    stack[depth - 1] == CONT_ARRAY)
+				index[depth - 1]++;
 			jscan_next(&j);
 		} else if (c == ':') {
 			want_key = false;
@@ -342,6 +362,63 @@ jpos_find(const char *text, size_t len, const char *const *path,
 	if (npath == 0 || npath > JPOS_MAX_DEPTH)
 		return -1;
 	return jpos_walk(text, len, jpos_find_visit, &f) == 1 ? 0 : -1;
+}
+
+struct jpos_find_indexed {
+	const char *const *path;
+	const size_t *want;     /* element numbers where path[i] is NULL */
+	size_t npath;
+	size_t index[JPOS_MAX_DEPTH];
+	struct jpos *key, *value;
+};
+
+static int
+jpos_find_indexed_visit(void *arg, const char *const *path, size_t depth,
+    const struct jpos *key, size_t key_end, const struct jpos *value)
+{
+	struct jpos_find_indexed *f = arg;
+	size_t i;
+
+	(void)key_end;
+	if (depth != f->npath)
+		return 0;
+	for (i = 0; i < depth; i++) {
+		if (f->path[i] == NULL) {
+			if (path[i] != NULL || f->index[i] != f->want[i])
+				return 0;
+		} else if (path[i] == NULL || strcmp(path[i], f->path[i]) != 0)
+			return 0;
+	}
+	if (f->key != NULL)
+		*f->key = *key;
+	if (f->value != NULL)
+		*f->value = *value;
+	return 1;
+}
+
+/*
+ * jpos_find() through arrays: a NULL in path stands for the element
+ * index[i] (0-based) of the array at that depth, so {"checks", "define",
+ * NULL, "kind"} with index {0, 0, 2, 0} is checks.define[2].kind.  Only
+ * object members can be found (an element that is not an object has no
+ * key).  Returns 0 when found, -1 when not.
+ */
+int
+jpos_find_indexed(const char *text, size_t len, const char *const *path,
+    const size_t *index, size_t npath, struct jpos *key, struct jpos *value)
+{
+	struct jpos_find_indexed f;
+
+	if (npath == 0 || npath > JPOS_MAX_DEPTH)
+		return -1;
+	memset(&f, 0, sizeof f);
+	f.path = path;
+	f.want = index;
+	f.npath = npath;
+	f.key = key;
+	f.value = value;
+	return jpos_walk_index(text, len, jpos_find_indexed_visit, &f,
+	    f.index) == 1 ? 0 : -1;
 }
 
 /* The line and column of byte offset off (clamped to the text). */

@@ -22,6 +22,8 @@ const size_t provider_count = NX_ARRAY_LEN(provider_table);
 
 const struct check_kind *const check_kinds[] = {
 	&check_kind_metric,
+	&check_kind_plugin,
+	&check_kind_tcp,
 	NULL,
 };
 
