@@ -90,6 +90,18 @@ static const struct cfg_key cfg_keys[] = {
 	{ "checks", "timeout", CFG_DURATION, 100, CFG_HOUR, 10 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.timeout_ms),
 	  "default time a check may run before it is stopped (CRITICAL)" },
+	{ "checks", "max_concurrent", CFG_INT, 1, 100000, 512, NULL,
+	  CFG_FIELD(checks.max_concurrent),
+	  "most checks running at once; the rest wait their turn" },
+	{ "checks", "flap_low_threshold", CFG_INT, 1, 100, 20, NULL,
+	  CFG_FIELD(checks.flap_low),
+	  "% of state changes below which a flapping check stops flapping" },
+	{ "checks", "flap_high_threshold", CFG_INT, 0, 100, 30, NULL,
+	  CFG_FIELD(checks.flap_high),
+	  "% of state changes above which a check is flapping" },
+	{ "checks", "timeout_state", CFG_NAME, 1, 16, 0, "critical",
+	  CFG_FIELD(checks.timeout_state),
+	  "state of a check that timed out: critical, warning, unknown or ok" },
 	{ "checks", "define", CFG_CHECKDEFS, 0, 0, 0, NULL,
 	  CFG_FIELD(checks.defs),
 	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))" },
@@ -726,6 +738,14 @@ cfg_set(struct cfg_ctx *ctx, const struct cfg_key *k, const json_t *v,
 			    "%s.%s: expected a name of letters, digits, '_' "
 			    "and '-' (at most %lld), got %s", k->section,
 			    k->key, (long long)k->max, got);
+		if (k->offset == offsetof(struct nx_config, checks.timeout_state)) {
+			enum nx_state st;
+
+			if (nx_state_from_name(json_string_value(v), &st) != 0)
+				return cfg_fail(ctx, path, 2, false,
+				    "%s.%s: expected critical, warning, unknown "
+				    "or ok, got %s", k->section, k->key, got);
+		}
 		free(*cfg_name_field(cfg, k));
 		*cfg_name_field(cfg, k) = xstrdup(json_string_value(v));
 		return 0;
@@ -795,6 +815,16 @@ cfg_apply(struct cfg_ctx *ctx, json_t *root, struct nx_config *cfg)
 		}
 		if (cfg_apply_section(ctx, section, obj, cfg) != 0)
 			return -1;
+	}
+	if (cfg->checks.flap_low >= cfg->checks.flap_high) {
+		const char *path[2] = { "checks", "flap_low_threshold" };
+
+		if (json_object_get(json_object_get(root, "checks"),
+		    "flap_low_threshold") == NULL)
+			path[1] = "flap_high_threshold";
+		return cfg_fail(ctx, path, 2, false, "checks: "
+		    "flap_low_threshold (%u) must be below flap_high_threshold "
+		    "(%u)", cfg->checks.flap_low, cfg->checks.flap_high);
 	}
 	return 0;
 }

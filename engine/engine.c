@@ -22,6 +22,15 @@ engine_init(struct engine *e, uv_loop_t *loop, const struct nx_config *cfg)
 	fleet_init(&e->fleet);
 	bus_init(&e->bus);
 	e->sched = sched_new(e);
+	e->mon.max_running = cfg->checks.max_concurrent;
+	e->mon.flap_low = (float)cfg->checks.flap_low;
+	e->mon.flap_high = (float)cfg->checks.flap_high;
+	if (cfg->checks.timeout_state != NULL) {
+		enum nx_state st;
+
+		if (nx_state_from_name(cfg->checks.timeout_state, &st) == 0)
+			mon_set_timeout_state(e, st);
+	}
 	uv_update_time(loop);
 	e->start_mono = uv_now(loop);
 	e->start_time = nx_wallclock();

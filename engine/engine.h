@@ -364,6 +364,9 @@ struct nx_config {
 		uint32_t retry_ms;
 		uint8_t max_attempts;
 		uint32_t timeout_ms;
+		uint32_t max_concurrent; /* running at once; the rest queue */
+		uint32_t flap_low, flap_high;   /* % (Nagios 20 / 30) */
+		char *timeout_state;    /* state of a timed-out check */
 		/* checks.define (engine/checks-config.c); owned */
 		struct nx_checkdef *defs;
 		size_t ndefs;

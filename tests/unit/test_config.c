@@ -343,6 +343,45 @@ test_out_of_range(void **state)
 	expect_error(fx, "{\"checks\": {\"timeout\": \"99999999999999999999999h\"}}",
 	    ":1:24: checks.timeout: expected a duration from 100ms to 1h, "
 	    "got \"99999999999999999999999h\"");
+	expect_error(fx, "{\"checks\": {\"timeout_state\": \"red\"}}",
+	    ":1:30: checks.timeout_state: expected critical, warning, "
+	    "unknown or ok, got \"red\"");
+	expect_error(fx, "{\"checks\": {\"flap_low_threshold\": 40}}",
+	    ":1:35: checks: flap_low_threshold (40) must be below "
+	    "flap_high_threshold (30)");
+	expect_error(fx, "{\"checks\": {\"flap_high_threshold\": 10}}",
+	    ":1:36: checks: flap_low_threshold (20) must be below "
+	    "flap_high_threshold (10)");
+	expect_error(fx, "{\"checks\": {\"max_concurrent\": 0}}",
+	    ":1:31: checks.max_concurrent: expected an integer from 1 to "
+	    "100000, got 0");
+}
+
+/* The monitor settings reach the engine. */
+static void
+test_monitor_settings(void **state)
+{
+	struct fixture *fx = *state;
+	struct nx_config cfg;
+	struct nx_err err = { { 0 } };
+	struct engine e;
+	uv_loop_t loop;
+
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, write_file(fx, "m.json",
+	    "{\"checks\": {\"max_concurrent\": 8, \"flap_low_threshold\": 5,"
+	    " \"flap_high_threshold\": 50, \"timeout_state\": \"unknown\"}}"),
+	    &err), 0);
+	uv_loop_init(&loop);
+	engine_init(&e, &loop, &cfg);
+	assert_int_equal(e.mon.max_running, 8);
+	assert_true(e.mon.flap_low == 5.0f && e.mon.flap_high == 50.0f);
+	assert_true(e.mon.timeout_state_set);
+	assert_int_equal(e.mon.timeout_state, NX_UNKNOWN);
+	engine_free(&e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	config_free(&cfg);
 }
 
 static void
@@ -681,6 +720,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_types, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_settings,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_structure_errors, setup,
