@@ -18,9 +18,10 @@
  * top-level view) once no filter is left, ^L repaints the terminal.
  *
  * The rows are a list of node ids, rebuilt when the filter or the order
- * changes, and once a second while the filter or the order depends on
- * live values (state, metrics); with no filter and fleet order there is
- * no list at all.  The selection follows its node across rebuilds.
+ * changes, and while the filter or the order depends on live values
+ * (state, metrics) with every frame (once a second above
+ * FLEET_LIVE_ROWS rows); with no filter and fleet order there is no list
+ * at all.  The selection follows its node across rebuilds.
  *
  * Columns are laid out for the width at hand: each has a minimum width and
  * a priority, the least important are dropped until the rest fit (DISK
@@ -129,7 +130,16 @@ struct fleet_view {
 	enum fleet_sort sort;
 	bool reverse;
 	bool stale;             /* rebuild rows before the next frame */
+	uint64_t built_ms;      /* uv_now() of the last rebuild */
 };
+
+/*
+ * Rows sorted or filtered by live values are rebuilt with every frame, so
+ * that the order on screen matches the values on screen, up to this many
+ * rows (a sort of 20,000 costs about 2 ms); above it, once a second.
+ */
+#define FLEET_LIVE_ROWS 20000
+#define FLEET_LIVE_MS 1000
 
 static void *
 fleet_view_init(struct tui *t)
@@ -170,6 +180,7 @@ fleet_rebuild(struct tui *t, struct fleet_view *fv)
 	uint32_t i;
 
 	fv->stale = false;
+	fv->built_ms = uv_now(t->loop);
 	if (fv->filter == NULL && fv->sort == SORT_NONE) {
 		free(fv->rows);
 		fv->rows = NULL;
@@ -374,6 +385,9 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 
 	if (fv->laid_out_for != cols)
 		fleet_layout(fv, cols);
+	if (fleet_live(fv) && (fleet_count(t, fv) <= FLEET_LIVE_ROWS ||
+	    uv_now(t->loop) - fv->built_ms >= FLEET_LIVE_MS))
+		fv->stale = true;
 	if (fv->stale)
 		fleet_rebuild(t, fv);
 	n = fleet_count(t, fv);
@@ -540,14 +554,6 @@ fleet_event(struct tui *t, void *state, const struct event *ev)
 		fv->stale = true;
 }
 
-static void
-fleet_tick(struct tui *t, void *state)
-{
-	struct fleet_view *fv = state;
-
-	if (fleet_live(fv))
-		fv->stale = true;
-}
 
 const struct view view_fleet = {
 	.version = TUI_VIEW_VERSION,
@@ -561,7 +567,6 @@ const struct view view_fleet = {
 	.handle_key = fleet_handle_key,
 	.position = fleet_position,
 	.event = fleet_event,
-	.tick = fleet_tick,
 	.filter = fleet_filter,
 	.sort = fleet_sort,
 };
