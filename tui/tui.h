@@ -293,8 +293,13 @@ enum fleet_sort {
 };
 const char *sort_name(enum fleet_sort);
 int sort_from_name(const char *, enum fleet_sort *);
-void sort_rows(const struct fleet *, uint32_t *ids, size_t n, enum fleet_sort,
-    bool reverse);
+struct sort_cache {
+	uint32_t *rank;         /* per node: its place in name order; owned */
+	uint32_t nnodes;        /* the fleet size it was made for */
+};
+void sort_rows(const struct fleet *, struct sort_cache *, uint32_t *ids,
+    size_t n, enum fleet_sort, bool reverse);
+void sort_cache_free(struct sort_cache *);
 
 /*
  * problems.c: the problem list, kept from bus events (no scan per frame):

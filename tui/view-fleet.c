@@ -131,6 +131,7 @@ struct fleet_view {
 	bool reverse;
 	bool stale;             /* rebuild rows before the next frame */
 	uint64_t built_ms;      /* uv_now() of the last rebuild */
+	struct sort_cache sort_cache;
 };
 
 /*
@@ -153,6 +154,7 @@ fleet_view_free(void *state)
 	struct fleet_view *fv = state;
 
 	filter_free(fv->filter);
+	sort_cache_free(&fv->sort_cache);
 	free(fv->rows);
 	free(fv);
 }
@@ -192,7 +194,8 @@ fleet_rebuild(struct tui *t, struct fleet_view *fv)
 	    sizeof *fv->rows);
 	fv->nrows = (uint32_t)filter_select(fv->filter, f, fv->rows);
 	if (fv->sort != SORT_NONE)
-		sort_rows(f, fv->rows, fv->nrows, fv->sort, fv->reverse);
+		sort_rows(f, &fv->sort_cache, fv->rows, fv->nrows, fv->sort,
+		    fv->reverse);
 	for (i = 0; i < fv->nrows; i++) {
 		if (fv->rows[i] == fv->sel_node) {
 			fv->sel = i;

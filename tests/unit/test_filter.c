@@ -244,7 +244,12 @@ order(const struct fleet *f, enum fleet_sort s, bool reverse)
 	uint32_t ids[4] = { 0, 1, 2, 3 };
 	size_t i, len = 0;
 
-	sort_rows(f, ids, 4, s, reverse);
+	{
+		struct sort_cache sc = { 0 };
+
+		sort_rows(f, &sc, ids, 4, s, reverse);
+		sort_cache_free(&sc);
+	}
 	for (i = 0; i < 4; i++)
 		len += (size_t)snprintf(out + len, sizeof out - len, "%s%s",
 		    i ? "," : "", f->nodes[ids[i]].name);
