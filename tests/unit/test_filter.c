@@ -237,6 +237,40 @@ test_bad_regex_column(void **state)
 	assert_non_null(strstr(bad("a(b"), "bad regex"));
 }
 
+/* target_match() on each node agrees with target_select() on the fleet. */
+static void
+test_target_match_agrees(void **state)
+{
+	static const char *const exprs[] = {
+		"all", "web01", "web0[1-2]", "web*", "@web", "@fra1&@web",
+		"@web,!web02", "env=prod", "/^W/", "!@db", "@f*", "db01,Web03",
+		"@all", "&@web", "@web,!web01&@fra1",
+	};
+	struct fleet *f = *state;
+	struct nx_target *t;
+	struct nx_err err;
+	uint32_t *ids, i;
+	size_t n, k, j;
+
+	for (k = 0; k < NX_ARRAY_LEN(exprs); k++) {
+		t = target_parse(exprs[k], &err);
+		if (t == NULL)
+			fail_msg("'%s': %s", exprs[k], err.msg);
+		target_select(t, f, &ids, &n);
+		for (i = 0, j = 0; i < f->nnodes; i++) {
+			bool in = j < n && ids[j] == i;
+
+			if (in)
+				j++;
+			if (target_match(t, f, &f->nodes[i]) != in)
+				fail_msg("'%s' on %s: target_match says %d",
+				    exprs[k], f->nodes[i].name, !in);
+		}
+		free(ids);
+		target_free(t);
+	}
+}
+
 static const char *
 order(const struct fleet *f, enum fleet_sort s, bool reverse)
 {
@@ -307,6 +341,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_regex_column, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sort_orders, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_target_match_agrees, setup,
 		    teardown),
 		cmocka_unit_test(test_health_rank),
 	};
