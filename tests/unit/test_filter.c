@@ -83,11 +83,8 @@ static int
 teardown(void **state)
 {
 	struct fleet *f = *state;
-	uint32_t i;
 
-	for (i = 0; i < f->nnodes; i++)
-		json_decref(f->nodes[i].vars);
-	fleet_free(f);
+	fleet_free(f);          /* frees the nodes' vars too */
 	free(f);
 	return 0;
 }
