@@ -1273,6 +1273,7 @@ tui_on_clock(uv_timer_t *timer)
 void
 tui_event_copy(struct tui_event *te, const struct event *ev)
 {
+	const char *nl;
 	size_t n;
 
 	te->seq = ev->seq;
@@ -1288,7 +1289,10 @@ tui_event_copy(struct tui_event *te, const struct event *ev)
 	te->text[0] = '\0';
 	if (ev->text == NULL)
 		return;
-	n = strcspn(ev->text, "\n");
+	n = strnlen(ev->text, sizeof te->text);
+	nl = memchr(ev->text, '\n', n);
+	if (nl != NULL)
+		n = (size_t)(nl - ev->text);
 	if (n >= sizeof te->text) {
 		n = sizeof te->text - 1;
 		while (n > 0 && ((unsigned char)ev->text[n] & 0xc0) == 0x80)

@@ -11,7 +11,11 @@
  * The list is kept from bus events (the view's event hook), so a frame
  * costs the rows on screen plus, when the list changed, one sort of the
  * problems and one pass of the filter over them, never a scan of the
- * fleet's checks.
+ * fleet's checks.  The rows on screen are a copy made at that sort; a
+ * big list (over PROBLEMS_BIG rows, where a sort costs a millisecond or
+ * more and a large fleet changes some state in every frame) is re-sorted
+ * at most every PROBLEMS_BIG_MS, and its rows show their current state in
+ * between.
  *
  * Keys: j/k, PgDn/PgUp, g/G move; Enter opens the node view; / filters
  * (the fleet view's grammar; state: is the row's state).
@@ -83,12 +87,15 @@ static const struct {
 };
 
 #define PROB_MARK 2
+#define PROBLEMS_BIG 2000
+#define PROBLEMS_BIG_MS 500
 
 struct problems_view {
 	struct problems pl;
-	uint32_t *rows;         /* indexes into pl.v that pass the filter */
+	struct problem *rows;   /* the problems that pass the filter, in order */
 	size_t nrows, rows_cap;
 	uint64_t built;         /* pl.version the rows were built for */
+	uint64_t built_ms;      /* uv_now() then */
 	bool stale;
 	struct filter *filter;
 	uint32_t top, sel;
@@ -137,9 +144,15 @@ problems_refresh(struct tui *t, struct problems_view *pv)
 	const struct problem *p;
 	size_t i;
 
-	problems_sort(&pv->pl, f);
 	if (!pv->stale && pv->built == pv->pl.version)
 		return;
+	if (!pv->stale && pv->pl.n > PROBLEMS_BIG &&
+	    uv_now(t->loop) - pv->built_ms < PROBLEMS_BIG_MS) {
+		/* Not yet: come back for it. */
+		tui_mark_dirty(t);
+		return;
+	}
+	problems_sort(&pv->pl, f);
 	if (pv->rows_cap < pv->pl.n) {
 		pv->rows_cap = pv->pl.n * 2;
 		pv->rows = xreallocarray(pv->rows, pv->rows_cap,
@@ -150,14 +163,15 @@ problems_refresh(struct tui *t, struct problems_view *pv)
 		p = &pv->pl.v[i];
 		if (filter_match(pv->filter, f, &f->nodes[p->node],
 		    p->check == NX_NONE ? NULL : &f->checks[p->check]))
-			pv->rows[pv->nrows++] = (uint32_t)i;
+			pv->rows[pv->nrows++] = *p;
 	}
 	pv->built = pv->pl.version;
+	pv->built_ms = uv_now(t->loop);
 	pv->stale = false;
 	if (!pv->have_sel)
 		return;
 	for (i = 0; i < pv->nrows; i++) {
-		p = &pv->pl.v[pv->rows[i]];
+		p = &pv->rows[i];
 		if (p->node == pv->sel_p.node && p->check == pv->sel_p.check) {
 			pv->sel = (uint32_t)i;
 			return;
@@ -311,11 +325,11 @@ problems_draw(struct tui *t, void *state, WINDOW *w)
 		pv->have_sel = false;
 		return;
 	}
-	pv->sel_p = pv->pl.v[pv->rows[pv->sel]];
+	pv->sel_p = pv->rows[pv->sel];
 	pv->have_sel = true;
 	for (i = 0; i < page && pv->top + i < pv->nrows; i++)
-		problems_draw_row(t, w, (int)i + 1,
-		    &pv->pl.v[pv->rows[pv->top + i]], pv->top + i == pv->sel);
+		problems_draw_row(t, w, (int)i + 1, &pv->rows[pv->top + i],
+		    pv->top + i == pv->sel);
 }
 
 static bool
@@ -353,7 +367,7 @@ problems_handle_key(struct tui *t, void *state, const struct tui_input *in,
 		break;
 	case PROB_OPEN:
 		if (n > 0 && pv->sel < n)
-			view_node_open(t, pv->pl.v[pv->rows[pv->sel]].node);
+			view_node_open(t, pv->rows[pv->sel].node);
 		return true;
 	case PROB_ESC:
 		if (pv->filter == NULL)
@@ -367,7 +381,7 @@ problems_handle_key(struct tui *t, void *state, const struct tui_input *in,
 	}
 	problems_clamp(pv, page);
 	if (n > 0 && pv->sel < n) {
-		pv->sel_p = pv->pl.v[pv->rows[pv->sel]];
+		pv->sel_p = pv->rows[pv->sel];
 		pv->have_sel = true;
 	}
 	tui_mark_dirty(t);
