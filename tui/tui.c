@@ -820,9 +820,22 @@ tui_filter_apply(struct tui *t)
 	t->line[t->linelen] = '\0';
 	if (v->filter(t, tui_current_state(t), t->line, &err) != 0)
 		snprintf(t->line_err, sizeof t->line_err, "%s", err.msg);
-	else
+	else {
 		t->line_err[0] = '\0';
+		memcpy(t->filters[tui_current_index(t)], t->line,
+		    t->linelen + 1);
+	}
 	tui_mark_dirty(t);
+}
+
+/*
+ * A view cleared its filter itself (Esc in the view): the next '/' starts
+ * from an empty line.
+ */
+void
+tui_filter_cleared(struct tui *t)
+{
+	t->filters[tui_current_index(t)][0] = '\0';
 }
 
 /* Opens the '/' or ':' line. */
@@ -869,7 +882,11 @@ tui_act(struct tui *t, int action)
 			    tui_current(t)->name);
 			break;
 		}
+		/* Start from the filter in effect, to edit it. */
 		tui_line_open(t, TUI_MODE_FILTER);
+		snprintf(t->line, sizeof t->line, "%s",
+		    t->filters[tui_current_index(t)]);
+		t->linelen = strlen(t->line);
 		break;
 	case TUI_ACT_COMMAND:
 		tui_line_open(t, TUI_MODE_COMMAND);
@@ -1384,6 +1401,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	t->frame_ms = 1000 / (fps > 100 ? 100 : fps);
 	t->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	t->vstate = xcalloc(tui_nviews, sizeof *t->vstate);
+	t->filters = xcalloc(tui_nviews, sizeof *t->filters);
 	t->color = color;
 	t->events.cap = TUI_EVRING;
 	t->events.v = xcalloc(t->events.cap, sizeof *t->events.v);
@@ -1499,6 +1517,7 @@ close:
 			tui_views[i]->free(t->vstate[i]);
 	}
 	free(t->vstate);
+	free(t->filters);
 	free(t->events.v);
 	for (i = 0; i < t->nhistory; i++)
 		free(t->history[i]);

@@ -229,6 +229,7 @@ struct tui {
 	size_t nhistory;
 	size_t hpos;            /* Up/Down position; nhistory = the new line */
 	struct tui_evring events;
+	char (*filters)[TUI_LINE_MAX];  /* per view: the filter in effect */
 };
 
 /* tui.c */
@@ -246,6 +247,7 @@ void tui_format_age(char *, size_t, nx_time age_ms);
 void tui_message(struct tui *, bool error, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void tui_push(struct tui *, const struct view *);
+void tui_filter_cleared(struct tui *);
 void tui_switch(struct tui *, const struct view *);
 void *tui_view_state(struct tui *, const struct view *);
 const struct tui_event *tui_event_at(const struct tui *, uint64_t i);

@@ -126,7 +126,6 @@ struct fleet_view {
 	uint32_t *rows;         /* node ids shown; NULL: every node in order */
 	uint32_t nrows;
 	struct filter *filter;  /* NULL: none */
-	char filter_text[TUI_LINE_MAX];
 	enum fleet_sort sort;
 	bool reverse;
 	bool stale;             /* rebuild rows before the next frame */
@@ -453,8 +452,8 @@ fleet_handle_key(struct tui *t, void *state, const struct tui_input *in,
 			return false;
 		filter_free(fv->filter);
 		fv->filter = NULL;
-		fv->filter_text[0] = '\0';
 		fv->stale = true;
+		tui_filter_cleared(t);
 		break;
 	case FLEET_DOWN:
 		if (fv->sel + 1 < n)
@@ -518,7 +517,6 @@ fleet_filter(struct tui *t, void *state, const char *text, struct nx_err *err)
 		return -1;
 	filter_free(fv->filter);
 	fv->filter = f;
-	snprintf(fv->filter_text, sizeof fv->filter_text, "%s", text);
 	fleet_restart(fv);
 	tui_mark_dirty(t);
 	return 0;

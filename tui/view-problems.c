@@ -375,6 +375,7 @@ problems_handle_key(struct tui *t, void *state, const struct tui_input *in,
 		filter_free(pv->filter);
 		pv->filter = NULL;
 		pv->stale = true;
+		tui_filter_cleared(t);
 		break;
 	default:
 		return false;
