@@ -118,30 +118,52 @@ tm send-keys -t nx 2
 wait_for 'STATE +NODE +CHECK +ATTEMPT +DURATION +FLAGS +OUTPUT' 30 ||
     fail "2 did not open the problems view"
 wait_for "^> ($PROBLEMS) " 50 || fail "no problem rows within 5 s"
-cap > "$TMP/problems"
-grep -E "^[> ] ($STATES) " "$TMP/problems" > "$TMP/prows"
-[ -s "$TMP/prows" ] || fail "no problem rows"
-grep -Eq "^[> ] (OK|PENDING) " "$TMP/prows" && fail "an OK row in the problems view"
-grep -Eq "^[> ] ($PROBLEMS) +[^ ]+ +[^ ]+ +(SOFT [0-9]+/[0-9]+|HARD) " "$TMP/prows" ||
-    fail "no ATTEMPT column (SOFT n/m or HARD)"
-# Most severe first: the ranks never go down the page.
-prev=0
-while read -r _m st _rest; do
-	[ "$_m" = ">" ] || { _rest="$st $_rest"; st=$_m; }
-	r=$(rank "$st")
-	[ "$r" -ge "$prev" ] || fail "problems out of order: $st after rank $prev"
-	prev=$r
-done < "$TMP/prows"
-FIRSTSTATE=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $1 }')
-FIRSTNODE=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $2 }')
-FIRSTCHECK=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $3 }')
-best=9
-for st in $(cut -c3- "$TMP/prows" | awk '{ print $1 }'); do
-	r=$(rank "$st")
-	[ "$r" -lt "$best" ] && best=$r
+# problems_ok: one capture of the problems view passes every check (a
+# capture may catch tmux between two halves of a frame, so a few tries).
+problems_ok() {
+	cap > "$TMP/problems"
+	grep -E "^[> ] ($STATES) " "$TMP/problems" > "$TMP/prows"
+	[ -s "$TMP/prows" ] || { why="no problem rows"; return 1; }
+	grep -Eq "^[> ] (OK|PENDING) " "$TMP/prows" &&
+	    { why="an OK row in the problems view"; return 1; }
+	grep -Eq "^[> ] ($PROBLEMS) +[^ ]+ +[^ ]+ +(SOFT [0-9]+/[0-9]+|HARD) " \
+	    "$TMP/prows" || { why="no ATTEMPT column (SOFT n/m or HARD)"; return 1; }
+	# Most severe first: the ranks never go down the page.
+	prev=0
+	for st in $(cut -c3- "$TMP/prows" | awk '{ print $1 }'); do
+		r=$(rank "$st")
+		[ "$r" -ge "$prev" ] ||
+		    { why="problems out of order: $st after rank $prev"; return 1; }
+		prev=$r
+	done
+	FIRSTSTATE=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $1 }')
+	FIRSTNODE=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $2 }')
+	FIRSTCHECK=$(head -n 1 "$TMP/prows" | cut -c3- | awk '{ print $3 }')
+	best=9
+	for st in $(cut -c3- "$TMP/prows" | awk '{ print $1 }'); do
+		r=$(rank "$st")
+		[ "$r" -lt "$best" ] && best=$r
+	done
+	[ "$(rank "$FIRSTSTATE")" -eq "$best" ] ||
+	    { why="first problem is $FIRSTSTATE, not the most severe"; return 1; }
+	# ... and the most severe of the whole fleet: the header counts nodes
+	# by health, which is a node's worst state.
+	worst=9
+	for st in $(sed -n 2p "$TMP/problems" | grep -Eo "($PROBLEMS) [1-9][0-9]*" |
+	    cut -d' ' -f1); do
+		r=$(rank "$st")
+		[ "$r" -lt "$worst" ] && worst=$r
+	done
+	[ "$(rank "$FIRSTSTATE")" -eq "$worst" ] ||
+	    { why="first problem is $FIRSTSTATE, the header has worse"; return 1; }
+	return 0
+}
+tries=0
+until problems_ok; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 5 ] || fail "$why"
+	sleep 0.2
 done
-[ "$(rank "$FIRSTSTATE")" -eq "$best" ] ||
-    fail "first problem is $FIRSTSTATE, not the most severe"
 footer | grep -Eq 'rows 1-[0-9]+ of [0-9]+' || fail "no position in the problems footer"
 
 # --- Enter: the node view; Esc back -------------------------------------
@@ -214,7 +236,12 @@ tm send-keys -t nx Enter
 wait_for "[0-9]+ of $N match" 20 || fail "Enter dropped the filter"
 M=$(footer | grep -Eo "[0-9]+ of $N match" | cut -d' ' -f1)
 [ "$M" -gt 0 ] && [ "$M" -lt "$N" ] || fail "state:crit matches $M of $N"
-rows | grep -Evq '^[> ] CRITICAL ' && fail "a non-CRITICAL row under state:crit"
+tries=0
+while rows | grep -Evq '^[> ] CRITICAL '; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 5 ] || fail "a non-CRITICAL row under state:crit"
+	sleep 0.2
+done
 R=$(rows | wc -l)
 [ "$R" -ge 1 ] || fail "no rows under state:crit"
 footer | grep -Eq "rows 1-[0-9]+ of [0-9]+ \| $M of $N" || fail "position under the filter"
@@ -234,9 +261,17 @@ sleep 1.2
 # --- commands ------------------------------------------------------------
 tm send-keys -t nx : s o r t Space l o a d Enter
 wait_for 'by load' 20 || fail ":sort load not in the footer"
-rows | cut -c3- | awk '{ print $5 }' | grep -E '^[0-9.]+$' > "$TMP/loads"
-[ "$(wc -l < "$TMP/loads")" -ge 20 ] || fail "too few load values after :sort load"
-sort -g -r "$TMP/loads" | cmp -s - "$TMP/loads" || fail "rows not in load order"
+by_load() {
+	rows | cut -c3- | awk '{ print $5 }' | grep -E '^[0-9.]+$' > "$TMP/loads"
+	[ "$(wc -l < "$TMP/loads")" -ge 20 ] &&
+	    sort -g -r "$TMP/loads" | cmp -s - "$TMP/loads"
+}
+tries=0
+until by_load; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 5 ] || fail "rows not in load order: $(tr '\n' ' ' < "$TMP/loads")"
+	sleep 0.2
+done
 tm send-keys -t nx : b o g u s Enter
 wait_for "unknown command 'bogus'" 20 || fail ":bogus is not an error"
 # History: Up recalls the last line.
