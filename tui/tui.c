@@ -5,7 +5,9 @@
  *
  *  - fd 0 is watched with a uv_poll; when it is readable the callback reads
  *    keys with wget_wch() in nodelay mode until ERR and hands each to the
- *    current view, then to the global key table.
+ *    '/' or ':' line when one is open, to the help screen when it is up,
+ *    else to the current view, then to the global key table, then to the
+ *    view-switching digits.
  *  - Nothing draws directly.  Input, resizes, the clock and bus events only
  *    set the dirty flag (tui_mark_dirty), which arms a one-shot frame timer
  *    no earlier than 1/fps after the last frame (keys: 10 ms, so a keystroke

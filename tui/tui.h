@@ -3,10 +3,14 @@
  *
  * The console is a screen manager (tui.c) that owns the terminal, the loop
  * handles and the frame timing, and a const table of views (tui_views[],
- * one file per view: view-fleet.c, ...).  The manager draws the header and
- * the footer; the current view draws the body and handles its keys.  Key
- * hints in the footer are generated from the view's key table, so a binding
- * and its hint cannot drift apart.
+ * one file per view: view-fleet.c, view-problems.c, view-events.c,
+ * view-node.c).  The manager draws the header and the footer, the help
+ * screen, and the '/' (filter) and ':' (command) lines; the current view
+ * draws the body and handles its keys.  Key hints in the footer and the
+ * help screen are generated from the view's key table, so a binding and
+ * its description cannot drift apart.  Every view gets every bus event and
+ * a tick each second, shown or not, so that views keep incremental state
+ * (the problem list) instead of scanning the fleet in a frame.
  *
  * Every piece of text drawn goes through text_sanitize() (text.c): nothing
  * from a node reaches the terminal raw.
