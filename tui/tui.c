@@ -72,10 +72,11 @@ const size_t tui_nviews = NX_ARRAY_LEN(tui_views);
 /* Keys that work in every view (after the view had its chance). */
 static const struct tui_key tui_global_keys[] = {
 	{ .key = '?', .action = TUI_ACT_HELP, .hint = "?", .help = "help" },
-	{ .key = '\t', .action = TUI_ACT_NEXT, .hint = "Tab", .help = "view" },
+	/* No hints for these: the footer keeps room for the view's keys. */
+	{ .key = '\t', .action = TUI_ACT_NEXT, .help = "next view" },
 	{ .key = KEY_BTAB, .keycode = true, .action = TUI_ACT_PREV,
 	  .help = "previous view" },
-	{ .key = ':', .action = TUI_ACT_COMMAND, .hint = ":", .help = "command" },
+	{ .key = ':', .action = TUI_ACT_COMMAND, .help = "command line" },
 	{ .key = 'q', .action = TUI_ACT_QUIT, .hint = "q", .help = "quit" },
 	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK,
 	  .help = "back (quit from the fleet)" },
