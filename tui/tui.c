@@ -906,11 +906,30 @@ tui_act(struct tui *t, int action)
 	}
 }
 
+/* Completes the column of ":sort COL"; as tui_complete(). */
+static size_t
+tui_complete_sort(const char *col, char *out, size_t len)
+{
+	size_t i, n = 0, plen = strlen(col);
+	const char *only = NULL;
+
+	for (i = 0; i < SORT__COUNT; i++) {
+		if (strncmp(sort_name((enum fleet_sort)i), col, plen) == 0) {
+			only = sort_name((enum fleet_sort)i);
+			n++;
+		}
+	}
+	if (n == 1)
+		snprintf(out, len, "sort %s", only);
+	return n;
+}
+
 /*
  * Completes the command name at the start of a ':' line: the one command
  * that starts with it (and a space when it takes an argument), or the
- * longest prefix the candidates share.  Writes the new line to out and
- * returns the number of candidates (0: out is the line unchanged).
+ * longest prefix the candidates share; after "sort ", the column.  Writes
+ * the new line to out and returns the number of candidates (0: out is the
+ * line unchanged).
  */
 size_t
 tui_complete(const char *line, char *out, size_t len)
@@ -919,6 +938,8 @@ tui_complete(const char *line, char *out, size_t len)
 	const char *first = NULL;
 
 	snprintf(out, len, "%s", line);
+	if (strncmp(line, "sort ", 5) == 0 && strchr(line + 5, ' ') == NULL)
+		return tui_complete_sort(line + 5, out, len);
 	if (strchr(line, ' ') != NULL)
 		return 0;
 	for (i = 0; i < NX_ARRAY_LEN(tui_commands); i++) {
@@ -1133,8 +1154,7 @@ tui_line_key(struct tui *t, const struct tui_input *in)
 		t->line[t->linelen] = '\0';
 		n = tui_complete(t->line, buf, sizeof buf);
 		if (n == 0)
-			tui_message(t, true, "no command starts with '%s'",
-			    t->line);
+			tui_message(t, true, "nothing completes '%s'", t->line);
 		snprintf(t->line, sizeof t->line, "%s", buf);
 		t->linelen = strlen(t->line);
 		return;

@@ -1,7 +1,8 @@
 /*
  * test_filter.c - the console's '/' filter (tui/filter.c) and the fleet's
  * sort orders, on a small hand-made fleet: every kind of term, negation,
- * errors with columns, and the orders with unknown metrics last.
+ * errors with columns, and the orders with unknown metrics last; and the
+ * completion of the ':' line (tui.c), the other thing typed.
  */
 #include "config.h"
 
@@ -322,6 +323,32 @@ test_health_rank(void **state)
 	assert_true(health_rank(NX_H_PENDING) < health_rank(NX_H_OK));
 }
 
+static void
+test_command_completion(void **state)
+{
+	char out[64];
+
+	assert_int_equal(tui_complete("pro", out, sizeof out), 1);
+	assert_string_equal(out, "problems");
+	/* A command with an argument gets its space. */
+	assert_int_equal(tui_complete("so", out, sizeof out), 1);
+	assert_string_equal(out, "sort ");
+	assert_int_equal(tui_complete("no", out, sizeof out), 1);
+	assert_string_equal(out, "node ");
+	/* Several: their common prefix. */
+	assert_int_equal(tui_complete("q", out, sizeof out), 2);
+	assert_string_equal(out, "q");
+	assert_int_equal(tui_complete("", out, sizeof out), 9);
+	assert_int_equal(tui_complete("zz", out, sizeof out), 0);
+	assert_string_equal(out, "zz");
+	/* The column of :sort. */
+	assert_int_equal(tui_complete("sort lo", out, sizeof out), 1);
+	assert_string_equal(out, "sort load");
+	assert_int_equal(tui_complete("sort c", out, sizeof out), 2);
+	assert_string_equal(out, "sort c");
+	assert_int_equal(tui_complete("node web", out, sizeof out), 0);
+}
+
 int
 main(void)
 {
@@ -342,6 +369,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_target_match_agrees, setup,
 		    teardown),
 		cmocka_unit_test(test_health_rank),
+		cmocka_unit_test(test_command_completion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
