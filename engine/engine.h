@@ -871,6 +871,8 @@ struct nx_target *target_parse(const char *, struct nx_err *);
 void target_free(struct nx_target *);
 int target_select(const struct nx_target *, const struct fleet *,
     uint32_t **ids, size_t *n);
+bool target_match(const struct nx_target *, const struct fleet *,
+    const struct node *);
 int hostlist_expand(const char *pattern, char ***names, size_t *n,
     struct nx_err *);
 void range_free(char **names, size_t n);

@@ -73,6 +73,7 @@ struct term {
 	size_t nnames;
 	char *key, *value;
 	pcre2_code *re;
+	pcre2_match_data *md;   /* for target_match(), made with re */
 };
 
 struct nx_target {
@@ -629,6 +630,8 @@ term_clear(struct term *t)
 	free(t->names);
 	free(t->key);
 	free(t->value);
+	if (t->md != NULL)
+		pcre2_match_data_free(t->md);
 	if (t->re != NULL)
 		pcre2_code_free(t->re);
 }
@@ -694,6 +697,7 @@ target_regex(struct term *t, const char *s, size_t len, size_t i,
 		    (const char *)msg);
 		return -1;
 	}
+	t->md = pcre2_match_data_create_from_pattern(t->re, NULL);
 	*end = j + 1;
 	return 0;
 }
@@ -1048,4 +1052,74 @@ target_select(const struct nx_target *t, const struct fleet *f,
 	free(in);
 	free(m);
 	return 0;
+}
+
+/* Whether node n matches term t, without the fleet-wide precomputation. */
+static bool
+target_term_match(const struct term *t, const struct fleet *f,
+    const struct node *n)
+{
+	const json_t *v;
+	uint16_t k;
+
+	switch (t->kind) {
+	case TERM_ALL:
+		return true;
+	case TERM_NAMES:
+		return bsearch(&n->name, t->names, t->nnames, sizeof *t->names,
+		    cmp_str) != NULL;
+	case TERM_GLOBS:
+		return target_any_name(t, n->name);
+	case TERM_GROUPS:
+		if (target_any_name(t, "all"))
+			return true;
+		for (k = 0; k < n->ngroups; k++) {
+			if (n->groups[k] < f->ngroups &&
+			    target_any_name(t, f->groups[n->groups[k]]))
+				return true;
+		}
+		return false;
+	case TERM_VAR:
+		v = n->vars != NULL ? json_object_get(n->vars, t->key) : NULL;
+		return v != NULL && target_value_match(v, t->value);
+	case TERM_REGEX:
+		return pcre2_match(t->re, (PCRE2_SPTR)n->name,
+		    PCRE2_ZERO_TERMINATED, 0, 0, t->md, NULL) >= 0;
+	}
+	return false;
+}
+
+/*
+ * Whether target t selects node n of fleet f: the same sets as
+ * target_select() (union, then '&', then '!'), for one node, so that a
+ * caller filtering rows one by one (the console) need not select the whole
+ * fleet.  Not thread-safe: a /regex/ term reuses its match data.
+ */
+bool
+target_match(const struct nx_target *t, const struct fleet *f,
+    const struct node *n)
+{
+	bool any_union = false, in = false;
+	size_t k;
+
+	for (k = 0; k < t->nterms; k++) {
+		if (t->terms[k].op != OP_UNION)
+			continue;
+		any_union = true;
+		if (target_term_match(&t->terms[k], f, n)) {
+			in = true;
+			break;
+		}
+	}
+	if (!any_union)
+		in = true;
+	for (k = 0; k < t->nterms && in; k++) {
+		if (t->terms[k].op == OP_AND)
+			in = target_term_match(&t->terms[k], f, n);
+	}
+	for (k = 0; k < t->nterms && in; k++) {
+		if (t->terms[k].op == OP_NOT)
+			in = !target_term_match(&t->terms[k], f, n);
+	}
+	return in;
 }

@@ -5,7 +5,9 @@
  *
  *  - fd 0 is watched with a uv_poll; when it is readable the callback reads
  *    keys with wget_wch() in nodelay mode until ERR and hands each to the
- *    current view, then to the global key table.
+ *    '/' or ':' line when one is open, to the help screen when it is up,
+ *    else to the current view, then to the global key table, then to the
+ *    view-switching digits.
  *  - Nothing draws directly.  Input, resizes, the clock and bus events only
  *    set the dirty flag (tui_mark_dirty), which arms a one-shot frame timer
  *    no earlier than 1/fps after the last frame (keys: 10 ms, so a keystroke
@@ -34,21 +36,30 @@
 
 #include <sys/ioctl.h>
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tui.h"
 
-/* The views, the first is where the console opens.  One line per view. */
+/*
+ * The views, the first is where the console opens.  One line per view;
+ * Tab cycles through them in this order.
+ */
 const struct view *const tui_views[] = {
 	&view_fleet,
+	&view_problems,
+	&view_events,
+	&view_node,
 };
 const size_t tui_nviews = NX_ARRAY_LEN(tui_views);
 
@@ -60,10 +71,33 @@ const size_t tui_nviews = NX_ARRAY_LEN(tui_views);
 
 /* Keys that work in every view (after the view had its chance). */
 static const struct tui_key tui_global_keys[] = {
+	{ .key = '?', .action = TUI_ACT_HELP, .hint = "?", .help = "help" },
+	/* No hints for these: the footer keeps room for the view's keys. */
+	{ .key = '\t', .action = TUI_ACT_NEXT, .help = "next view" },
+	{ .key = KEY_BTAB, .keycode = true, .action = TUI_ACT_PREV,
+	  .help = "previous view" },
+	{ .key = ':', .action = TUI_ACT_COMMAND, .help = "command line" },
 	{ .key = 'q', .action = TUI_ACT_QUIT, .hint = "q", .help = "quit" },
-	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK },
-	{ .key = TUI_CTRL('l'), .action = TUI_ACT_REDRAW, .hint = "^L",
-	  .help = "redraw" },
+	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK,
+	  .help = "back (quit from the fleet)" },
+	{ .key = TUI_CTRL('l'), .action = TUI_ACT_REDRAW, .help = "redraw" },
+};
+
+/* The ':' commands, for completion and the help screen. */
+static const struct {
+	const char *name;
+	const char *args;
+	const char *help;
+} tui_commands[] = {
+	{ "events", "", "the events view" },
+	{ "fleet", "", "the fleet view" },
+	{ "help", "", "this screen" },
+	{ "node", " NAME", "the node view of NAME" },
+	{ "problems", "", "the problems view" },
+	{ "q", "", "quit" },
+	{ "quit", "", "quit" },
+	{ "sort", " COLUMN", "sort the rows (name state load cpu mem disk change none)" },
+	{ "theme", " NAME", "load a theme (default mono light solarized ...)" },
 };
 
 /* Whether curses owns the terminal: read by the crash handler. */
@@ -264,6 +298,18 @@ tui_current_state(const struct tui *t)
 	return t->vstate[t->stack[t->depth - 1]];
 }
 
+static size_t
+tui_view_index(const struct view *v)
+{
+	size_t i;
+
+	for (i = 0; i < tui_nviews; i++) {
+		if (tui_views[i] == v)
+			return i;
+	}
+	abort();
+}
+
 /* Makes view `idx` current; its state is made the first time. */
 static void
 tui_show(struct tui *t, size_t idx, bool push)
@@ -274,10 +320,121 @@ tui_show(struct tui *t, size_t idx, bool push)
 		t->vstate[idx] = v->init(t);
 	if (!push || t->depth == 0)
 		t->depth = 1;
+	else if (t->stack[t->depth - 1] == idx)
+		;       /* already on top */
 	else if (t->depth < TUI_STACK_MAX)
 		t->depth++;
+	else
+		memmove(t->stack, t->stack + 1,
+		    (TUI_STACK_MAX - 1) * sizeof *t->stack);
 	t->stack[t->depth - 1] = idx;
+	t->help = false;
 	tui_mark_dirty(t);
+}
+
+/* The state of view v (made by its init hook), or NULL. */
+void *
+tui_view_state(struct tui *t, const struct view *v)
+{
+	return t->vstate[tui_view_index(v)];
+}
+
+/* Drills down into v: Esc comes back to the current view. */
+void
+tui_push(struct tui *t, const struct view *v)
+{
+	tui_show(t, tui_view_index(v), true);
+}
+
+/*
+ * Switches to a top-level view: the fleet alone, or another view over the
+ * fleet (so that Esc from any of them goes back to the fleet).
+ */
+void
+tui_switch(struct tui *t, const struct view *v)
+{
+	size_t idx = tui_view_index(v);
+
+	tui_show(t, 0, false);
+	if (idx != 0)
+		tui_show(t, idx, true);
+}
+
+/* Sets the footer message shown until the next key (printf format). */
+void
+tui_message(struct tui *t, bool error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+	va_end(ap);
+	t->msg_error = error;
+	tui_mark_dirty(t);
+}
+
+/*
+ * Event i of the console's copy of the stream (0 = the first seen), or
+ * NULL when it has been overwritten or not yet seen.
+ */
+const struct tui_event *
+tui_event_at(const struct tui *t, uint64_t i)
+{
+	if (i >= t->events.total || t->events.total - i > t->events.cap)
+		return NULL;
+	return &t->events.v[i % t->events.cap];
+}
+
+/*
+ * Writes the name of a key as the help screen shows it ("j", "Down",
+ * "^F", "Enter") into buf; returns its length.
+ */
+size_t
+tui_key_name(const struct tui_key *k, char *buf, size_t len)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} codes[] = {
+		{ KEY_DOWN, "Down" }, { KEY_UP, "Up" }, { KEY_LEFT, "Left" },
+		{ KEY_RIGHT, "Right" }, { KEY_NPAGE, "PgDn" },
+		{ KEY_PPAGE, "PgUp" }, { KEY_HOME, "Home" }, { KEY_END, "End" },
+		{ KEY_FIND, "Find" }, { KEY_SELECT, "Select" },
+		{ KEY_ENTER, "Enter" }, { KEY_BTAB, "Shift-Tab" },
+		{ KEY_BACKSPACE, "Backspace" },
+	};
+	size_t i;
+	int n;
+
+	if (k->keycode) {
+		for (i = 0; i < NX_ARRAY_LEN(codes); i++) {
+			if (codes[i].code == k->key)
+				return (size_t)snprintf(buf, len, "%s",
+				    codes[i].name);
+		}
+		return (size_t)snprintf(buf, len, "key %d", k->key);
+	}
+	switch (k->key) {
+	case '\t':
+		n = snprintf(buf, len, "Tab");
+		break;
+	case '\r':
+	case '\n':
+		n = snprintf(buf, len, "Enter");
+		break;
+	case ' ':
+		n = snprintf(buf, len, "Space");
+		break;
+	case TUI_KEY_ESC:
+		n = snprintf(buf, len, "Esc");
+		break;
+	default:
+		if (k->key < 0x20)
+			n = snprintf(buf, len, "^%c", k->key + 0x40);
+		else
+			n = snprintf(buf, len, "%c", k->key);
+	}
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* The header: title line, then the health counters. */
@@ -354,6 +511,41 @@ tui_draw_header(struct tui *t)
 	}
 }
 
+/*
+ * The '/' or ':' line in the footer: the prompt, the text with a cursor,
+ * and for a filter that does not parse, why, in the critical colour.
+ * Returns the column after it.
+ */
+static int
+tui_draw_line(struct tui *t, int limit)
+{
+	WINDOW *w = t->footer;
+	const char *prompt = t->mode == TUI_MODE_FILTER ? "/" : ":";
+	int x, tw, avail;
+	size_t skip = 0;
+
+	/* Keep the end of a long line (where the cursor is) in sight. */
+	tw = text_width(t->line, t->linelen);
+	avail = limit - 3;
+	while (tw > avail && skip < t->linelen) {
+		uint32_t cp;
+
+		skip += text_next(t->line + skip, t->linelen - skip, &cp);
+		tw = text_width(t->line + skip, t->linelen - skip);
+	}
+	x = tui_print(t, w, 0, 0, -1, t->theme.key, prompt, 1);
+	x += tui_print(t, w, 0, x, limit - x, A_NORMAL, t->line + skip,
+	    t->linelen - skip);
+	x += tui_print(t, w, 0, x, 1, A_REVERSE, " ", 1);
+	if (t->mode == TUI_MODE_FILTER && t->line_err[0] != '\0') {
+		x += 2;
+		x += tui_print(t, w, 0, x, limit - x,
+		    t->theme.health[NX_H_CRITICAL], t->line_err,
+		    strlen(t->line_err));
+	}
+	return x;
+}
+
 /* Columns one footer hint takes: "KEYS help" and two spaces after. */
 static int
 tui_hint_width(const struct tui_key *b)
@@ -363,10 +555,11 @@ tui_hint_width(const struct tui_key *b)
 }
 
 /*
- * The footer: hints generated from the current view's key table, then the
- * global keys, and the view's position at the right end.  When they do not
- * all fit, the view's hints are dropped from the end first, so that "q
- * quit" is the last to go.
+ * The footer: the '/' or ':' line while one is edited, else a message
+ * when there is one, else hints generated from the current view's key
+ * table, then the global keys; the view's position at the right end.
+ * When the hints do not all fit, the view's are dropped from the end
+ * first, so that "q quit" is the last to go.
  */
 static void
 tui_draw_footer(struct tui *t)
@@ -379,10 +572,24 @@ tui_draw_footer(struct tui *t)
 	int x = 0, limit, view_w = 0, global_w = 0;
 	size_t i, nview = v->nkeys;
 
-	if (v->position != NULL)
+	if (t->help)
+		snprintf(pos, sizeof pos, "help: %s view", v->name);
+	else if (v->position != NULL)
 		v->position(t, tui_current_state(t), pos, sizeof pos);
 	limit = tui_print_right(t, w, 0, 0, t->cols - 1, t->theme.dim, pos) - 1;
-	for (i = 0; i < v->nkeys; i++) {
+	if (t->mode != TUI_MODE_VIEW) {
+		tui_draw_line(t, limit);
+		return;
+	}
+	if (t->msg[0] != '\0') {
+		tui_print(t, w, 0, 0, limit, t->msg_error ?
+		    t->theme.health[NX_H_CRITICAL] : A_BOLD, t->msg,
+		    strlen(t->msg));
+		return;
+	}
+	if (t->help)
+		nview = 0;
+	for (i = 0; i < nview; i++) {
 		if (v->keys[i].hint != NULL)
 			view_w += tui_hint_width(&v->keys[i]);
 	}
@@ -408,6 +615,115 @@ tui_draw_footer(struct tui *t)
 		    strlen(b->help));
 		x += 2;
 	}
+}
+
+/*
+ * One help line per action of a key table: every key bound to it, and
+ * the help of the first of them that has one, drawn from line y of the
+ * help screen (scrolled by top).  Returns the number of lines.
+ */
+static int
+tui_help_keys(struct tui *t, const struct tui_key *keys, size_t n, int y,
+    int top, WINDOW *w)
+{
+	char names[128], one[32];
+	const char *help, *prev = "";
+	size_t i, j, len;
+	int lines = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++) {
+			if (keys[j].action == keys[i].action)
+				break;
+		}
+		if (j < i)
+			continue;
+		names[0] = '\0';
+		len = 0;
+		help = NULL;
+		for (j = i; j < n; j++) {
+			if (keys[j].action != keys[i].action)
+				continue;
+			tui_key_name(&keys[j], one, sizeof one);
+			len += (size_t)snprintf(names + len, sizeof names - len,
+			    "%s%s", len ? ", " : "", one);
+			if (len >= sizeof names)
+				len = sizeof names - 1;
+			if (help == NULL)
+				help = keys[j].help;
+		}
+		/* An action without words of its own pairs with the one before. */
+		if (help == NULL)
+			help = prev;
+		prev = help;
+		if (y + lines - top >= 0) {
+			tui_print(t, w, y + lines - top, 4, 26, t->theme.key,
+			    names, strlen(names));
+			tui_print(t, w, y + lines - top, 31, -1, A_NORMAL,
+			    help, strlen(help));
+		}
+		lines++;
+	}
+	return lines;
+}
+
+/*
+ * The help screen over the body: the current view's keys and the global
+ * keys, generated from their key tables (a binding and its help cannot
+ * drift apart), then the views and the ':' commands.
+ */
+static void
+tui_draw_help(struct tui *t, WINDOW *w)
+{
+	const struct view *v = tui_current(t);
+	char buf[160];
+	int y = 0, top = t->help_top, maxy = getmaxy(w);
+	size_t i;
+
+#define HELP_TITLE(text) do {						\
+	if (y - top >= 0)						\
+		tui_print(t, w, y - top, 0, -1, t->theme.colhdr, (text),	\
+		    strlen(text));						\
+	y++;								\
+} while (0)
+	snprintf(buf, sizeof buf, "Keys of the %s view", v->name);
+	HELP_TITLE(buf);
+	y += tui_help_keys(t, v->keys, v->nkeys, y, top, w);
+	y++;
+	HELP_TITLE("Keys of every view");
+	y += tui_help_keys(t, tui_global_keys, NX_ARRAY_LEN(tui_global_keys),
+	    y, top, w);
+	for (i = 0; i < tui_nviews; i++) {
+		if (tui_views[i]->key == 0)
+			continue;
+		if (y - top >= 0) {
+			snprintf(buf, sizeof buf, "%c", tui_views[i]->key);
+			tui_print(t, w, y - top, 4, 26, t->theme.key, buf,
+			    strlen(buf));
+			snprintf(buf, sizeof buf, "the %s view",
+			    tui_views[i]->name);
+			tui_print(t, w, y - top, 31, -1, A_NORMAL, buf,
+			    strlen(buf));
+		}
+		y++;
+	}
+	y++;
+	HELP_TITLE("Commands (after ':'; Tab completes, Up/Down recall)");
+	for (i = 0; i < NX_ARRAY_LEN(tui_commands); i++) {
+		if (y - top >= 0) {
+			snprintf(buf, sizeof buf, ":%s%s", tui_commands[i].name,
+			    tui_commands[i].args);
+			tui_print(t, w, y - top, 4, 26, t->theme.key, buf,
+			    strlen(buf));
+			tui_print(t, w, y - top, 31, -1, A_NORMAL,
+			    tui_commands[i].help, strlen(tui_commands[i].help));
+		}
+		y++;
+	}
+#undef HELP_TITLE
+	/* Let j/k scroll no further than the last line. */
+	if (top > 0 && y - top < maxy)
+		t->help_top = y > maxy ? y - maxy : 0;
 }
 
 /*
@@ -439,7 +755,10 @@ tui_frame(uv_timer_t *timer)
 	werase(t->header);
 	tui_draw_header(t);
 	werase(t->body);
-	v->draw(t, tui_current_state(t), t->body);
+	if (t->help)
+		tui_draw_help(t, t->body);
+	else
+		v->draw(t, tui_current_state(t), t->body);
 	werase(t->footer);
 	tui_draw_footer(t);
 	wnoutrefresh(t->header);
@@ -487,10 +806,59 @@ tui_resize(struct tui *t)
 	tui_mark_dirty(t);
 }
 
+/* The index of the view on top of the stack. */
+static size_t
+tui_current_index(const struct tui *t)
+{
+	return t->stack[t->depth - 1];
+}
+
+/* Applies the '/' line to the current view on every keystroke. */
+static void
+tui_filter_apply(struct tui *t)
+{
+	const struct view *v = tui_current(t);
+	struct nx_err err;
+
+	t->line[t->linelen] = '\0';
+	if (v->filter(t, tui_current_state(t), t->line, &err) != 0)
+		snprintf(t->line_err, sizeof t->line_err, "%s", err.msg);
+	else {
+		t->line_err[0] = '\0';
+		memcpy(t->filters[tui_current_index(t)], t->line,
+		    t->linelen + 1);
+	}
+	tui_mark_dirty(t);
+}
+
+/*
+ * A view cleared its filter itself (Esc in the view): the next '/' starts
+ * from an empty line.
+ */
+void
+tui_filter_cleared(struct tui *t)
+{
+	t->filters[tui_current_index(t)][0] = '\0';
+}
+
+/* Opens the '/' or ':' line. */
+static void
+tui_line_open(struct tui *t, enum tui_mode mode)
+{
+	t->mode = mode;
+	t->linelen = 0;
+	t->line[0] = '\0';
+	t->line_err[0] = '\0';
+	t->hpos = t->nhistory;
+	tui_mark_dirty(t);
+}
+
 /* Carries out a manager action (TUI_ACT_*). */
 static void
 tui_act(struct tui *t, int action)
 {
+	size_t idx;
+
 	switch (action) {
 	case TUI_ACT_QUIT:
 		tui_quit(t, 0);
@@ -506,9 +874,333 @@ tui_act(struct tui *t, int action)
 		clearok(curscr, TRUE);
 		tui_mark_dirty(t);
 		break;
+	case TUI_ACT_HELP:
+		t->help = true;
+		t->help_top = 0;
+		tui_mark_dirty(t);
+		break;
+	case TUI_ACT_FILTER:
+		if (tui_current(t)->filter == NULL) {
+			tui_message(t, true, "the %s view has no filter",
+			    tui_current(t)->name);
+			break;
+		}
+		/* Start from the filter in effect, to edit it. */
+		tui_line_open(t, TUI_MODE_FILTER);
+		snprintf(t->line, sizeof t->line, "%s",
+		    t->filters[tui_current_index(t)]);
+		t->linelen = strlen(t->line);
+		break;
+	case TUI_ACT_COMMAND:
+		tui_line_open(t, TUI_MODE_COMMAND);
+		break;
+	case TUI_ACT_NEXT:
+	case TUI_ACT_PREV:
+		idx = tui_current_index(t);
+		idx = action == TUI_ACT_NEXT ? (idx + 1) % tui_nviews :
+		    (idx + tui_nviews - 1) % tui_nviews;
+		tui_switch(t, tui_views[idx]);
+		break;
 	default:
 		break;
 	}
+}
+
+/* Completes the column of ":sort COL"; as tui_complete(). */
+static size_t
+tui_complete_sort(const char *col, char *out, size_t len)
+{
+	size_t i, n = 0, plen = strlen(col);
+	const char *only = NULL;
+
+	for (i = 0; i < SORT__COUNT; i++) {
+		if (strncmp(sort_name((enum fleet_sort)i), col, plen) == 0) {
+			only = sort_name((enum fleet_sort)i);
+			n++;
+		}
+	}
+	if (n == 1)
+		snprintf(out, len, "sort %s", only);
+	return n;
+}
+
+/*
+ * Completes the command name at the start of a ':' line: the one command
+ * that starts with it (and a space when it takes an argument), or the
+ * longest prefix the candidates share; after "sort ", the column.  Writes
+ * the new line to out and returns the number of candidates (0: out is the
+ * line unchanged).
+ */
+size_t
+tui_complete(const char *line, char *out, size_t len)
+{
+	size_t i, n = 0, plen = strlen(line), common = 0;
+	const char *first = NULL;
+
+	snprintf(out, len, "%s", line);
+	if (strncmp(line, "sort ", 5) == 0 && strchr(line + 5, ' ') == NULL)
+		return tui_complete_sort(line + 5, out, len);
+	if (strchr(line, ' ') != NULL)
+		return 0;
+	for (i = 0; i < NX_ARRAY_LEN(tui_commands); i++) {
+		const char *name = tui_commands[i].name;
+
+		if (strncmp(name, line, plen) != 0)
+			continue;
+		if (first == NULL) {
+			first = name;
+			common = strlen(name);
+		} else {
+			size_t k = 0;
+
+			while (k < common && first[k] == name[k])
+				k++;
+			common = k;
+		}
+		n++;
+	}
+	if (n == 1) {
+		for (i = 0; i < NX_ARRAY_LEN(tui_commands); i++) {
+			if (tui_commands[i].name == first)
+				break;
+		}
+		snprintf(out, len, "%s%s", first,
+		    tui_commands[i].args[0] != '\0' ? " " : "");
+	} else if (n > 1)
+		snprintf(out, len, "%.*s", (int)common, first);
+	return n;
+}
+
+/*
+ * Runs one ':' command line.  Returns 0, or -1 with err saying what is
+ * wrong (an unknown command, a missing argument, a node not found).
+ */
+int
+tui_command(struct tui *t, const char *line, struct nx_err *err)
+{
+	char cmd[32], arg[TUI_LINE_MAX];
+	const struct view *v;
+	struct theme_spec spec;
+	struct node *n;
+	size_t i, k;
+
+	while (*line == ' ')
+		line++;
+	for (k = 0; line[k] != '\0' && line[k] != ' ' && k < sizeof cmd - 1; k++)
+		cmd[k] = line[k];
+	cmd[k] = '\0';
+	line += k;
+	while (*line == ' ')
+		line++;
+	snprintf(arg, sizeof arg, "%s", line);
+	for (k = strlen(arg); k > 0 && arg[k - 1] == ' '; k--)
+		arg[k - 1] = '\0';
+	if (cmd[0] == '\0')
+		return 0;
+	if (strcmp(cmd, "q") == 0 || strcmp(cmd, "quit") == 0) {
+		tui_quit(t, 0);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		tui_act(t, TUI_ACT_HELP);
+		return 0;
+	}
+	for (i = 0; i < tui_nviews; i++) {
+		if (strcmp(cmd, tui_views[i]->name) == 0 && tui_views[i] !=
+		    &view_node) {
+			tui_switch(t, tui_views[i]);
+			return 0;
+		}
+	}
+	if (strcmp(cmd, "node") == 0) {
+		if (arg[0] == '\0') {
+			nx_err_set(err, ":node wants a node name");
+			return -1;
+		}
+		if ((n = fleet_find_node(&t->e->fleet, arg)) == NULL) {
+			nx_err_set(err, "no node named '%s'", arg);
+			return -1;
+		}
+		view_node_open(t, n->id);
+		return 0;
+	}
+	if (strcmp(cmd, "sort") == 0) {
+		v = tui_current(t);
+		if (v->sort == NULL) {
+			nx_err_set(err, "the %s view has a fixed order", v->name);
+			return -1;
+		}
+		return v->sort(t, tui_current_state(t), arg, err);
+	}
+	if (strcmp(cmd, "theme") == 0) {
+		if (arg[0] == '\0') {
+			nx_err_set(err, ":theme wants a name (now: %s)",
+			    t->theme_spec.name);
+			return -1;
+		}
+		if (theme_load(arg, &spec, err) != 0)
+			return -1;
+		t->theme_spec = spec;
+		theme_init(&t->theme, &t->theme_spec, t->color);
+		clearok(curscr, TRUE);
+		tui_message(t, false, "theme %s", t->theme_spec.name);
+		return 0;
+	}
+	nx_err_set(err, "unknown command '%s' (try :help)", cmd);
+	return -1;
+}
+
+/* Keeps a ':' line in the history (not twice in a row). */
+static void
+tui_history_add(struct tui *t, const char *line)
+{
+	if (line[0] == '\0' || (t->nhistory > 0 &&
+	    strcmp(t->history[t->nhistory - 1], line) == 0))
+		return;
+	if (t->nhistory == TUI_HISTORY) {
+		free(t->history[0]);
+		memmove(t->history, t->history + 1,
+		    (TUI_HISTORY - 1) * sizeof *t->history);
+		t->nhistory--;
+	}
+	t->history[t->nhistory++] = xstrdup(line);
+}
+
+/* Appends code point cp to the line as UTF-8, when it fits. */
+static void
+tui_line_append(struct tui *t, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	if (t->linelen + n >= sizeof t->line)
+		return;
+	memcpy(t->line + t->linelen, u, n);
+	t->linelen += n;
+	t->line[t->linelen] = '\0';
+}
+
+/*
+ * A key while the '/' or ':' line is open.  Enter applies (the filter
+ * stays; the command runs), Esc cancels (the filter is cleared), Backspace
+ * and ^U edit; on the ':' line Up/Down recall and Tab completes.
+ */
+static void
+tui_line_key(struct tui *t, const struct tui_input *in)
+{
+	struct nx_err err;
+	char buf[TUI_LINE_MAX];
+	bool filter = t->mode == TUI_MODE_FILTER;
+	size_t n;
+
+	tui_mark_dirty(t);
+	if (!in->keycode && in->ch == TUI_KEY_ESC) {
+		t->mode = TUI_MODE_VIEW;
+		if (filter) {
+			t->linelen = 0;
+			tui_filter_apply(t);
+		}
+		return;
+	}
+	if ((in->keycode && in->ch == KEY_ENTER) ||
+	    (!in->keycode && (in->ch == '\r' || in->ch == '\n'))) {
+		t->mode = TUI_MODE_VIEW;
+		t->line[t->linelen] = '\0';
+		if (filter) {
+			if (t->line_err[0] != '\0')
+				tui_message(t, true, "filter not changed: %s",
+				    t->line_err);
+			return;
+		}
+		tui_history_add(t, t->line);
+		snprintf(buf, sizeof buf, "%s", t->line);
+		if (tui_command(t, buf, &err) != 0)
+			tui_message(t, true, "%s", err.msg);
+		return;
+	}
+	if ((in->keycode && in->ch == KEY_BACKSPACE) ||
+	    (!in->keycode && (in->ch == 0x7f || in->ch == 0x08))) {
+		if (t->linelen == 0) {
+			if (!filter)
+				t->mode = TUI_MODE_VIEW;
+			return;
+		}
+		do
+			t->linelen--;
+		while (t->linelen > 0 &&
+		    ((unsigned char)t->line[t->linelen] & 0xc0) == 0x80);
+	} else if (!in->keycode && in->ch == TUI_CTRL('u'))
+		t->linelen = 0;
+	else if (!filter && !in->keycode && in->ch == '\t') {
+		t->line[t->linelen] = '\0';
+		n = tui_complete(t->line, buf, sizeof buf);
+		if (n == 0)
+			tui_message(t, true, "nothing completes '%s'", t->line);
+		snprintf(t->line, sizeof t->line, "%s", buf);
+		t->linelen = strlen(t->line);
+		return;
+	} else if (!filter && in->keycode && (in->ch == KEY_UP ||
+	    in->ch == KEY_DOWN)) {
+		if (in->ch == KEY_UP && t->hpos > 0)
+			t->hpos--;
+		else if (in->ch == KEY_DOWN && t->hpos < t->nhistory)
+			t->hpos++;
+		snprintf(t->line, sizeof t->line, "%s", t->hpos < t->nhistory ?
+		    t->history[t->hpos] : "");
+		t->linelen = strlen(t->line);
+		return;
+	} else if (!in->keycode && in->ch >= 0x20 && in->ch != 0x7f &&
+	    !(in->ch >= 0x80 && in->ch < 0xa0))
+		tui_line_append(t, (uint32_t)in->ch);
+	else
+		return;
+	t->line[t->linelen] = '\0';
+	if (filter)
+		tui_filter_apply(t);
+}
+
+/* A key while the help screen is up: scroll it, or close it. */
+static void
+tui_help_key(struct tui *t, const struct tui_input *in)
+{
+	int page = t->body != NULL ? getmaxy(t->body) : 1;
+
+	if (in->keycode && in->ch == KEY_DOWN)
+		t->help_top++;
+	else if (!in->keycode && in->ch == 'j')
+		t->help_top++;
+	else if ((in->keycode && in->ch == KEY_UP) ||
+	    (!in->keycode && in->ch == 'k'))
+		t->help_top = t->help_top > 0 ? t->help_top - 1 : 0;
+	else if ((in->keycode && in->ch == KEY_NPAGE) ||
+	    (!in->keycode && in->ch == ' '))
+		t->help_top += page;
+	else if (in->keycode && in->ch == KEY_PPAGE)
+		t->help_top = t->help_top > page ? t->help_top - page : 0;
+	else if (!in->keycode && in->ch == TUI_CTRL('c'))
+		tui_quit(t, 128 + SIGINT);
+	else
+		t->help = false;
+	tui_mark_dirty(t);
 }
 
 /* One key: the view first, then the global keys, then the view keys. */
@@ -525,6 +1217,18 @@ tui_key(struct tui *t, const struct tui_input *in)
 	 */
 	if (in->keycode && in->ch == KEY_RESIZE)
 		return;
+	if (t->msg[0] != '\0') {
+		t->msg[0] = '\0';
+		tui_mark_dirty(t);
+	}
+	if (t->mode != TUI_MODE_VIEW) {
+		tui_line_key(t, in);
+		return;
+	}
+	if (t->help) {
+		tui_help_key(t, in);
+		return;
+	}
 	b = tui_key_find(v->keys, v->nkeys, in);
 	if (b != NULL && b->action < 0) {
 		tui_act(t, b->action);
@@ -541,7 +1245,7 @@ tui_key(struct tui *t, const struct tui_input *in)
 	for (i = 0; i < tui_nviews; i++) {
 		if (!in->keycode && tui_views[i]->key != 0 &&
 		    in->ch == (wint_t)tui_views[i]->key) {
-			tui_show(t, i, i != 0);
+			tui_switch(t, tui_views[i]);
 			return;
 		}
 	}
@@ -586,25 +1290,78 @@ tui_on_clock(uv_timer_t *timer)
 {
 	struct tui *t = timer->data;
 	uint64_t now = uv_now(t->loop), dt = now - t->mark_ms;
+	size_t i;
 
 	if (dt > 0)
 		t->eps = (uint32_t)(((t->results - t->results_mark) * 1000 +
 		    dt / 2) / dt);
 	t->results_mark = t->results;
 	t->mark_ms = now;
+	for (i = 0; i < tui_nviews; i++) {
+		if (t->vstate[i] != NULL && tui_views[i]->tick != NULL)
+			tui_views[i]->tick(t, t->vstate[i]);
+	}
 	uv_timer_start(&t->clock, tui_on_clock,
 	    1000 - (uint64_t)(nx_wallclock() % 1000) + 1, 0);
 	tui_mark_dirty(t);
 }
 
-/* The bus: results feed events/s; anything may change what is shown. */
+/*
+ * Copies what the console keeps of an event into te: every field, and the
+ * first line of the text cut to fit (on a UTF-8 boundary).
+ */
+void
+tui_event_copy(struct tui_event *te, const struct event *ev)
+{
+	const char *nl;
+	size_t n;
+
+	te->seq = ev->seq;
+	te->time = ev->time;
+	te->kind = ev->kind;
+	te->node = ev->node;
+	te->check = ev->check;
+	te->state = ev->state;
+	te->prev_state = ev->prev_state;
+	te->state_type = ev->state_type;
+	te->attempt = ev->attempt;
+	te->flags = ev->flags;
+	te->text[0] = '\0';
+	if (ev->text == NULL)
+		return;
+	n = strnlen(ev->text, sizeof te->text);
+	nl = memchr(ev->text, '\n', n);
+	if (nl != NULL)
+		n = (size_t)(nl - ev->text);
+	if (n >= sizeof te->text) {
+		n = sizeof te->text - 1;
+		while (n > 0 && ((unsigned char)ev->text[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(te->text, ev->text, n);
+	te->text[n] = '\0';
+}
+
+/*
+ * The bus: every event goes into the console's ring and to every view
+ * that keeps state from events; results feed events/s; anything may
+ * change what is shown.
+ */
 static void
 tui_on_event(void *arg, const struct event *ev)
 {
 	struct tui *t = arg;
+	struct tui_event *te = &t->events.v[t->events.total % t->events.cap];
+	size_t i;
 
 	if (ev->kind == NX_EV_RESULT)
 		t->results++;
+	tui_event_copy(te, ev);
+	t->events.total++;
+	for (i = 0; i < tui_nviews; i++) {
+		if (t->vstate[i] != NULL && tui_views[i]->event != NULL)
+			tui_views[i]->event(t, t->vstate[i], ev);
+	}
 	tui_mark_dirty(t);
 }
 
@@ -667,6 +1424,10 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	t->frame_ms = 1000 / (fps > 100 ? 100 : fps);
 	t->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	t->vstate = xcalloc(tui_nviews, sizeof *t->vstate);
+	t->filters = xcalloc(tui_nviews, sizeof *t->filters);
+	t->color = color;
+	t->events.cap = TUI_EVRING;
+	t->events.v = xcalloc(t->events.cap, sizeof *t->events.v);
 	fdflags = fcntl(STDIN_FILENO, F_GETFL);
 
 	/* Before newterm(), so that ncurses keeps its hands off these. */
@@ -737,6 +1498,11 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	bus_subscribe(&e->bus, tui_on_event, t);
 
 	tui_layout(t);
+	/* Every view from the start: they keep state from bus events. */
+	for (i = 0; i < tui_nviews; i++) {
+		if (tui_views[i]->init != NULL)
+			t->vstate[i] = tui_views[i]->init(t);
+	}
 	tui_show(t, 0, false);
 	t->mark_ms = uv_now(t->loop);
 	t->results_mark = t->results;
@@ -774,6 +1540,10 @@ close:
 			tui_views[i]->free(t->vstate[i]);
 	}
 	free(t->vstate);
+	free(t->filters);
+	free(t->events.v);
+	for (i = 0; i < t->nhistory; i++)
+		free(t->history[i]);
 	if (t->nopen == 0)
 		free(t);
 	return status;

@@ -3,10 +3,14 @@
  *
  * The console is a screen manager (tui.c) that owns the terminal, the loop
  * handles and the frame timing, and a const table of views (tui_views[],
- * one file per view: view-fleet.c, ...).  The manager draws the header and
- * the footer; the current view draws the body and handles its keys.  Key
- * hints in the footer are generated from the view's key table, so a binding
- * and its hint cannot drift apart.
+ * one file per view: view-fleet.c, view-problems.c, view-events.c,
+ * view-node.c).  The manager draws the header and the footer, the help
+ * screen, and the '/' (filter) and ':' (command) lines; the current view
+ * draws the body and handles its keys.  Key hints in the footer and the
+ * help screen are generated from the view's key table, so a binding and
+ * its description cannot drift apart.  Every view gets every bus event and
+ * a tick each second, shown or not, so that views keep incremental state
+ * (the problem list) instead of scanning the fleet in a frame.
  *
  * Every piece of text drawn goes through text_sanitize() (text.c): nothing
  * from a node reaches the terminal raw.
@@ -38,6 +42,11 @@ enum {
 	TUI_ACT_QUIT = -2,      /* leave the console (exit status 0) */
 	TUI_ACT_BACK = -3,      /* leave the view; quits from the top level */
 	TUI_ACT_REDRAW = -4,    /* repaint the whole terminal */
+	TUI_ACT_HELP = -5,      /* show the keys of the current view */
+	TUI_ACT_FILTER = -6,    /* edit the view's filter (the view's filter hook) */
+	TUI_ACT_COMMAND = -7,   /* the ':' command line */
+	TUI_ACT_NEXT = -8,      /* the next top-level view (Tab) */
+	TUI_ACT_PREV = -9,      /* the previous one (Shift-Tab) */
 };
 
 /*
@@ -74,6 +83,13 @@ struct tui_input {
  *              let the manager try its global keys.
  *  position    write where the view is ("rows 1-45 of 5001") into buf for
  *              the right end of the footer.
+ *  event       every bus event, whether the view is shown or not (views
+ *              keep their own incremental state with it).  Must be cheap.
+ *  tick        every wall-clock second, shown or not.
+ *  filter      set the view's filter to `text` ("" clears it); called on
+ *              every keystroke of the '/' line.  Returns 0, or -1 with err
+ *              set (the old filter stays).  Views without it ignore '/'.
+ *  sort        sort the rows by `column` (":sort COLUMN"); 0 or -1 + err.
  */
 #define TUI_VIEW_VERSION 1
 struct view {
@@ -88,6 +104,34 @@ struct view {
 	bool (*handle_key)(struct tui *, void *state, const struct tui_input *,
 	    const struct tui_key *bound);
 	void (*position)(struct tui *, void *state, char *buf, size_t len);
+	void (*event)(struct tui *, void *state, const struct event *);
+	void (*tick)(struct tui *, void *state);
+	int (*filter)(struct tui *, void *state, const char *text,
+	    struct nx_err *);
+	int (*sort)(struct tui *, void *state, const char *column,
+	    struct nx_err *);
+};
+
+/*
+ * The console's copy of the event stream: the last `cap` events, text cut
+ * to TUI_EVTEXT bytes.  Event number i (0-based, counted since the console
+ * started) is v[i % cap] while total - i <= cap.  Filled by the manager
+ * from the bus; read by the events view and the node view.
+ */
+#define TUI_EVRING 10000
+#define TUI_EVTEXT 160
+struct tui_event {
+	uint64_t seq;
+	nx_time time;
+	uint16_t kind;
+	uint8_t state, prev_state, state_type, attempt, flags;
+	uint32_t node, check;
+	char text[TUI_EVTEXT];
+};
+struct tui_evring {
+	struct tui_event *v;
+	size_t cap;
+	uint64_t total;
 };
 
 /* What the theme gives each part of the screen (theme.c). */
@@ -130,6 +174,15 @@ struct tui_theme {
 };
 
 #define TUI_STACK_MAX 8
+#define TUI_LINE_MAX 256
+#define TUI_HISTORY 32
+
+/* What keys go to: the view, or the '/' or ':' line in the footer. */
+enum tui_mode {
+	TUI_MODE_VIEW,
+	TUI_MODE_FILTER,
+	TUI_MODE_COMMAND,
+};
 
 /* The console: one per tui_run(), on the heap, freed after its handles close. */
 struct tui {
@@ -166,6 +219,21 @@ struct tui {
 	size_t stack[TUI_STACK_MAX];    /* indexes into tui_views[] */
 	size_t depth;
 	void **vstate;          /* per view, by table index */
+
+	bool color;             /* colours allowed (NO_COLOR unset) */
+	enum tui_mode mode;
+	char line[TUI_LINE_MAX];        /* the '/' or ':' line being edited */
+	size_t linelen;
+	char line_err[sizeof(struct nx_err)];	/* why the '/' line does not parse, or "" */
+	char msg[sizeof(struct nx_err) + 64];	/* a one-shot footer message, until the next key */
+	bool msg_error;
+	bool help;              /* the help screen covers the body */
+	int help_top;           /* its first line shown */
+	char *history[TUI_HISTORY];     /* ':' lines, oldest first; owned */
+	size_t nhistory;
+	size_t hpos;            /* Up/Down position; nhistory = the new line */
+	struct tui_evring events;
+	char (*filters)[TUI_LINE_MAX];  /* per view: the filter in effect */
 };
 
 /* tui.c */
@@ -180,6 +248,19 @@ int tui_print(struct tui *, WINDOW *, int y, int x, int width, attr_t,
 int tui_print_right(struct tui *, WINDOW *, int y, int x, int width, attr_t,
     const char *);
 void tui_format_age(char *, size_t, nx_time age_ms);
+void tui_message(struct tui *, bool error, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void tui_push(struct tui *, const struct view *);
+void tui_filter_cleared(struct tui *);
+void tui_switch(struct tui *, const struct view *);
+void *tui_view_state(struct tui *, const struct view *);
+const struct tui_event *tui_event_at(const struct tui *, uint64_t i);
+void tui_event_copy(struct tui_event *, const struct event *);
+void tui_event_describe(const struct tui *, const struct tui_event *,
+    char *state, size_t);
+size_t tui_key_name(const struct tui_key *, char *, size_t);
+int tui_command(struct tui *, const char *, struct nx_err *);
+size_t tui_complete(const char *line, char *out, size_t len);
 
 /* text.c */
 size_t text_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
@@ -192,7 +273,74 @@ size_t text_next(const char *, size_t, uint32_t *);
 int theme_load(const char *name, struct theme_spec *, struct nx_err *);
 void theme_init(struct tui_theme *, const struct theme_spec *, bool color);
 
-/* view-fleet.c */
+/*
+ * filter.c: the '/' filter of the fleet and problems views and the fleet's
+ * sort orders; pure logic on the fleet, no curses (unit-tested alone).
+ */
+struct filter;
+int filter_parse(const char *, struct filter **, struct nx_err *);
+void filter_free(struct filter *);
+bool filter_match(const struct filter *, const struct fleet *,
+    const struct node *, const struct check *);
+bool filter_dynamic(const struct filter *);
+size_t filter_select(const struct filter *, const struct fleet *,
+    uint32_t *ids);
+int health_rank(enum nx_health);
+enum fleet_sort {
+	SORT_NONE,              /* fleet (inventory) order */
+	SORT_NAME,
+	SORT_STATE,
+	SORT_LOAD,
+	SORT_CPU,
+	SORT_MEM,
+	SORT_DISK,
+	SORT_CHANGE,
+	SORT__COUNT
+};
+const char *sort_name(enum fleet_sort);
+int sort_from_name(const char *, enum fleet_sort *);
+struct sort_cache {
+	uint32_t *rank;         /* per node: its place in name order; owned */
+	uint32_t nnodes;        /* the fleet size it was made for */
+};
+void sort_rows(const struct fleet *, struct sort_cache *, uint32_t *ids,
+    size_t n, enum fleet_sort, bool reverse);
+void sort_cache_free(struct sort_cache *);
+
+/*
+ * problems.c: the problem list, kept from bus events (no scan per frame):
+ * one row per check that is not OK and per node that is not UP.
+ */
+struct problem {
+	uint32_t node;
+	uint32_t check;         /* NX_NONE: the node's host state */
+};
+struct problems {
+	struct problem *v;      /* owned */
+	size_t n, cap;
+	uint32_t *check_slot;   /* per check: its row + 1, 0 = none; owned */
+	uint32_t *node_slot;    /* per node: its host row + 1; owned */
+	uint32_t nchecks, nnodes;       /* what the slot arrays cover */
+	bool unsorted;          /* rows changed since problems_sort() */
+	uint64_t version;       /* bumped on every change */
+};
+void problems_init(struct problems *, const struct fleet *);
+void problems_free(struct problems *);
+void problems_event(struct problems *, const struct fleet *,
+    const struct event *);
+bool problems_sort(struct problems *, const struct fleet *);
+int problems_cmp(const struct fleet *, const struct problem *,
+    const struct problem *);
+int problem_rank(const struct fleet *, const struct problem *);
+nx_time problem_since(const struct fleet *, const struct problem *);
+
+/* view-*.c */
 extern const struct view view_fleet;
+extern const struct view view_problems;
+extern const struct view view_events;
+extern const struct view view_node;
+void view_node_open(struct tui *, uint32_t node);
+void events_draw_row(struct tui *, WINDOW *, int y, int x,
+    const struct tui_event *, bool with_node);
 
 #endif /* NX_TUI_H */

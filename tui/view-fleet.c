@@ -1,7 +1,8 @@
 /*
- * view-fleet.c - the fleet view: every node, one row each, in fleet order.
+ * view-fleet.c - the fleet view: every node, one row each, in fleet order
+ * or sorted, optionally filtered.
  *
- * Keys (the footer hints are generated from fleet_keys[] below):
+ * Keys (the footer hints and the help are generated from fleet_keys[]):
  *
  *   j, Down            select the next node
  *   k, Up              select the previous node
@@ -9,9 +10,18 @@
  *   PgUp, ^B           one page up
  *   g, Home            the first node
  *   G, End             the last node
+ *   Enter              the node view of the selected node
+ *   /                  filter (tui/filter.c); Esc clears the filter
+ *   s, S               next sort column, reverse the order
  *
  * and the console's global keys: q quits, Esc quits from here (this is the
- * top-level view), ^L repaints the terminal.
+ * top-level view) once no filter is left, ^L repaints the terminal.
+ *
+ * The rows are a list of node ids, rebuilt when the filter or the order
+ * changes, and while the filter or the order depends on live values
+ * (state, metrics) with every frame (once a second above
+ * FLEET_LIVE_ROWS rows); with no filter and fleet order there is no list
+ * at all.  The selection follows its node across rebuilds.
  *
  * Columns are laid out for the width at hand: each has a minimum width and
  * a priority, the least important are dropped until the rest fit (DISK
@@ -34,6 +44,10 @@ enum {
 	FLEET_PAGE_UP,
 	FLEET_FIRST,
 	FLEET_LAST,
+	FLEET_OPEN,
+	FLEET_SORT,
+	FLEET_REVERSE,
+	FLEET_ESC,
 };
 
 static const struct tui_key fleet_keys[] = {
@@ -53,7 +67,14 @@ static const struct tui_key fleet_keys[] = {
 	/* What Home and End send on vt220-style terminals. */
 	{ .key = KEY_FIND, .keycode = true, .action = FLEET_FIRST },
 	{ .key = KEY_SELECT, .keycode = true, .action = FLEET_LAST },
-	{ .key = TUI_KEY_ESC, .action = TUI_ACT_QUIT },
+	{ .key = '\r', .action = FLEET_OPEN, .hint = "Enter", .help = "node" },
+	{ .key = '\n', .action = FLEET_OPEN },
+	{ .key = KEY_ENTER, .keycode = true, .action = FLEET_OPEN },
+	{ .key = '/', .action = TUI_ACT_FILTER, .hint = "/", .help = "filter" },
+	{ .key = 's', .action = FLEET_SORT, .hint = "s/S", .help = "sort" },
+	{ .key = 'S', .action = FLEET_REVERSE, .help = "reverse the order" },
+	{ .key = TUI_KEY_ESC, .action = FLEET_ESC,
+	  .help = "clear the filter, else quit" },
 };
 
 enum fleet_col {
@@ -96,11 +117,29 @@ static const struct fleet_column fleet_columns[FC__COUNT] = {
 #define FLEET_MARK 2
 
 struct fleet_view {
-	uint32_t top;           /* first node shown */
-	uint32_t sel;           /* selected node */
+	uint32_t top;           /* first row shown */
+	uint32_t sel;           /* selected row */
+	uint32_t sel_node;      /* its node, kept across rebuilds */
 	int width[FC__COUNT];   /* 0: column dropped */
 	int laid_out_for;       /* the width the layout was made for */
+
+	uint32_t *rows;         /* node ids shown; NULL: every node in order */
+	uint32_t nrows;
+	struct filter *filter;  /* NULL: none */
+	enum fleet_sort sort;
+	bool reverse;
+	bool stale;             /* rebuild rows before the next frame */
+	uint64_t built_ms;      /* uv_now() of the last rebuild */
+	struct sort_cache sort_cache;
 };
+
+/*
+ * Rows sorted or filtered by live values are rebuilt with every frame, so
+ * that the order on screen matches the values on screen, up to this many
+ * rows (a sort of 20,000 costs about 2 ms); above it, once a second.
+ */
+#define FLEET_LIVE_ROWS 20000
+#define FLEET_LIVE_MS 1000
 
 static void *
 fleet_view_init(struct tui *t)
@@ -111,7 +150,74 @@ fleet_view_init(struct tui *t)
 static void
 fleet_view_free(void *state)
 {
-	free(state);
+	struct fleet_view *fv = state;
+
+	filter_free(fv->filter);
+	sort_cache_free(&fv->sort_cache);
+	free(fv->rows);
+	free(fv);
+}
+
+static uint32_t
+fleet_count(const struct tui *t, const struct fleet_view *fv)
+{
+	return fv->rows != NULL ? fv->nrows : t->e->fleet.nnodes;
+}
+
+static uint32_t
+fleet_row_node(const struct fleet_view *fv, uint32_t row)
+{
+	return fv->rows != NULL ? fv->rows[row] : row;
+}
+
+/*
+ * Rebuilds the row list from the filter and the order, and puts the
+ * selection back on the node it was on (or the nearest row).
+ */
+static void
+fleet_rebuild(struct tui *t, struct fleet_view *fv)
+{
+	const struct fleet *f = &t->e->fleet;
+	uint32_t i;
+
+	fv->stale = false;
+	fv->built_ms = uv_now(t->loop);
+	if (fv->filter == NULL && fv->sort == SORT_NONE) {
+		free(fv->rows);
+		fv->rows = NULL;
+		fv->nrows = 0;
+		fv->sel = fv->sel_node < f->nnodes ? fv->sel_node : fv->sel;
+		return;
+	}
+	fv->rows = xreallocarray(fv->rows, f->nnodes ? f->nnodes : 1,
+	    sizeof *fv->rows);
+	fv->nrows = (uint32_t)filter_select(fv->filter, f, fv->rows);
+	if (fv->sort != SORT_NONE)
+		sort_rows(f, &fv->sort_cache, fv->rows, fv->nrows, fv->sort,
+		    fv->reverse);
+	for (i = 0; i < fv->nrows; i++) {
+		if (fv->rows[i] == fv->sel_node) {
+			fv->sel = i;
+			return;
+		}
+	}
+}
+
+/* A new filter or order: rebuild, and start from the first row. */
+static void
+fleet_restart(struct fleet_view *fv)
+{
+	fv->stale = true;
+	fv->top = fv->sel = 0;
+	fv->sel_node = UINT32_MAX;
+}
+
+/* Whether the rows depend on values that change while the fleet runs. */
+static bool
+fleet_live(const struct fleet_view *fv)
+{
+	return filter_dynamic(fv->filter) ||
+	    (fv->sort != SORT_NONE && fv->sort != SORT_NAME);
 }
 
 /* How many node rows the body holds (the column titles take one line). */
@@ -240,9 +346,8 @@ fleet_cell(struct tui *t, const struct node *n, int c, char *buf, size_t len)
 
 static void
 fleet_draw_row(struct tui *t, struct fleet_view *fv, WINDOW *w, int y,
-    const struct node *n)
+    const struct node *n, bool selected)
 {
-	bool selected = n->id == fv->sel;
 	attr_t base = selected ? t->theme.select : A_NORMAL, attr;
 	const char *s;
 	char buf[32];
@@ -276,10 +381,21 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 	uint32_t page = fleet_page(t), i;
 	int c, x = FLEET_MARK, cols = getmaxx(w);
 	static const char empty[] = "no nodes: check the inventory";
+	static const char none[] = "no node matches the filter (/ to change, "
+	    "Esc to clear)";
+	uint32_t n;
 
 	if (fv->laid_out_for != cols)
 		fleet_layout(fv, cols);
-	fleet_clamp(fv, f->nnodes, page);
+	if (fleet_live(fv) && (fleet_count(t, fv) <= FLEET_LIVE_ROWS ||
+	    uv_now(t->loop) - fv->built_ms >= FLEET_LIVE_MS))
+		fv->stale = true;
+	if (fv->stale)
+		fleet_rebuild(t, fv);
+	n = fleet_count(t, fv);
+	fleet_clamp(fv, n, page);
+	if (n > 0)
+		fv->sel_node = fleet_row_node(fv, fv->sel);
 
 	tui_print(t, w, 0, 0, cols, t->theme.colhdr, "", 0);
 	for (c = 0; c < FC__COUNT; c++) {
@@ -295,12 +411,15 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 			    title, strlen(title));
 		x += fv->width[c] + 1;
 	}
-	if (f->nnodes == 0) {
-		tui_print(t, w, 2, 2, -1, t->theme.dim, empty, strlen(empty));
+	if (f->nnodes == 0 || n == 0) {
+		tui_print(t, w, 2, 2, -1, t->theme.dim, f->nnodes ? none : empty,
+		    strlen(f->nnodes ? none : empty));
 		return;
 	}
-	for (i = 0; i < page && fv->top + i < f->nnodes; i++)
-		fleet_draw_row(t, fv, w, (int)i + 1, &f->nodes[fv->top + i]);
+	for (i = 0; i < page && fv->top + i < n; i++)
+		fleet_draw_row(t, fv, w, (int)i + 1,
+		    &f->nodes[fleet_row_node(fv, fv->top + i)],
+		    fv->top + i == fv->sel);
 }
 
 static bool
@@ -308,11 +427,34 @@ fleet_handle_key(struct tui *t, void *state, const struct tui_input *in,
     const struct tui_key *bound)
 {
 	struct fleet_view *fv = state;
-	uint32_t n = t->e->fleet.nnodes, page = fleet_page(t);
+	uint32_t n = fleet_count(t, fv), page = fleet_page(t);
 
 	if (bound == NULL)
 		return false;
 	switch (bound->action) {
+	case FLEET_OPEN:
+		if (n > 0)
+			view_node_open(t, fleet_row_node(fv, fv->sel));
+		return true;
+	case FLEET_SORT:
+		fv->sort = (fv->sort + 1) % SORT__COUNT;
+		fleet_restart(fv);
+		tui_message(t, false, "sorted by %s", sort_name(fv->sort));
+		break;
+	case FLEET_REVERSE:
+		fv->reverse = !fv->reverse;
+		fleet_restart(fv);
+		tui_message(t, false, "sorted by %s, %s", sort_name(fv->sort),
+		    fv->reverse ? "reversed" : "usual order");
+		break;
+	case FLEET_ESC:
+		if (fv->filter == NULL)
+			return false;
+		filter_free(fv->filter);
+		fv->filter = NULL;
+		fv->stale = true;
+		tui_filter_cleared(t);
+		break;
 	case FLEET_DOWN:
 		if (fv->sel + 1 < n)
 			fv->sel++;
@@ -348,14 +490,71 @@ static void
 fleet_position(struct tui *t, void *state, char *buf, size_t len)
 {
 	const struct fleet_view *fv = state;
-	uint32_t n = t->e->fleet.nnodes, page = fleet_page(t);
+	uint32_t n = fleet_count(t, fv), page = fleet_page(t);
 	uint32_t last = fv->top + page < n ? fv->top + page : n;
+	int k = 0;
 
 	if (n == 0)
-		snprintf(buf, len, "no nodes");
+		k = snprintf(buf, len, "no rows");
 	else
-		snprintf(buf, len, "rows %u-%u of %u", fv->top + 1, last, n);
+		k = snprintf(buf, len, "rows %u-%u of %u", fv->top + 1, last, n);
+	if (k >= 0 && (size_t)k < len && fv->filter != NULL)
+		k += snprintf(buf + k, len - (size_t)k, " | %u of %u match",
+		    n, t->e->fleet.nnodes);
+	if (k >= 0 && (size_t)k < len && fv->sort != SORT_NONE)
+		snprintf(buf + k, len - (size_t)k, " | by %s%s",
+		    sort_name(fv->sort), fv->reverse ? " reversed" : "");
 }
+
+/* Every keystroke of the '/' line: a new filter, or an error. */
+static int
+fleet_filter(struct tui *t, void *state, const char *text, struct nx_err *err)
+{
+	struct fleet_view *fv = state;
+	struct filter *f;
+
+	if (filter_parse(text, &f, err) != 0)
+		return -1;
+	filter_free(fv->filter);
+	fv->filter = f;
+	fleet_restart(fv);
+	tui_mark_dirty(t);
+	return 0;
+}
+
+static int
+fleet_sort(struct tui *t, void *state, const char *column, struct nx_err *err)
+{
+	struct fleet_view *fv = state;
+	enum fleet_sort s;
+	bool reverse = false;
+
+	if (*column == '-') {
+		reverse = true;
+		column++;
+	}
+	if (sort_from_name(column, &s) != 0) {
+		nx_err_set(err, "cannot sort by '%s' (name, state, load, cpu, "
+		    "mem, disk, change, none; -COLUMN reverses)", column);
+		return -1;
+	}
+	fv->sort = s;
+	fv->reverse = reverse;
+	fleet_restart(fv);
+	tui_message(t, false, "sorted by %s%s", sort_name(s),
+	    reverse ? ", reversed" : "");
+	return 0;
+}
+
+static void
+fleet_event(struct tui *t, void *state, const struct event *ev)
+{
+	struct fleet_view *fv = state;
+
+	if (ev->kind == NX_EV_NODE || ev->kind == NX_EV_CONFIG)
+		fv->stale = true;
+}
+
 
 const struct view view_fleet = {
 	.version = TUI_VIEW_VERSION,
@@ -368,4 +567,7 @@ const struct view view_fleet = {
 	.draw = fleet_draw,
 	.handle_key = fleet_handle_key,
 	.position = fleet_position,
+	.event = fleet_event,
+	.filter = fleet_filter,
+	.sort = fleet_sort,
 };

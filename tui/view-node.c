@@ -1,0 +1,536 @@
+/*
+ * view-node.c - the node view: everything about one node, scrollable.
+ *
+ * Opened with Enter on a fleet or problems row, or ":node NAME"; Esc goes
+ * back to where it was opened from.  It shows the node (name, address,
+ * groups, variables, host state), its metrics over the last minute as
+ * sparklines, every check (state, attempt, last check and change, flags,
+ * output with long output wrapped, perfdata), and the node's recent events.
+ *
+ * The view keeps, for the node shown, a ring of its last NODE_EVENTS
+ * events (seeded from the console's event ring when the node is opened,
+ * then filled from the bus) and a ring of NODE_SAMPLES metric samples
+ * taken every second while the node is the one shown.  Everything drawn
+ * from the node (names, vars, outputs) goes through the sanitiser.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tui.h"
+
+#define NODE_EVENTS 64
+#define NODE_SAMPLES 60
+#define NODE_METRICS 4          /* load cpu mem disk */
+
+enum {
+	NODE_DOWN,
+	NODE_UP,
+	NODE_PAGE_DOWN,
+	NODE_PAGE_UP,
+	NODE_FIRST,
+	NODE_LAST,
+};
+
+static const struct tui_key node_keys[] = {
+	{ .key = 'j', .action = NODE_DOWN, .hint = "j/k", .help = "scroll" },
+	{ .key = 'k', .action = NODE_UP },
+	{ .key = KEY_DOWN, .keycode = true, .action = NODE_DOWN },
+	{ .key = KEY_UP, .keycode = true, .action = NODE_UP },
+	{ .key = KEY_NPAGE, .keycode = true, .action = NODE_PAGE_DOWN,
+	  .hint = "PgDn/PgUp", .help = "page" },
+	{ .key = KEY_PPAGE, .keycode = true, .action = NODE_PAGE_UP },
+	{ .key = TUI_CTRL('f'), .action = NODE_PAGE_DOWN },
+	{ .key = TUI_CTRL('b'), .action = NODE_PAGE_UP },
+	{ .key = ' ', .action = NODE_PAGE_DOWN },
+	{ .key = 'g', .action = NODE_FIRST, .hint = "g/G", .help = "top/bottom" },
+	{ .key = 'G', .action = NODE_LAST },
+	{ .key = KEY_HOME, .keycode = true, .action = NODE_FIRST },
+	{ .key = KEY_END, .keycode = true, .action = NODE_LAST },
+	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK, .hint = "Esc",
+	  .help = "back" },
+};
+
+struct node_view {
+	bool have;              /* a node was opened */
+	uint32_t node;
+	struct tui_event ev[NODE_EVENTS];
+	uint64_t nev;           /* events recorded; ev[i % NODE_EVENTS] */
+	float hist[NODE_METRICS][NODE_SAMPLES];
+	uint32_t nhist;         /* samples recorded; [i % NODE_SAMPLES] */
+	int top;                /* first line shown */
+	int lines;              /* lines of the last frame */
+};
+
+/* Drawing state of one frame: a virtual line cursor scrolled by top. */
+struct node_draw {
+	struct tui *t;
+	WINDOW *w;
+	int y;                  /* virtual line */
+	int top, maxy, cols;
+};
+
+static void *
+node_view_init(struct tui *t)
+{
+	return xcalloc(1, sizeof(struct node_view));
+}
+
+static void
+node_view_free(void *state)
+{
+	free(state);
+}
+
+/* The screen line of the cursor, or -1 when it is scrolled away. */
+static int
+node_row(const struct node_draw *d)
+{
+	int r = d->y - d->top;
+
+	return r >= 0 && r < d->maxy ? r : -1;
+}
+
+/* Draws text at column x of the cursor's line (nothing when off screen). */
+static int
+node_put(struct node_draw *d, int x, int width, attr_t attr, const char *s,
+    size_t len)
+{
+	int r = node_row(d);
+
+	if (r < 0 || x >= d->cols)
+		return 0;
+	return tui_print(d->t, d->w, r, x, width, attr, s, len);
+}
+
+static void
+node_title(struct node_draw *d, const char *title)
+{
+	d->y++;
+	node_put(d, 0, -1, d->t->theme.colhdr, title, strlen(title));
+	d->y++;
+}
+
+/* "label  value" on one line. */
+static void
+node_field(struct node_draw *d, const char *label, const char *value,
+    attr_t attr)
+{
+	node_put(d, 2, 12, d->t->theme.dim, label, strlen(label));
+	node_put(d, 15, -1, attr, value, strlen(value));
+	d->y++;
+}
+
+/*
+ * Untrusted text, sanitised, then wrapped to the width from column x:
+ * every line of s (split at '\n' before sanitising) on as many screen
+ * lines as it needs.
+ */
+static void
+node_wrap(struct node_draw *d, int x, attr_t attr, const char *s, size_t len)
+{
+	char safe[4096];
+	size_t n, off, fit, line;
+	int width = d->cols - x, cols;
+
+	if (width < 8)
+		width = 8;
+	while (len > 0) {
+		const char *nl = memchr(s, '\n', len);
+
+		line = nl != NULL ? (size_t)(nl - s) : len;
+		n = text_sanitize(safe, sizeof safe, s, line);
+		off = 0;
+		do {
+			fit = text_fit(safe + off, n - off, width, &cols);
+			if (fit == 0 && off < n)
+				fit = n - off;  /* a character wider than the line */
+			node_put(d, x, -1, attr, safe + off, fit);
+			d->y++;
+			off += fit;
+		} while (off < n);
+		if (nl == NULL)
+			break;
+		s = nl + 1;
+		len -= line + 1;
+	}
+}
+
+/* One sparkline of the last samples of metric m, scaled to lo..hi. */
+static void
+node_spark(struct node_draw *d, const struct node_view *nv, int m,
+    double hi, int x)
+{
+	static const char *const blocks[] = {
+		"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
+		"\xe2\x96\x85", "\xe2\x96\x86", "\xe2\x96\x87", "\xe2\x96\x88",
+	};
+	static const char ascii[] = "_.-:=+*#";
+	char buf[NODE_SAMPLES * 3 + 1];
+	uint32_t n = nv->nhist < NODE_SAMPLES ? nv->nhist : NODE_SAMPLES, i;
+	size_t len = 0;
+	int level;
+	float v;
+
+	for (i = 0; i < n; i++) {
+		v = nv->hist[m][(nv->nhist - n + i) % NODE_SAMPLES];
+		if (isnan(v)) {
+			buf[len++] = ' ';
+			continue;
+		}
+		level = hi > 0 ? (int)(v / hi * 7.999) : 0;
+		level = level < 0 ? 0 : level > 7 ? 7 : level;
+		if (d->t->utf8) {
+			memcpy(buf + len, blocks[level], 3);
+			len += 3;
+		} else
+			buf[len++] = ascii[level];
+	}
+	buf[len] = '\0';
+	node_put(d, x, -1, d->t->theme.health[NX_H_OK], buf, len);
+}
+
+static void
+node_metrics(struct node_draw *d, const struct node_view *nv,
+    const struct node *n)
+{
+	static const char *const names[NODE_METRICS] = {
+		"load", "cpu %", "mem %", "disk %",
+	};
+	char buf[32];
+	uint32_t i, cnt = nv->nhist < NODE_SAMPLES ? nv->nhist : NODE_SAMPLES;
+	double hi;
+	int m;
+
+	node_title(d, "METRICS (the last minute, one sample a second)");
+	for (m = 0; m < NODE_METRICS; m++) {
+		double v = n->m.v[m];
+
+		if (isnan(v))
+			snprintf(buf, sizeof buf, "-");
+		else
+			snprintf(buf, sizeof buf, m == 0 ? "%.2f" : "%.0f", v);
+		node_put(d, 2, 12, d->t->theme.dim, names[m], strlen(names[m]));
+		node_put(d, 15, 8, A_NORMAL, buf, strlen(buf));
+		hi = 100;
+		if (m == 0) {
+			hi = 1;
+			for (i = 0; i < cnt; i++) {
+				float s = nv->hist[0][(nv->nhist - cnt + i) %
+				    NODE_SAMPLES];
+
+				if (!isnan(s) && s > hi)
+					hi = s;
+			}
+		}
+		node_spark(d, nv, m, hi, 24);
+		d->y++;
+	}
+}
+
+/* A time as "12s ago", or "never". */
+static void
+node_ago(struct tui *t, char *buf, size_t len, nx_time when)
+{
+	char age[16];
+
+	if (when == 0) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	tui_format_age(age, sizeof age, t->now - when);
+	snprintf(buf, len, "%s ago", age);
+}
+
+static void
+node_check(struct node_draw *d, const struct check *c)
+{
+	struct tui *t = d->t;
+	struct nx_plugin_output po;
+	char buf[256], last[24], change[24];
+	const char *state = c->has_result ? nx_state_name(c->state) : "PENDING";
+	enum nx_health h = c->has_result ? (enum nx_health)c->state :
+	    NX_H_PENDING;
+	size_t i;
+
+	node_put(d, 2, 12, t->theme.health[h], state, strlen(state));
+	node_put(d, 15, 16, A_BOLD, c->name, strlen(c->name));
+	node_ago(t, last, sizeof last, c->last_check);
+	node_ago(t, change, sizeof change, c->last_change);
+	snprintf(buf, sizeof buf, "%s %u/%u  checked %s  changed %s%s%s%s%s",
+	    c->state_type == NX_HARD ? "HARD" : "SOFT", c->attempt,
+	    c->max_attempts ? c->max_attempts : 1, last, change,
+	    c->is_host_check ? "  host check" : "",
+	    c->ack.type != NX_ACK_NONE ? "  acknowledged" : "",
+	    c->downtime_depth > 0 ? "  in downtime" : "",
+	    c->flapping ? "  flapping" : "");
+	node_put(d, 32, -1, A_NORMAL, buf, strlen(buf));
+	d->y++;
+	if (c->output == NULL || c->output[0] == '\0')
+		return;
+	plugin_output_parse(c->output, strlen(c->output), &po);
+	node_wrap(d, 6, A_NORMAL, po.first_line, strlen(po.first_line));
+	if (po.long_output != NULL)
+		node_wrap(d, 6, t->theme.dim, po.long_output,
+		    strlen(po.long_output));
+	for (i = 0; i < po.nperf; i++) {
+		const struct nx_perf *p = &po.perf[i];
+		int k;
+
+		if (p->undetermined)
+			k = snprintf(buf, sizeof buf, "%s = U", p->label);
+		else
+			k = snprintf(buf, sizeof buf, "%s = %g%s", p->label,
+			    p->value, p->uom);
+		if (k > 0 && (size_t)k < sizeof buf && p->warn_text != NULL)
+			k += snprintf(buf + k, sizeof buf - (size_t)k,
+			    "  warn %s", p->warn_text);
+		if (k > 0 && (size_t)k < sizeof buf && p->crit_text != NULL)
+			snprintf(buf + k, sizeof buf - (size_t)k, "  crit %s",
+			    p->crit_text);
+		node_put(d, 6, 6, t->theme.dim, "perf", 4);
+		node_put(d, 11, -1, A_NORMAL, buf, strlen(buf));
+		d->y++;
+	}
+	plugin_output_free(&po);
+}
+
+static void
+node_vars(struct node_draw *d, const struct node *n)
+{
+	const char *key;
+	json_t *v;
+	char *dump;
+
+	if (n->vars == NULL || json_object_size(n->vars) == 0)
+		return;
+	node_title(d, "VARIABLES");
+	json_object_foreach(n->vars, key, v) {
+		node_put(d, 2, 24, d->t->theme.dim, key, strlen(key));
+		if (json_is_string(v))
+			node_wrap(d, 27, A_NORMAL, json_string_value(v),
+			    json_string_length(v));
+		else {
+			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+			    JSON_PRESERVE_ORDER);
+			node_wrap(d, 27, A_NORMAL, dump ? dump : "?",
+			    dump ? strlen(dump) : 1);
+			free(dump);
+		}
+	}
+}
+
+static void
+node_draw(struct tui *t, void *state, WINDOW *w)
+{
+	struct node_view *nv = state;
+	const struct fleet *f = &t->e->fleet;
+	struct node_draw d = { .t = t, .w = w, .top = nv->top,
+	    .maxy = getmaxy(w), .cols = getmaxx(w) };
+	const struct node *n;
+	char buf[512], since[24];
+	static const char none[] = "no node: press Enter on a row of the fleet "
+	    "or problems view, or type :node NAME";
+	size_t len = 0;
+	uint64_t i, first;
+	uint16_t k;
+
+	if (!nv->have || nv->node >= f->nnodes) {
+		tui_print(t, w, 1, 2, -1, t->theme.dim, none, strlen(none));
+		return;
+	}
+	n = &f->nodes[nv->node];
+	node_put(&d, 0, -1, t->theme.title, "", 0);
+	node_put(&d, 1, -1, t->theme.title, n->name, strlen(n->name));
+	node_put(&d, d.cols - 14, 13, t->theme.health[n->health],
+	    nx_health_name(n->health), strlen(nx_health_name(n->health)));
+	d.y += 2;
+	snprintf(buf, sizeof buf, "%s", n->address ? n->address : "-");
+	node_field(&d, "address", buf, A_NORMAL);
+	if (n->port != 0 || n->user != NULL) {
+		snprintf(buf, sizeof buf, "port %u  user %s", n->port,
+		    n->user ? n->user : "(default)");
+		node_field(&d, "ssh", buf, A_NORMAL);
+	}
+	buf[0] = '\0';
+	for (k = 0; k < n->ngroups && len < sizeof buf - 1; k++) {
+		int r = snprintf(buf + len, sizeof buf - len, "%s%s",
+		    k ? ", " : "", f->groups[n->groups[k]]);
+
+		len += r > 0 ? (size_t)r : 0;
+	}
+	node_field(&d, "groups", n->ngroups ? buf : "-", A_NORMAL);
+	node_field(&d, "provider", n->provider ? n->provider->name : "-",
+	    A_NORMAL);
+	node_ago(t, since, sizeof since, n->last_change);
+	snprintf(buf, sizeof buf, "%s%s%s, health %s since %s",
+	    nx_host_state_name(n->host_state),
+	    n->ack.type != NX_ACK_NONE ? " (acknowledged)" : "",
+	    n->downtime_depth > 0 ? " (in downtime)" : "",
+	    nx_health_name(n->health), since);
+	node_field(&d, "host", buf, n->host_state == NX_HOST_UP ? A_NORMAL :
+	    t->theme.health[n->host_state == NX_HOST_DOWN ? NX_H_DOWN :
+	    NX_H_UNREACHABLE]);
+	node_vars(&d, n);
+	node_metrics(&d, nv, n);
+	snprintf(buf, sizeof buf, "CHECKS (%u)", n->nchecks);
+	node_title(&d, buf);
+	for (k = 0; k < n->nchecks; k++)
+		node_check(&d, &f->checks[n->checks[k]]);
+	node_title(&d, "RECENT EVENTS (newest last)");
+	first = nv->nev > NODE_EVENTS ? nv->nev - NODE_EVENTS : 0;
+	if (nv->nev == 0) {
+		node_put(&d, 2, -1, t->theme.dim, "none yet", 8);
+		d.y++;
+	}
+	for (i = first; i < nv->nev; i++) {
+		if (node_row(&d) >= 0)
+			events_draw_row(t, w, node_row(&d), 2,
+			    &nv->ev[i % NODE_EVENTS], false);
+		d.y++;
+	}
+	nv->lines = d.y;
+}
+
+static bool
+node_handle_key(struct tui *t, void *state, const struct tui_input *in,
+    const struct tui_key *bound)
+{
+	struct node_view *nv = state;
+	int page = t->body != NULL ? getmaxy(t->body) : 1;
+	int max = nv->lines > page ? nv->lines - page : 0;
+
+	if (bound == NULL)
+		return false;
+	switch (bound->action) {
+	case NODE_DOWN:
+		nv->top++;
+		break;
+	case NODE_UP:
+		nv->top--;
+		break;
+	case NODE_PAGE_DOWN:
+		nv->top += page;
+		break;
+	case NODE_PAGE_UP:
+		nv->top -= page;
+		break;
+	case NODE_FIRST:
+		nv->top = 0;
+		break;
+	case NODE_LAST:
+		nv->top = max;
+		break;
+	default:
+		return false;
+	}
+	if (nv->top > max)
+		nv->top = max;
+	if (nv->top < 0)
+		nv->top = 0;
+	tui_mark_dirty(t);
+	return true;
+}
+
+static void
+node_position(struct tui *t, void *state, char *buf, size_t len)
+{
+	const struct node_view *nv = state;
+
+	if (!nv->have)
+		snprintf(buf, len, "no node");
+	else
+		snprintf(buf, len, "line %d of %d", nv->top + 1, nv->lines);
+}
+
+static void
+node_record(struct node_view *nv, const struct event *ev)
+{
+	tui_event_copy(&nv->ev[nv->nev % NODE_EVENTS], ev);
+	nv->nev++;
+}
+
+static void
+node_event(struct tui *t, void *state, const struct event *ev)
+{
+	struct node_view *nv = state;
+
+	if (nv->have && ev->node == nv->node)
+		node_record(nv, ev);
+}
+
+static void
+node_tick(struct tui *t, void *state)
+{
+	struct node_view *nv = state;
+	const struct node *n;
+	int m;
+
+	if (!nv->have || nv->node >= t->e->fleet.nnodes)
+		return;
+	n = &t->e->fleet.nodes[nv->node];
+	for (m = 0; m < NODE_METRICS; m++)
+		nv->hist[m][nv->nhist % NODE_SAMPLES] = (float)n->m.v[m];
+	nv->nhist++;
+}
+
+/*
+ * Shows node `id` in the node view, over the current view: a new node
+ * starts with empty history, and its recent events are taken from the
+ * console's event ring.
+ */
+void
+view_node_open(struct tui *t, uint32_t id)
+{
+	struct node_view *nv = tui_view_state(t, &view_node);
+	const struct tui_event *e;
+	uint64_t i, found = 0, start;
+
+	if (nv == NULL || id >= t->e->fleet.nnodes)
+		return;
+	if (!nv->have || nv->node != id) {
+		memset(nv, 0, sizeof *nv);
+		nv->have = true;
+		nv->node = id;
+		/* The newest NODE_EVENTS events of the node, oldest first. */
+		start = t->events.total;
+		for (i = t->events.total; i > 0 && found < NODE_EVENTS; i--) {
+			e = tui_event_at(t, i - 1);
+			if (e == NULL)
+				break;
+			if (e->node == id) {
+				found++;
+				start = i - 1;
+			}
+		}
+		for (i = start; i < t->events.total && found > 0; i++) {
+			e = tui_event_at(t, i);
+			if (e != NULL && e->node == id) {
+				nv->ev[nv->nev % NODE_EVENTS] = *e;
+				nv->nev++;
+			}
+		}
+		node_tick(t, nv);
+	}
+	nv->top = 0;
+	tui_push(t, &view_node);
+}
+
+const struct view view_node = {
+	.version = TUI_VIEW_VERSION,
+	.name = "node",
+	.key = '4',
+	.keys = node_keys,
+	.nkeys = NX_ARRAY_LEN(node_keys),
+	.init = node_view_init,
+	.free = node_view_free,
+	.draw = node_draw,
+	.handle_key = node_handle_key,
+	.position = node_position,
+	.event = node_event,
+	.tick = node_tick,
+};
