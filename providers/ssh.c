@@ -1279,13 +1279,13 @@ host_poll_cb(uv_poll_t *poll, int status, int events)
 
 	(void)events;
 	if (h->state == H_CONNECT) {
-		if (status == 0 && getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err,
-		    &len) != 0)
+		/* The socket's own error says why (libuv only sees EPOLLERR). */
+		if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
-		if (status != 0 || err != 0) {
+		if (err != 0 || status != 0) {
 			host_fail(h, SSH_FAIL_CONNECT, "connect to %s port %u: %s",
-			    h->address, h->port, status != 0 ?
-			    uv_strerror(status) : strerror(err));
+			    h->address, h->port, err != 0 ? strerror(err) :
+			    uv_strerror(status));
 			return;
 		}
 		h->s = libssh2_session_init();

@@ -1,0 +1,200 @@
+#!/bin/sh
+# ssh.sh - `nexusctl run` against a real sshd (tests/integration/sshlab.sh):
+# 200 loopback hosts, accept-new then strict host keys, coalesced output,
+# shell-quoted inventory vars, exit statuses, an unknown and a changed host
+# key, a stopped server, a server that never answers (timeouts), and an
+# RSA client key (libssh2 1.10 cannot sign rsa-sha2).
+#
+# Needs root, /usr/sbin/sshd, unshare and $NEXUSCTL.  Exit: 0 pass, 1 fail,
+# 77 skip.
+
+set -u
+: "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
+. "$TOP_SRCDIR/tests/integration/sshlab.sh"
+lab_require
+command -v jq >/dev/null 2>&1 || lab_skip "jq is not installed"
+lab_enter "$TOP_SRCDIR/tests/integration/ssh.sh" "$@"
+
+lab_setup
+LISTENER_PID=
+cleanup() {
+	[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null
+	lab_cleanup
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+export XDG_CONFIG_HOME="$LAB/config" XDG_STATE_HOME="$LAB/state"
+unset SSH_AUTH_SOCK
+lab_start
+
+fails=0
+passes=0
+pass() { passes=$((passes + 1)); echo "ok: $1"; }
+fail() {
+	fails=$((fails + 1))
+	echo "FAIL: $1"
+	echo "--- stdout"; head -c 3000 "$LAB/out"
+	echo "--- stderr"; head -c 3000 "$LAB/err"
+}
+
+KH="$LAB/known_hosts"
+: >"$KH"
+# nx ARGS... : nexusctl run, bounded; $LAB/out, $LAB/err, $rc, $secs.
+nx() {
+	t0=$(date +%s)
+	timeout 60 "$NEXUSCTL" run -l "$LAB_USER" -p "$LAB_PORT" \
+	    --identity "$LAB/id_ed25519" --known-hosts "$KH" --no-agent "$@" \
+	    >"$LAB/out" 2>"$LAB/err"
+	rc=$?
+	secs=$(($(date +%s) - t0))
+}
+
+# --- 200 hosts, accept-new: every address answers as itself; keys recorded
+nx -w '127.0.0.[1-200]' --accept-new -- 'echo $SSH_CONNECTION | cut -d" " -f3'
+distinct=$(grep -E '^127\.0\.0\.[0-9]+$' "$LAB/out" | sort -u | wc -l)
+if [ $rc -eq 0 ] && [ "$distinct" -eq 200 ] &&
+   [ "$(grep -c '^127\.0\.0\.1 (1)$' "$LAB/out")" -eq 1 ] &&
+   [ "$(wc -l <"$KH")" -eq 200 ] &&
+   grep -q '^\[127\.0\.0\.200\]:'"$LAB_PORT"' ssh-ed25519 ' "$KH"; then
+	pass "200 hosts, 200 distinct addresses, 200 keys accepted (${secs}s)"
+else
+	fail "200 hosts with accept-new (rc=$rc, distinct=$distinct)"
+fi
+
+# --- strict (the default) with the keys now known; identical output coalesced
+nx -w '127.0.0.[1-200]' -- 'echo same; echo err >&2'
+if [ $rc -eq 0 ] && [ "$(grep -c '^----------------$' "$LAB/out")" -eq 2 ] &&
+   grep -qx '127\.0\.0\.\[1-200\] (200)' "$LAB/out" &&
+   grep -qx same "$LAB/out" && grep -qx err "$LAB/out" &&
+   grep -q '200 hosts.*200 ok' "$LAB/err"; then
+	pass "strict known hosts, output coalesced into one block (${secs}s)"
+else
+	fail "coalesced output"
+fi
+
+# --- JSON, and exit statuses: 1 when a command exits non-zero
+nx -w '127.0.0.[1-4]' --format json -- \
+    'a=$(echo $SSH_CONNECTION | cut -d" " -f3); [ "$a" = 127.0.0.2 ] && exit 3; echo ok'
+if [ $rc -eq 1 ] &&
+   [ "$(jq -r '.results[] | select(.exit == 3) | .hosts' "$LAB/out")" = 127.0.0.2 ] &&
+   [ "$(jq -r '.results[] | select(.exit == 0) | .count' "$LAB/out")" = 3 ] &&
+   [ "$(jq -r '.results[] | select(.exit == 0) | .stdout' "$LAB/out")" = ok ] &&
+   [ "$(jq -r .nonzero "$LAB/out")" = 1 ]; then
+	pass "JSON results; exit status 1 when a command exits non-zero"
+else
+	fail "JSON / non-zero exit (rc=$rc)"
+fi
+
+# --- inventory vars with shell metacharacters arrive as data
+MARK="$LAB/pwned"
+cat >"$LAB/inv.json" <<EOF
+{ "nodes": [
+  { "name": "lab1", "address": "127.0.0.1", "port": $LAB_PORT, "user": "$LAB_USER",
+    "groups": ["lab"], "vars": { "msg": "\$(touch $MARK); \`touch $MARK\` it's \"quoted\" & | ; > $MARK" } },
+  { "name": "lab2", "address": "127.0.0.2", "port": $LAB_PORT, "user": "$LAB_USER",
+    "groups": ["lab"], "vars": { "msg": "plain" } } ] }
+EOF
+want1="\$(touch $MARK); \`touch $MARK\` it's \"quoted\" & | ; > $MARK"
+timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab --identity "$LAB/id_ed25519" \
+    --known-hosts "$KH" --no-agent --format json -- 'printf "%s\n" {{ msg }}' \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+got1=$(jq -r '.results[] | select(.hosts == "lab1") | .stdout' "$LAB/out")
+got2=$(jq -r '.results[] | select(.hosts == "lab2") | .stdout' "$LAB/out")
+if [ $rc -eq 0 ] && [ "$got1" = "$want1" ] && [ "$got2" = plain ] &&
+   [ ! -e "$MARK" ]; then
+	pass "inventory vars substituted shell-quoted reach the remote side as data"
+else
+	fail "shell-quoted vars (rc=$rc, got1=$got1)"
+fi
+timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab --identity "$LAB/id_ed25519" \
+    --known-hosts "$KH" --no-agent -- 'echo {{ nosuchvar }}' \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "variable 'nosuchvar' is not defined" "$LAB/out"; then
+	pass "an undefined variable fails the host before anything runs"
+else
+	fail "undefined variable (rc=$rc)"
+fi
+
+# --- an unknown host under strict checking is refused; nothing recorded
+nx -w 127.0.0.201 -- "touch $MARK"
+if [ $rc -eq 2 ] && grep -q 'is not known' "$LAB/out" &&
+   grep -q -- '--accept-new' "$LAB/out" && [ ! -e "$MARK" ] &&
+   [ "$(wc -l <"$KH")" -eq 200 ]; then
+	pass "unknown host key refused under strict checking"
+else
+	fail "unknown host key (rc=$rc)"
+fi
+
+# --- an RSA client key: the server refuses it; the message says why
+ssh-keygen -q -t rsa -b 2048 -N '' -f "$LAB/id_rsa"
+cat "$LAB/id_rsa.pub" >>"$LAB/authorized_keys"
+timeout 60 "$NEXUSCTL" run -w 127.0.0.1 -l "$LAB_USER" -p "$LAB_PORT" \
+    --identity "$LAB/id_rsa" --known-hosts "$KH" --no-agent -- true \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q 'rsa-sha2' "$LAB/out" &&
+   grep -q 'ed25519' "$LAB/out" && grep -q 'FAILED (auth)' "$LAB/out"; then
+	pass "RSA key: the rsa-sha2 limitation is named, with the fix"
+else
+	fail "RSA key message (rc=$rc)"
+fi
+
+# --- a server that accepts but never speaks: handshake timeout
+python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 2299)); s.listen(512); time.sleep(30)' &
+LISTENER_PID=$!
+sleep 0.3
+t0=$(date +%s)
+timeout 60 "$NEXUSCTL" run -w '127.0.0.[1-20]' -l "$LAB_USER" -p 2299 -u 2 \
+    --identity "$LAB/id_ed25519" --known-hosts "$KH" --no-agent -- true \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+secs=$(($(date +%s) - t0))
+kill "$LISTENER_PID" 2>/dev/null
+wait "$LISTENER_PID" 2>/dev/null
+LISTENER_PID=
+if [ $rc -eq 2 ] && [ $secs -le 4 ] &&
+   grep -q '127\.0\.0\.\[1-20\] (20): FAILED (timeout): timed out in the SSH handshake' "$LAB/out"; then
+	pass "silent server: 20 hosts time out in the handshake within -u 2 (${secs}s)"
+else
+	fail "handshake timeout (rc=$rc, ${secs}s)"
+fi
+
+# --- a changed host key: refused, loudly, and nothing runs
+lab_new_host_key
+lab_restart
+: >"$LAB/sshd.log"
+nx -w '127.0.0.[1-3]' -- "touch $MARK"
+if [ $rc -eq 2 ] && grep -q 'has CHANGED' "$LAB/out" &&
+   grep -q 'ssh-keygen -R' "$LAB/out" && [ ! -e "$MARK" ] &&
+   ! grep -q "Accepted publickey" "$LAB/sshd.log"; then
+	pass "changed host key refused, command not run"
+else
+	fail "changed host key (rc=$rc)"
+fi
+
+# --- sshd stopped: every host fails fast with the real reason
+lab_stop
+nx -w '127.0.0.[1-50]' -u 5 -- true
+if [ $rc -eq 2 ] && [ $secs -le 5 ] &&
+   grep -q '127\.0\.0\.\[1-50\] (50): FAILED (connect): connect to {host} port '"$LAB_PORT"': Connection refused' "$LAB/out"; then
+	pass "server stopped: 50 hosts refused within the timeout (${secs}s)"
+else
+	fail "server stopped (rc=$rc, ${secs}s)"
+fi
+
+# --- usage errors
+timeout 10 "$NEXUSCTL" run -- true >"$LAB/out" 2>"$LAB/err"
+rc=$?
+if [ $rc -eq 64 ] && grep -q -- '-w HOSTLIST or -t TARGET' "$LAB/err"; then
+	pass "usage: no hosts given"
+else
+	fail "usage error (rc=$rc)"
+fi
+
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]
