@@ -885,7 +885,7 @@ int nx_json_locate(const char *text, size_t len, const char *path,
     unsigned *line, unsigned *column);
 
 /* ---------------------------------------------------------------------- */
-/* SSH (providers/ssh.c): libssh2 sessions on the loop (doc/ssh.md)       */
+/* SSH (providers/ssh-session.c): libssh2 sessions on the loop (doc/ssh.md) */
 
 /* Why a command could not run (SSH_OK: it ran; see the exit status). */
 enum ssh_fail {
@@ -933,6 +933,7 @@ struct ssh_result {
 	double duration_ms;             /* from submission */
 };
 typedef void (*ssh_exec_cb)(void *arg, const struct ssh_result *);
+typedef void (*ssh_data_cb)(void *arg, const char *buf, size_t len);
 
 struct ssh_pool_stats {
 	uint32_t hosts, ready, starting, waiting;
@@ -944,10 +945,14 @@ struct ssh_pool *ssh_pool_new(uv_loop_t *, const struct ssh_opts *,
 int ssh_exec(struct ssh_pool *, const char *address, uint16_t port,
     const char *user, const char *command, uint32_t timeout_ms, ssh_exec_cb,
     void *arg);
+int ssh_exec_stream(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, const char *command, uint32_t timeout_ms, ssh_data_cb,
+    ssh_exec_cb, void *arg);
 void ssh_pool_close(struct ssh_pool *);
 void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
+extern const struct provider provider_ssh;     /* providers/ssh.c */
 int ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
     char **out, struct nx_err *);
 

@@ -141,6 +141,51 @@ else
 	fail "RSA key message (rc=$rc)"
 fi
 
+# --- the ssh provider: inventory nodes with nexus_transport=ssh
+cat >"$LAB/fleet.json" <<EOF
+{ "nodes": [
+  { "name": "n1", "address": "127.0.0.1", "port": $LAB_PORT, "user": "$LAB_USER",
+    "vars": { "nexus_transport": "ssh", "nexus_cores": 64 } },
+  { "name": "n9", "address": "127.0.0.250", "port": $LAB_PORT, "user": "$LAB_USER",
+    "vars": { "nexus_transport": "ssh" } },
+  { "name": "off", "address": "127.0.0.3", "port": 2998, "user": "$LAB_USER",
+    "vars": { "nexus_transport": "ssh" } } ] }
+EOF
+export NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH"
+timeout 60 "$NEXUSCTL" check -i "$LAB/fleet.json" --format json >"$LAB/out" 2>"$LAB/err"
+rc=$?
+read -r l1 x </proc/loadavg
+node() { jq -r --arg n "$1" ".nodes[] | select(.name == \$n) | $2" "$LAB/out"; }
+load=$(node n1 .metrics.load)
+if [ "$(node n1 .health)" != DOWN ] &&
+   [ "$(node n1 '.checks[] | select(.name == "ping") | .state')" = OK ] &&
+   [ "$(jq -n --argjson a "$load" --argjson b "$l1" '($a - $b) | fabs < 2')" = true ] &&
+   [ "$(node n1 '.metrics.mem > 0 and .metrics.mem < 100')" = true ] &&
+   [ "$(node n1 '.metrics.disk > 0 and .metrics.disk <= 100')" = true ] &&
+   [ "$(node n9 .health)" = DOWN ] &&
+   node n9 '.checks[] | select(.name == "ping") | .output' | grep -q 'is not known' &&
+   [ "$(node off .health)" = DOWN ] &&
+   node off '.checks[] | select(.name == "ping") | .output' | grep -q 'Connection refused'; then
+	pass "ssh provider, batch: metrics from the node's /proc (load $load vs $l1); DOWN with the reason"
+else
+	fail "ssh provider batch (rc=$rc, load=$load vs $l1)"
+fi
+echo '{"checks": {"interval": "1s", "retry_interval": "1s"}}' >"$LAB/live.json"
+timeout 30 "$NEXUSCTL" watch -c "$LAB/live.json" -i "$LAB/fleet.json" --count 150 \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+# has FILTER: whether some event of the stream matches.
+has() { [ "$(jq -s "map(select($1)) | length > 0" "$LAB/out")" = true ]; }
+if [ $rc -eq 0 ] &&
+   has '.node == "n1" and .check == "ping" and .state == "OK"' &&
+   has '.node == "n1" and .check == "mem" and (.output // "" | test("^mem (OK|WARNING|CRITICAL) - mem [0-9.]+%"))' &&
+   has '.node == "off" and .check == "ping" and .state == "CRITICAL" and (.output // "" | test("Connection refused"))'; then
+	pass "ssh provider, live: the sampler channel streams metrics; a refused node is CRITICAL with the reason"
+else
+	fail "ssh provider live (rc=$rc)"
+fi
+unset NEXUSCTL_SSH_IDENTITY NEXUSCTL_SSH_KNOWN_HOSTS
+
 # --- a server that accepts but never speaks: handshake timeout
 python3 -c '
 import socket, time
