@@ -513,6 +513,9 @@ cmd_run_exec(int argc, char **argv)
 	so.warn = run_warn;
 	r.fanout = (size_t)fanout;
 	r.timeout_ms = (uint32_t)timeout_s * 1000;
+	/* One command per host: close each session once its host is done, so
+	 * that open connections stay near -f, not the number of hosts. */
+	so.idle_ms = 1;
 	so.connect_ms = r.timeout_ms;
 	so.handshake_ms = r.timeout_ms;
 	if (fanout < 64)

@@ -701,6 +701,8 @@ host_timer_cb(uv_timer_t *t)
 	}
 	if (h->state == H_READY && h->reqs == NULL && h->pool->o.idle_ms > 0 &&
 	    h->idle_since + h->pool->o.idle_ms <= now) {
+		/* A goodbye if the socket takes it now; no waiting for it. */
+		(void)libssh2_session_disconnect(h->s, "idle");
 		host_teardown(h, SSH_FAIL_CLOSED, "idle");
 		return;
 	}
