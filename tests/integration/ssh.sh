@@ -1,9 +1,11 @@
 #!/bin/sh
 # ssh.sh - `nexusctl run` against a real sshd (tests/integration/sshlab.sh):
-# 200 loopback hosts, accept-new then strict host keys, coalesced output,
+# 200 loopback hosts, accept-new then strict host keys (plain and hashed
+# known_hosts), ssh-agent, coalesced output,
 # shell-quoted inventory vars, exit statuses, an unknown and a changed host
-# key, a stopped server, a server that never answers (timeouts), and an
-# RSA client key (libssh2 1.10 cannot sign rsa-sha2).
+# key, a stopped server, a server that never answers (timeouts), an RSA
+# client key (libssh2 1.10 cannot sign rsa-sha2), and the ssh provider in
+# `check` (batch) and `watch` (live sampler).
 #
 # Needs root, /usr/sbin/sshd, unshare and $NEXUSCTL.  Exit: 0 pass, 1 fail,
 # 77 skip.
@@ -17,8 +19,10 @@ lab_enter "$TOP_SRCDIR/tests/integration/ssh.sh" "$@"
 
 lab_setup
 LISTENER_PID=
+AGENT_PID=
 cleanup() {
 	[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
 	lab_cleanup
 }
 trap cleanup EXIT
@@ -70,6 +74,43 @@ if [ $rc -eq 0 ] && [ "$(grep -c '^----------------$' "$LAB/out")" -eq 2 ] &&
 	pass "strict known hosts, output coalesced into one block (${secs}s)"
 else
 	fail "coalesced output"
+fi
+
+# --- hashed known_hosts entries (ssh-keygen -H) match too
+cp "$KH" "$LAB/kh.plain"
+ssh-keygen -q -H -f "$KH" >/dev/null 2>&1
+rm -f "$KH.old"
+nx -w '127.0.0.[1-5]' -- true
+if [ $rc -eq 0 ] && ! grep -q '^\[127' "$KH" && grep -q '^|1|' "$KH"; then
+	pass "hashed known_hosts entries"
+else
+	fail "hashed known_hosts (rc=$rc)"
+fi
+mv "$LAB/kh.plain" "$KH"
+
+# --- ssh-agent: the key from the agent, no identity file
+if command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; then
+	ssh-agent -D -a "$LAB/agent.sock" >/dev/null 2>&1 &
+	AGENT_PID=$!
+	i=0
+	while [ ! -S "$LAB/agent.sock" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	SSH_AUTH_SOCK="$LAB/agent.sock" ssh-add -q "$LAB/id_ed25519" 2>/dev/null
+	SSH_AUTH_SOCK="$LAB/agent.sock" timeout 60 "$NEXUSCTL" run \
+	    -w '127.0.0.[1-20]' -l "$LAB_USER" -p "$LAB_PORT" \
+	    --identity "$LAB/no-such-key" --known-hosts "$KH" -- echo agent \
+	    >"$LAB/out" 2>"$LAB/err"
+	rc=$?
+	kill "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+	if [ $rc -eq 0 ] && grep -qx '127\.0\.0\.\[1-20\] (20)' "$LAB/out"; then
+		pass "authentication through ssh-agent"
+	else
+		fail "ssh-agent (rc=$rc)"
+	fi
 fi
 
 # --- JSON, and exit statuses: 1 when a command exits non-zero
