@@ -690,9 +690,14 @@ host_timer_cb(uv_timer_t *t)
 		    (double)(r->deadline - r->submitted) / 1000.0,
 		    host_phase_name(h->state));
 		req_report(r, SSH_FAIL_TIMEOUT, msg, -1, NULL);
-		if (r->state == C_QUEUED) {
+		/*
+		 * A queued request just goes.  An open in progress must be
+		 * finished (libssh2 keeps its state in the session) and is
+		 * closed when it completes; a running command is closed now.
+		 */
+		if (r->state == C_QUEUED)
 			req_remove(r);
-		} else if (r->state < C_CLOSE)
+		else if (r->state == C_EXEC || r->state == C_READ)
 			r->state = C_CLOSE;
 	}
 	if (h->state == H_WAIT_SLOT && h->reqs == NULL) {

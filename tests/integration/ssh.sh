@@ -126,6 +126,17 @@ else
 	fail "JSON / non-zero exit (rc=$rc)"
 fi
 
+# --- a command that outlives -u: timed out, reported, the others unaffected
+nx -w '127.0.0.[1-3]' -u 1 -- \
+    'a=$(echo $SSH_CONNECTION | cut -d" " -f3); [ "$a" = 127.0.0.3 ] || exec sleep 4; echo quick'
+if [ $rc -eq 2 ] && [ $secs -le 3 ] &&
+   grep -q '^127\.0\.0\.\[1-2\] (2): FAILED (timeout): timed out after 1\.0 s running the command' "$LAB/out" &&
+   grep -q '^127\.0\.0\.3 (1)$' "$LAB/out"; then
+	pass "a command past -u times out, the others complete (${secs}s)"
+else
+	fail "command timeout (rc=$rc, ${secs}s)"
+fi
+
 # --- inventory vars with shell metacharacters arrive as data
 MARK="$LAB/pwned"
 cat >"$LAB/inv.json" <<EOF
