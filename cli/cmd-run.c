@@ -407,6 +407,7 @@ cmd_run_exec(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "identity", required_argument, NULL, OPT_IDENTITY },
 		{ "known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS },
+		{ "ssh-config", required_argument, NULL, 'F' },
 		{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
 		{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 		{ NULL, 0, NULL, 0 },
@@ -436,7 +437,7 @@ cmd_run_exec(int argc, char **argv)
 	memset(&e, 0, sizeof e);
 	cli_common_init(&co, argv);
 	while ((opt = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS
-	    "t:w:f:u:l:p:", longopts, NULL)) != -1) {
+	    "t:w:f:u:l:p:F:", longopts, NULL)) != -1) {
 		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
 			return status;
 		if (rc > 0)
@@ -469,6 +470,9 @@ cmd_run_exec(int argc, char **argv)
 			break;
 		case 'l':
 			user = optarg;
+			break;
+		case 'F':
+			so.config_file = optarg;
 			break;
 		case 'p':
 			if (cli_parse_long("-p", optarg, 1, 65535, &port) != 0)
@@ -575,7 +579,7 @@ cmd_run_exec(int argc, char **argv)
 				    user ? user : nd->user);
 			else
 				run_host_add(&r, &cap, names[i], names[i],
-				    port ? (uint16_t)port : 22, user);
+				    (uint16_t)port, user);
 		}
 		range_free(names, n);
 	}

@@ -55,7 +55,7 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "run",
-		.usage = "(-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--format text|json] -- COMMAND",
+		.usage = "(-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--format text|json] -- COMMAND",
 		.summary = "run a command on many hosts over SSH, output coalesced",
 		.exec = cmd_run_exec,
 	},

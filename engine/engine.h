@@ -909,6 +909,7 @@ struct ssh_opts {
 	const char *const *identities;  /* identity files; none = ~/.ssh/id_{ed25519,ecdsa,rsa} */
 	size_t nidentities;
 	const char *known_hosts;        /* user known_hosts; NULL = ~/.ssh/known_hosts */
+	const char *config_file;        /* ssh_config; NULL = ~/.ssh/config, "none" */
 	bool accept_new;                /* add keys of unknown hosts (never changed ones) */
 	bool no_agent;                  /* do not use ssh-agent */
 	uint32_t connect_ms;            /* default 10 s */
@@ -953,6 +954,15 @@ void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
 extern const struct provider provider_ssh;     /* providers/ssh.c */
+
+/* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
+struct ssh_config;
+struct ssh_config *ssh_config_parse(const char *);
+struct ssh_config *ssh_config_load(const char *path);
+void ssh_config_free(struct ssh_config *);
+void ssh_config_lookup(const struct ssh_config *, const char *name,
+    const char **hostname, uint16_t *port, const char **user, char ***idents,
+    size_t *nidents);
 int ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
     char **out, struct nx_err *);
 

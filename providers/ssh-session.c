@@ -117,6 +117,8 @@ struct ssh_host {
 	struct libssh2_agent_publickey *agent_id;
 	size_t ident;           /* next identity file */
 	char *rsa_refused;      /* an RSA key the server refused, or NULL */
+	char **idents;          /* IdentityFiles from ssh_config, owned */
+	size_t nidents;
 	char auth_notes[256];   /* why identities could not be used */
 
 	struct ssh_req *reqs;   /* queued and active, in submission order */
@@ -133,6 +135,7 @@ struct ssh_pool {
 	char **identities;
 	size_t nidentities;
 	bool identities_given;
+	struct ssh_config *cfg; /* ~/.ssh/config or opts.config_file, or NULL */
 	char *known_hosts;      /* the user file: read, and appended by accept-new */
 	char *global_known_hosts;
 	LIBSSH2_SESSION *kh_session;    /* owns kh; never connected */
@@ -975,11 +978,22 @@ host_auth(struct ssh_host *h)
 		}
 	}
 
-	for (; h->ident < p->nidentities; h->ident++) {
-		const char *path = p->identities[h->ident];
+	/* --identity, else the host's IdentityFiles, else the defaults. */
+	for (;; h->ident++) {
+		bool explicit = p->identities_given || h->nidents > 0;
+		const char *path;
 
+		if (!p->identities_given && h->nidents > 0) {
+			if (h->ident >= h->nidents)
+				break;
+			path = h->idents[h->ident];
+		} else {
+			if (h->ident >= p->nidentities)
+				break;
+			path = p->identities[h->ident];
+		}
 		if (access(path, R_OK) != 0) {
-			if (p->identities_given)
+			if (explicit)
 				auth_note(h, "%s: %s", path, strerror(errno));
 			continue;
 		}
@@ -1446,6 +1460,22 @@ ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
 		xasprintf(&p->known_hosts, "%s/.ssh/known_hosts",
 		    home != NULL ? home : "");
 	p->global_known_hosts = xstrdup("/etc/ssh/ssh_known_hosts");
+	if (opts->config_file != NULL) {
+		if (strcmp(opts->config_file, "none") != 0 &&
+		    (p->cfg = ssh_config_load(opts->config_file)) == NULL) {
+			nx_err_set(err, "%s: %s", opts->config_file,
+			    strerror(errno));
+			ssh_pool_close(p);
+			return NULL;
+		}
+	} else if (home != NULL) {
+		char *path;
+
+		xasprintf(&path, "%s/.ssh/config", home);
+		p->cfg = ssh_config_load(path);
+		free(path);
+	}
+	p->o.config_file = NULL;
 	p->kh_session = libssh2_session_init();
 	p->kh = p->kh_session != NULL ?
 	    libssh2_knownhost_init(p->kh_session) : NULL;
@@ -1461,9 +1491,10 @@ ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
 }
 
 /*
- * Runs command on user@address:port (user NULL = the pool's default, else
- * the local user) over the host's persistent session, opening it first if
- * needed.  cb is called exactly once, from the loop, with the result;
+ * Runs command on user@address:port over the host's persistent session,
+ * opening it first if needed.  address may be an ssh_config Host alias;
+ * port 0 and user NULL mean "not given": ssh_config's, else 22 and the
+ * pool's default user, else the local user.  cb is called exactly once, from the loop, with the result;
  * timeout_ms (0 = none) counts from now and covers connecting too.
  * Returns 0, or -1 if the pool is closing.
  */
@@ -1489,13 +1520,30 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 	struct ssh_host *h;
 	struct ssh_req *r, **pp;
 
+	const char *hostname = NULL;
+	char **idents = NULL;
+	size_t nidents = 0, i;
+
 	if (p->closing)
 		return -1;
+	/* Given values win over ssh_config, which wins over the defaults. */
+	ssh_config_lookup(p->cfg, address, &hostname, &port, &user, &idents,
+	    &nidents);
+	if (hostname != NULL)
+		address = hostname;
 	if (user == NULL)
 		user = p->user;
 	if (user == NULL)
 		user = ssh_local_user();
 	h = pool_host(p, address, port != 0 ? port : 22, user);
+	if (h->nidents == 0 && nidents > 0) {
+		h->idents = idents;
+		h->nidents = nidents;
+	} else {
+		for (i = 0; i < nidents; i++)
+			free(idents[i]);
+		free(idents);
+	}
 	r = xcalloc(1, sizeof *r);
 	r->h = h;
 	r->command = xstrdup(command);
@@ -1531,6 +1579,7 @@ pool_free(struct ssh_pool *p)
 	free(p->identities);
 	free(p->known_hosts);
 	free(p->global_known_hosts);
+	ssh_config_free(p->cfg);
 	free(p->user);
 	free(p->buckets);
 	free(p);
@@ -1541,7 +1590,11 @@ host_timer_closed(uv_handle_t *handle)
 {
 	struct ssh_host *h = handle->data;
 	struct ssh_pool *p = h->pool;
+	size_t i;
 
+	for (i = 0; i < h->nidents; i++)
+		free(h->idents[i]);
+	free(h->idents);
 	free(h->address);
 	free(h->user);
 	free(h);

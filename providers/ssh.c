@@ -17,8 +17,8 @@
  *
  * SSH settings come from the inventory (address, port, ansible_user) and
  * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
- * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1; else ~/.ssh and
- * ssh-agent as OpenSSH.  The reason a node is down is interned in the fleet
+ * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
+ * (an ssh_config, or "none"); else ~/.ssh and ssh-agent as OpenSSH.  The reason a node is down is interned in the fleet
  * and kept in node.pdata (inventory nodes leave it unused).
  */
 #include "config.h"
@@ -281,6 +281,7 @@ sshp_new(struct engine *e)
 		o.nidentities = 1;
 	}
 	o.known_hosts = kh != NULL && *kh != '\0' ? kh : NULL;
+	o.config_file = getenv("NEXUSCTL_SSH_CONFIG");
 	o.accept_new = an != NULL && strcmp(an, "1") == 0;
 	o.warn = sshp_warn;
 	o.warn_arg = e;

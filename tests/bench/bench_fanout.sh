@@ -54,7 +54,7 @@ measure() {
 }
 
 measure nexusctl "$NEXUSCTL" run -w "$range" -f 64 -u 60 -l "$LAB_USER" \
-    -p "$LAB_PORT" --identity "$LAB/id_ed25519" --known-hosts "$KH" \
+    -p "$LAB_PORT" -F none --identity "$LAB/id_ed25519" --known-hosts "$KH" \
     --no-agent --format json -- cat /proc/loadavg
 echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.nexusctl")"
 

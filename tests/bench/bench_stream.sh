@@ -46,6 +46,7 @@ key=$(cut -d' ' -f1,2 "$LAB/host_ed25519.pub")
 echo '{"checks": {"interval": "10s", "retry_interval": "10s"}}' >"$LAB/config.json"
 
 export NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH"
+export NEXUSCTL_SSH_CONFIG=none
 export XDG_CONFIG_HOME="$LAB/xdg" XDG_STATE_HOME="$LAB/xdg"
 "$NEXUSCTL" watch -c "$LAB/config.json" -i "$LAB/fleet.json" >"$LAB/events" \
     2>"$LAB/watch.err" &

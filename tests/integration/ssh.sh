@@ -46,7 +46,7 @@ KH="$LAB/known_hosts"
 # nx ARGS... : nexusctl run, bounded; $LAB/out, $LAB/err, $rc, $secs.
 nx() {
 	t0=$(date +%s)
-	timeout 60 "$NEXUSCTL" run -l "$LAB_USER" -p "$LAB_PORT" \
+	timeout 60 "$NEXUSCTL" run -l "$LAB_USER" -p "$LAB_PORT" -F none \
 	    --identity "$LAB/id_ed25519" --known-hosts "$KH" --no-agent "$@" \
 	    >"$LAB/out" 2>"$LAB/err"
 	rc=$?
@@ -99,7 +99,7 @@ if command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; t
 	done
 	SSH_AUTH_SOCK="$LAB/agent.sock" ssh-add -q "$LAB/id_ed25519" 2>/dev/null
 	SSH_AUTH_SOCK="$LAB/agent.sock" timeout 60 "$NEXUSCTL" run \
-	    -w '127.0.0.[1-20]' -l "$LAB_USER" -p "$LAB_PORT" \
+	    -w '127.0.0.[1-20]' -l "$LAB_USER" -p "$LAB_PORT" -F none \
 	    --identity "$LAB/no-such-key" --known-hosts "$KH" -- echo agent \
 	    >"$LAB/out" 2>"$LAB/err"
 	rc=$?
@@ -111,6 +111,31 @@ if command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; t
 	else
 		fail "ssh-agent (rc=$rc)"
 	fi
+fi
+
+# --- ssh_config: Host aliases with HostName, Port, User, IdentityFile
+cat >"$LAB/ssh_config" <<EOF
+Host web1
+  HostName 127.0.0.11
+Host web2
+  HostName 127.0.0.12
+Host web*
+  Port $LAB_PORT
+  User $LAB_USER
+  IdentityFile $LAB/id_ed25519
+EOF
+timeout 60 "$NEXUSCTL" run -w 'web[1-2]' -F "$LAB/ssh_config" --known-hosts "$KH" \
+    --no-agent --format json -- 'echo $SSH_CONNECTION | cut -d" " -f3; whoami' \
+    >"$LAB/out" 2>"$LAB/err"
+rc=$?
+if [ $rc -eq 0 ] &&
+   [ "$(jq -r '.results[] | select(.hosts == "web1") | .stdout' "$LAB/out")" = "127.0.0.11
+$LAB_USER" ] &&
+   [ "$(jq -r '.results[] | select(.hosts == "web2") | .stdout' "$LAB/out")" = "127.0.0.12
+$LAB_USER" ]; then
+	pass "ssh_config aliases (HostName, Port, User, IdentityFile)"
+else
+	fail "ssh_config (rc=$rc)"
 fi
 
 # --- JSON, and exit statuses: 1 when a command exits non-zero
@@ -147,7 +172,7 @@ cat >"$LAB/inv.json" <<EOF
     "groups": ["lab"], "vars": { "msg": "plain" } } ] }
 EOF
 want1="\$(touch $MARK); \`touch $MARK\` it's \"quoted\" & | ; > $MARK"
-timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab --identity "$LAB/id_ed25519" \
+timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab -F none --identity "$LAB/id_ed25519" \
     --known-hosts "$KH" --no-agent --format json -- 'printf "%s\n" {{ msg }}' \
     >"$LAB/out" 2>"$LAB/err"
 rc=$?
@@ -159,7 +184,7 @@ if [ $rc -eq 0 ] && [ "$got1" = "$want1" ] && [ "$got2" = plain ] &&
 else
 	fail "shell-quoted vars (rc=$rc, got1=$got1)"
 fi
-timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab --identity "$LAB/id_ed25519" \
+timeout 60 "$NEXUSCTL" run -i "$LAB/inv.json" -t @lab -F none --identity "$LAB/id_ed25519" \
     --known-hosts "$KH" --no-agent -- 'echo {{ nosuchvar }}' \
     >"$LAB/out" 2>"$LAB/err"
 rc=$?
@@ -182,7 +207,7 @@ fi
 # --- an RSA client key: the server refuses it; the message says why
 ssh-keygen -q -t rsa -b 2048 -N '' -f "$LAB/id_rsa"
 cat "$LAB/id_rsa.pub" >>"$LAB/authorized_keys"
-timeout 60 "$NEXUSCTL" run -w 127.0.0.1 -l "$LAB_USER" -p "$LAB_PORT" \
+timeout 60 "$NEXUSCTL" run -w 127.0.0.1 -l "$LAB_USER" -p "$LAB_PORT" -F none \
     --identity "$LAB/id_rsa" --known-hosts "$KH" --no-agent -- true \
     >"$LAB/out" 2>"$LAB/err"
 rc=$?
@@ -204,6 +229,7 @@ cat >"$LAB/fleet.json" <<EOF
     "vars": { "nexus_transport": "ssh" } } ] }
 EOF
 export NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH"
+export NEXUSCTL_SSH_CONFIG=none
 timeout 60 "$NEXUSCTL" check -i "$LAB/fleet.json" --format json >"$LAB/out" 2>"$LAB/err"
 rc=$?
 read -r l1 x </proc/loadavg
@@ -236,7 +262,7 @@ if [ $rc -eq 0 ] &&
 else
 	fail "ssh provider live (rc=$rc)"
 fi
-unset NEXUSCTL_SSH_IDENTITY NEXUSCTL_SSH_KNOWN_HOSTS
+unset NEXUSCTL_SSH_IDENTITY NEXUSCTL_SSH_KNOWN_HOSTS NEXUSCTL_SSH_CONFIG
 
 # --- a server that accepts but never speaks: handshake timeout
 python3 -c '
@@ -246,7 +272,7 @@ s.bind(("0.0.0.0", 2299)); s.listen(512); time.sleep(30)' &
 LISTENER_PID=$!
 sleep 0.3
 t0=$(date +%s)
-timeout 60 "$NEXUSCTL" run -w '127.0.0.[1-20]' -l "$LAB_USER" -p 2299 -u 2 \
+timeout 60 "$NEXUSCTL" run -w '127.0.0.[1-20]' -l "$LAB_USER" -p 2299 -u 2 -F none \
     --identity "$LAB/id_ed25519" --known-hosts "$KH" --no-agent -- true \
     >"$LAB/out" 2>"$LAB/err"
 rc=$?

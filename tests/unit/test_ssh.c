@@ -134,10 +134,14 @@ test_pool_empty(void **state)
 	(void)state;
 	memset(&o, 0, sizeof o);
 	o.known_hosts = "/nonexistent/known_hosts";
+	o.config_file = "none";
 	uv_loop_init(&loop);
 	p = ssh_pool_new(&loop, &o, &err);
 	assert_non_null(p);
 	ssh_pool_close(p);
+	o.config_file = "/nonexistent/ssh_config";
+	assert_null(ssh_pool_new(&loop, &o, &err));
+	assert_non_null(strstr(err.msg, "/nonexistent/ssh_config"));
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -200,6 +204,7 @@ test_pool_failures(void **state)
 	fd_silent = listener(&silent_port);
 	memset(&o, 0, sizeof o);
 	o.known_hosts = "/nonexistent/known_hosts";
+	o.config_file = "none";
 	o.no_agent = true;
 	uv_loop_init(&loop);
 	p = ssh_pool_new(&loop, &o, &err);
@@ -223,6 +228,60 @@ test_pool_failures(void **state)
 	close(fd_silent);
 }
 
+/* ssh_config(5): first value wins, IdentityFile accumulates, negation. */
+static void
+test_ssh_config(void **state)
+{
+	static const char text[] =
+	    "# global\n"
+	    "User everyone\n"
+	    "Host web* !web9\n"
+	    "  HostName 10.0.0.%h\n"
+	    "  Port=2200\n"
+	    "  IdentityFile /keys/%h_%r\n"
+	    "Host web1\n"
+	    "  Port 2201\n"
+	    "  HostName ignored\n"
+	    "  IdentityFile \"/keys/second key\"\n"
+	    "Match host db*\n"
+	    "  User matched\n"
+	    "Host *\n"
+	    "  User late\n"
+	    "  Port 22\n";
+	struct ssh_config *c = ssh_config_parse(text);
+	const char *hn, *user;
+	char **ids;
+	size_t nids, i;
+	uint16_t port;
+
+	(void)state;
+	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "web1", &hn, &port, &user, &ids, &nids);
+	assert_string_equal(hn, "10.0.0.%h");   /* HostName: no tokens here */
+	assert_int_equal(port, 2200);
+	assert_string_equal(user, "everyone");
+	assert_int_equal(nids, 2);
+	assert_string_equal(ids[0], "/keys/10.0.0.%h_everyone");
+	assert_string_equal(ids[1], "/keys/second key");
+	for (i = 0; i < nids; i++)
+		free(ids[i]);
+	free(ids);
+
+	/* Negated: web9 gets only the catch-alls; given values win. */
+	hn = NULL, user = "given", port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "web9", &hn, &port, &user, &ids, &nids);
+	assert_null(hn);
+	assert_int_equal(port, 22);
+	assert_string_equal(user, "given");
+	assert_int_equal(nids, 0);
+
+	/* Match blocks never apply. */
+	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "db1", &hn, &port, &user, &ids, &nids);
+	assert_string_equal(user, "everyone");
+	ssh_config_free(c);
+}
+
 int
 main(void)
 {
@@ -233,6 +292,7 @@ main(void)
 		cmocka_unit_test(test_fail_names),
 		cmocka_unit_test(test_pool_empty),
 		cmocka_unit_test(test_pool_failures),
+		cmocka_unit_test(test_ssh_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
