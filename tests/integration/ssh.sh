@@ -270,7 +270,12 @@ import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 2299)); s.listen(512); time.sleep(30)' &
 LISTENER_PID=$!
-sleep 0.3
+i=0
+while ! timeout 1 bash -c ': </dev/tcp/127.0.0.1/2299' 2>/dev/null &&
+    [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 t0=$(date +%s)
 timeout 60 "$NEXUSCTL" run -w '127.0.0.[1-20]' -l "$LAB_USER" -p 2299 -u 2 -F none \
     --identity "$LAB/id_ed25519" --known-hosts "$KH" --no-agent -- true \
