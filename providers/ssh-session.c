@@ -1034,6 +1034,18 @@ host_auth(struct ssh_host *h)
 }
 
 /*
+ * Whether a channel call must simply be repeated later: EAGAIN, or
+ * BAD_USE, which libssh2 returns when another channel's packet is still
+ * half-sent on the socket (that channel's own retry, in the same pass,
+ * finishes it).
+ */
+static bool
+chan_would_block(int rc)
+{
+	return rc == LIBSSH2_ERROR_EAGAIN || rc == LIBSSH2_ERROR_BAD_USE;
+}
+
+/*
  * Advances one request's channel as far as it goes without blocking.
  * Returns 1 if it made progress, 0 if it waits; sets *dirs from libssh2
  * when it waits.  May free r (when its channel is freed).
@@ -1060,7 +1072,7 @@ req_step(struct ssh_req *r, int *dirs)
 			r->ch = libssh2_channel_open_session(h->s);
 			if (r->ch == NULL) {
 				rc = libssh2_session_last_errno(h->s);
-				if (rc == LIBSSH2_ERROR_EAGAIN)
+				if (chan_would_block(rc))
 					goto wait;
 				if (!r->reported) {
 					char msg[512];
@@ -1082,7 +1094,7 @@ req_step(struct ssh_req *r, int *dirs)
 			/* FALLTHROUGH */
 		case C_EXEC:
 			rc = libssh2_channel_exec(r->ch, r->command);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block(rc))
 				goto wait;
 			if (rc != 0) {
 				char msg[512];
@@ -1110,7 +1122,7 @@ req_step(struct ssh_req *r, int *dirs)
 					    p->o.output_cap);
 				progress = 1;
 			}
-			if (n == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block((int)n))
 				again = true;
 			else if (n < 0)
 				goto chan_error;
@@ -1119,7 +1131,7 @@ req_step(struct ssh_req *r, int *dirs)
 				buf_add(&r->err, buf, (size_t)n, p->o.output_cap);
 				progress = 1;
 			}
-			if (n == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block((int)n))
 				again = true;
 			else if (n < 0)
 				goto chan_error;
@@ -1134,14 +1146,14 @@ req_step(struct ssh_req *r, int *dirs)
 		}
 		case C_CLOSE:
 			rc = libssh2_channel_close(r->ch);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block(rc))
 				goto wait;
 			r->state = C_WAIT_CLOSED;
 			progress = 1;
 			/* FALLTHROUGH */
 		case C_WAIT_CLOSED:
 			rc = libssh2_channel_wait_closed(r->ch);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block(rc))
 				goto wait;
 			if (!r->reported) {
 				char *sig = NULL;
@@ -1161,7 +1173,7 @@ req_step(struct ssh_req *r, int *dirs)
 			/* FALLTHROUGH */
 		case C_FREE:
 			rc = libssh2_channel_free(r->ch);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
+			if (chan_would_block(rc))
 				goto wait;
 			req_remove(r);
 			return 1;
