@@ -5,6 +5,7 @@
 # and the client's CPU time.  A benchmark, not a test.
 #
 #   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. sh tests/bench/bench_fanout.sh [N]
+#   (NO_PDSH=1: nexusctl only)
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -58,7 +59,9 @@ measure nexusctl "$NEXUSCTL" run -w "$range" -f 64 -u 60 -l "$LAB_USER" \
     --no-agent --format json -- cat /proc/loadavg
 echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.nexusctl")"
 
-if command -v pdsh >/dev/null 2>&1; then
+if [ "${NO_PDSH:-0}" = 1 ]; then
+	:
+elif command -v pdsh >/dev/null 2>&1; then
 	PDSH_SSH_ARGS_APPEND="-F /dev/null -p $LAB_PORT -i $LAB/id_ed25519 \
 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$KH \
 -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null"
