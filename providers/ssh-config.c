@@ -213,7 +213,8 @@ cfg_expand(const char *v, const char *host, const char *user, uint16_t port)
 {
 	struct passwd *pw = getpwuid(getuid());
 	const char *home = pw != NULL ? pw->pw_dir : "";
-	char *out = xmalloc(strlen(v) * 4 + strlen(home) + 512), *o = out;
+	/* A token is 2 bytes and expands to at most 200 (the %.200s below). */
+	char *out = xmalloc(strlen(v) * 100 + strlen(home) + 16), *o = out;
 
 	if (v[0] == '~' && v[1] == '/') {
 		o += sprintf(o, "%s", home);
