@@ -77,5 +77,6 @@ int cmd_watch_exec(int, char **);
 int cmd_config_exec(int, char **);
 int cmd_audit_exec(int, char **);
 int cmd_inventory_exec(int, char **);
+int cmd_run_exec(int, char **);
 
 #endif /* NX_CLI_H */

@@ -53,6 +53,12 @@ const struct cmd_entry cmd_table[] = {
 		.summary = "print the resolved inventory (groups, hosts, vars)",
 		.exec = cmd_inventory_exec,
 	},
+	{
+		.name = "run",
+		.usage = "(-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--format text|json] -- COMMAND",
+		.summary = "run a command on many hosts over SSH, output coalesced",
+		.exec = cmd_run_exec,
+	},
 	{ .name = NULL },
 };
 

@@ -964,4 +964,86 @@ int inv_parse_json(struct inventory *, const char *path, const char *text,
 int nx_json_locate(const char *text, size_t len, const char *path,
     unsigned *line, unsigned *column);
 
+/* ---------------------------------------------------------------------- */
+/* SSH (providers/ssh-session.c): libssh2 sessions on the loop (doc/ssh.md) */
+
+/* Why a command could not run (SSH_OK: it ran; see the exit status). */
+enum ssh_fail {
+	SSH_OK = 0,
+	SSH_FAIL_RESOLVE,
+	SSH_FAIL_CONNECT,
+	SSH_FAIL_HANDSHAKE,
+	SSH_FAIL_HOSTKEY,       /* unknown or changed host key */
+	SSH_FAIL_AUTH,
+	SSH_FAIL_CHANNEL,       /* session up, but the channel failed */
+	SSH_FAIL_TIMEOUT,
+	SSH_FAIL_CLOSED,        /* the pool was closed first */
+};
+
+/*
+ * Options of an SSH pool; zero fields get the defaults.  Strings are
+ * copied by ssh_pool_new().
+ */
+struct ssh_opts {
+	const char *user;               /* default remote user; NULL = local user */
+	const char *const *identities;  /* identity files; none = ~/.ssh/id_{ed25519,ecdsa,rsa} */
+	size_t nidentities;
+	const char *known_hosts;        /* user known_hosts; NULL = ~/.ssh/known_hosts */
+	const char *config_file;        /* ssh_config; NULL = ~/.ssh/config, "none" */
+	bool accept_new;                /* add keys of unknown hosts (never changed ones) */
+	bool no_agent;                  /* do not use ssh-agent */
+	uint32_t connect_ms;            /* default 10 s */
+	uint32_t handshake_ms;          /* handshake + authentication; default 15 s */
+	uint32_t idle_ms;               /* close an unused session after; 0 = never */
+	uint32_t max_startups;          /* sessions connecting at once; default 64 */
+	uint32_t max_channels;          /* channels per session; default 8 */
+	size_t output_cap;              /* bytes kept per stream; default 64 KiB */
+	void (*warn)(void *arg, const char *msg);       /* accept-new notices */
+	void *warn_arg;
+};
+
+/* The result of one ssh_exec, borrowed for the duration of the callback. */
+struct ssh_result {
+	enum ssh_fail fail;
+	const char *error;              /* why, when fail != SSH_OK */
+	int exit_status;                /* -1 when none (signal, failure) */
+	const char *exit_signal;        /* e.g. "KILL", or NULL */
+	const char *out, *err;          /* NUL-terminated, capped */
+	size_t out_len, err_len;
+	bool out_truncated, err_truncated;
+	double duration_ms;             /* from submission */
+};
+typedef void (*ssh_exec_cb)(void *arg, const struct ssh_result *);
+typedef void (*ssh_data_cb)(void *arg, const char *buf, size_t len);
+
+struct ssh_pool_stats {
+	uint32_t hosts, ready, starting, waiting;
+};
+
+struct ssh_pool;
+struct ssh_pool *ssh_pool_new(uv_loop_t *, const struct ssh_opts *,
+    struct nx_err *);
+int ssh_exec(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, const char *command, uint32_t timeout_ms, ssh_exec_cb,
+    void *arg);
+int ssh_exec_stream(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, const char *command, uint32_t timeout_ms, ssh_data_cb,
+    ssh_exec_cb, void *arg);
+void ssh_pool_close(struct ssh_pool *);
+void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
+const char *ssh_fail_name(enum ssh_fail);
+char *ssh_shell_quote(const char *);
+extern const struct provider provider_ssh;     /* providers/ssh.c */
+
+/* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
+struct ssh_config;
+struct ssh_config *ssh_config_parse(const char *);
+struct ssh_config *ssh_config_load(const char *path);
+void ssh_config_free(struct ssh_config *);
+void ssh_config_lookup(const struct ssh_config *, const char *name,
+    const char **hostname, uint16_t *port, const char **user, char ***idents,
+    size_t *nidents);
+int ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
+    char **out, struct nx_err *);
+
 #endif /* NX_ENGINE_H */

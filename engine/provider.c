@@ -17,6 +17,7 @@ const struct provider *const provider_table[] = {
 	&provider_sim,
 	&provider_local,
 	&provider_inventory,
+	&provider_ssh,          /* after inventory: it takes over its SSH nodes */
 };
 const size_t provider_count = NX_ARRAY_LEN(provider_table);
 

@@ -1,0 +1,1753 @@
+/*
+ * ssh-session.c - an SSH client pool on the libuv loop: libssh2 in non-blocking
+ * mode, one persistent session per (user, address, port), many exec
+ * channels per session.  See doc/ssh.md.
+ *
+ * Every session is a state machine stepped by host_step():
+ *
+ *   IDLE -> WAIT_SLOT -> RESOLVE -> CONNECT -> HANDSHAKE -> AUTH -> READY
+ *
+ * WAIT_SLOT bounds the sessions between connect() and authenticated
+ * (opts.max_startups, default 64), as sshd's MaxStartups bounds them on the
+ * other side.  Each phase has its own deadline (connect, handshake + auth),
+ * each exec its own (from the moment it is submitted), all on one uv_timer
+ * per host.  The socket is ours (a non-blocking connect), polled with
+ * uv_poll in the directions libssh2_session_block_directions() reports;
+ * after LIBSSH2_ERROR_EAGAIN the same libssh2 call is repeated on the next
+ * wakeup.  In READY every channel of the session is serviced after every
+ * wakeup, repeatedly until none progresses, because reading one channel
+ * can pull another channel's data off the socket.
+ *
+ * Host keys are checked against known_hosts files (OpenSSH format, hashed
+ * entries and [host]:port included), strictly by default.  Authentication
+ * tries ssh-agent, then identity files.  No passphrase, key or agent
+ * reply is ever logged.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+
+#include "engine.h"
+
+#define SSH_DEFAULT_CONNECT_MS 10000
+#define SSH_DEFAULT_HANDSHAKE_MS 15000
+#define SSH_DEFAULT_STARTUPS 64
+#define SSH_DEFAULT_CHANNELS 8
+#define SSH_DEFAULT_OUTPUT_CAP (64 * 1024)
+#define SSH_READ_CHUNK 16384
+
+enum host_state {
+	H_IDLE,                 /* no session */
+	H_WAIT_SLOT,            /* waiting for a startup slot */
+	H_RESOLVE,
+	H_CONNECT,
+	H_HANDSHAKE,
+	H_AUTH,
+	H_READY,
+};
+
+enum chan_state {
+	C_QUEUED,               /* waiting for a channel slot or the session */
+	C_OPEN,
+	C_EXEC,
+	C_READ,
+	C_CLOSE,
+	C_WAIT_CLOSED,
+	C_FREE,
+};
+
+struct ssh_buf {
+	char *p;
+	size_t len, cap;
+	bool truncated;
+};
+
+struct ssh_req {
+	struct ssh_host *h;
+	char *command;
+	uint64_t submitted, deadline;   /* uv_now */
+	ssh_exec_cb cb;
+	ssh_data_cb data_cb;    /* stdout streamed to it, or NULL: buffered */
+	void *arg;
+	LIBSSH2_CHANNEL *ch;
+	enum chan_state state;
+	struct ssh_buf out, err;
+	bool reported;          /* cb called (timeout): only closing is left */
+	struct ssh_req *next;
+};
+
+struct ssh_host {
+	struct ssh_pool *pool;
+	char *address, *user;
+	uint16_t port;
+	enum host_state state;
+	int fd;
+	uv_poll_t *poll;        /* for fd; closed (and fd with it) on teardown */
+	int poll_events;        /* events the poll is started with; 0 = stopped */
+	uv_timer_t timer;
+	uv_getaddrinfo_t *gai;  /* pending resolution; its data is this host */
+	LIBSSH2_SESSION *s;
+	uint64_t phase_deadline;
+	uint64_t idle_since;
+	bool slot;              /* holds a startup slot */
+	bool in_step, again;
+
+	/* Authentication progress. */
+	bool auth_listed;
+	bool agent_done;
+	LIBSSH2_AGENT *agent;
+	struct libssh2_agent_publickey *agent_id;
+	size_t ident;           /* next identity file */
+	char *rsa_refused;      /* an RSA key the server refused, or NULL */
+	char **idents;          /* IdentityFiles from ssh_config, owned */
+	size_t nidents;
+	char auth_notes[256];   /* why identities could not be used */
+
+	struct ssh_req *reqs;   /* queued and active, in submission order */
+	unsigned nactive;       /* with a channel (or opening one) */
+	struct ssh_host *wait_next;     /* pool's startup queue */
+	struct ssh_host *hash_next;
+	struct ssh_host *all_next;
+};
+
+struct ssh_pool {
+	uv_loop_t *loop;
+	struct ssh_opts o;
+	char *user;             /* default remote user, or NULL */
+	char **identities;
+	size_t nidentities;
+	bool identities_given;
+	struct ssh_config *cfg; /* ~/.ssh/config or opts.config_file, or NULL */
+	char *known_hosts;      /* the user file: read, and appended by accept-new */
+	char *global_known_hosts;
+	LIBSSH2_SESSION *kh_session;    /* owns kh; never connected */
+	LIBSSH2_KNOWNHOSTS *kh;
+	struct ssh_host **buckets;
+	size_t nbuckets, nhosts;
+	struct ssh_host *all;
+	struct ssh_host *wait_head, *wait_tail;
+	uint32_t nstartups;
+	bool closing;
+	size_t open_timers;
+};
+
+static int ssh_libssh2_ready;
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                           */
+
+static void
+buf_add(struct ssh_buf *b, const char *p, size_t n, size_t cap)
+{
+	if (b->len + n > cap) {
+		b->truncated = true;
+		n = cap > b->len ? cap - b->len : 0;
+	}
+	if (n == 0)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		while (b->cap < b->len + n + 1)
+			b->cap *= 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 of p into out (unpadded when pad is false); out holds 4n/3 + 4. */
+static void
+b64_encode(const unsigned char *p, size_t n, char *out, bool pad)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = b64chars[p[i] >> 2];
+		out[o++] = b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		out[o++] = b64chars[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		out[o++] = b64chars[p[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = b64chars[p[i] >> 2];
+		out[o++] = b64chars[(p[i] & 3) << 4];
+		if (pad) {
+			out[o++] = '=';
+			out[o++] = '=';
+		}
+	} else if (n - i == 2) {
+		out[o++] = b64chars[p[i] >> 2];
+		out[o++] = b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		out[o++] = b64chars[(p[i + 1] & 15) << 2];
+		if (pad)
+			out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+/* Decodes base64 text (skipping whitespace) into a new buffer. */
+static unsigned char *
+b64_decode(const char *s, size_t *outlen)
+{
+	unsigned char *out = xmalloc(strlen(s) / 4 * 3 + 3);
+	unsigned acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	for (; *s != '\0' && *s != '='; s++) {
+		const char *c = strchr(b64chars, *s);
+
+		if (c == NULL || *s == '\0')
+			continue;
+		acc = (acc << 6) | (unsigned)(c - b64chars);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*outlen = o;
+	return out;
+}
+
+/*
+ * Returns a new string: s quoted for a POSIX shell (single quotes, with
+ * every ' written as '\'' ), safe to paste into any command line.
+ */
+char *
+ssh_shell_quote(const char *s)
+{
+	size_t n = 3, i;
+	char *q, *o;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += s[i] == '\'' ? 4 : 1;
+	q = o = xmalloc(n);
+	*o++ = '\'';
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else
+			*o++ = s[i];
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return q;
+}
+
+/* The home directory of the real user, from passwd as OpenSSH does. */
+static const char *
+ssh_home(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw != NULL && pw->pw_dir != NULL)
+		return pw->pw_dir;
+	return getenv("HOME");
+}
+
+/* The login name of the real user (static storage), or "root". */
+static const char *
+ssh_local_user(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	return pw != NULL && pw->pw_name != NULL ? pw->pw_name : "root";
+}
+
+/*
+ * Whether the private key file holds an RSA key: its .pub says ssh-rsa,
+ * its PEM header says RSA, or the OpenSSH container names ssh-rsa.
+ */
+static bool
+ssh_key_is_rsa(const char *path)
+{
+	char *pub, *text;
+	size_t len;
+	bool rsa = false;
+
+	xasprintf(&pub, "%s.pub", path);
+	text = local_read_all(pub, 65536, &len);
+	free(pub);
+	if (text != NULL) {
+		rsa = strncmp(text, "ssh-rsa ", 8) == 0;
+		free(text);
+		return rsa;
+	}
+	if ((text = local_read_all(path, 65536, &len)) == NULL)
+		return false;
+	if (strstr(text, "BEGIN RSA PRIVATE KEY") != NULL)
+		rsa = true;
+	else if (strstr(text, "BEGIN OPENSSH PRIVATE KEY") != NULL) {
+		char *b = strchr(text, '\n');
+		char *e = strstr(text, "-----END");
+		unsigned char *bin;
+		size_t n, i;
+
+		if (b != NULL && e != NULL && e > b) {
+			*e = '\0';
+			bin = b64_decode(b + 1, &n);
+			for (i = 0; i + 7 <= n && !rsa; i++)
+				rsa = memcmp(bin + i, "ssh-rsa", 7) == 0;
+			free(bin);
+		}
+	}
+	free(text);
+	return rsa;
+}
+
+static const char *
+ssh_last_error(LIBSSH2_SESSION *s)
+{
+	char *msg = NULL;
+
+	if (s == NULL)
+		return "no session";
+	libssh2_session_last_error(s, &msg, NULL, 0);
+	return msg != NULL && *msg != '\0' ? msg : "unknown error";
+}
+
+/* ---------------------------------------------------------------------- */
+/* Known hosts                                                             */
+
+/*
+ * Reads one OpenSSH known_hosts file into the pool's collection, line by
+ * line so that one line libssh2 cannot parse (a key type it does not know,
+ * @cert-authority) costs that line only.  A missing file is not an error.
+ */
+static void
+kh_read(struct ssh_pool *p, const char *path)
+{
+	char *text, *line, *next;
+	size_t len;
+
+	if (path == NULL || (text = local_read_all(path, 64 << 20, &len)) == NULL)
+		return;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		size_t n;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#' || line[0] == '@')
+			continue;
+		(void)libssh2_knownhost_readline(p->kh, line, n,
+		    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	}
+	free(text);
+}
+
+static int
+kh_key_bits(int type, const char **name)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		*name = "ssh-rsa";
+		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	case LIBSSH2_HOSTKEY_TYPE_DSS:
+		*name = "ssh-dss";
+		return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		*name = "ecdsa-sha2-nistp256";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		*name = "ecdsa-sha2-nistp384";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		*name = "ecdsa-sha2-nistp521";
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		*name = "ssh-ed25519";
+		return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	default:
+		*name = "unknown";
+		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	}
+}
+
+/* The name known_hosts uses for the host: "addr", or "[addr]:port". */
+static void
+kh_host_name(const struct ssh_host *h, char *buf, size_t len)
+{
+	if (h->port == 22)
+		snprintf(buf, len, "%s", h->address);
+	else
+		snprintf(buf, len, "[%s]:%u", h->address, h->port);
+}
+
+/*
+ * Appends the host's key to the user known_hosts file (accept-new) and to
+ * the collection.  Returns 0, or -1 with the reason in err.
+ */
+static int
+kh_append(struct ssh_host *h, const char *key, size_t keylen, int bits,
+    struct nx_err *err)
+{
+	struct ssh_pool *p = h->pool;
+	struct libssh2_knownhost *entry = NULL;
+	char name[300], line[8192];
+	size_t outlen = 0;
+	int fd;
+
+	kh_host_name(h, name, sizeof name);
+	if (libssh2_knownhost_addc(p->kh, name, NULL, key, keylen, NULL, 0,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bits,
+	    &entry) != 0 || libssh2_knownhost_writeline(p->kh, entry, line,
+	    sizeof line, &outlen, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
+		nx_err_set(err, "cannot record the key: %s",
+		    ssh_last_error(p->kh_session));
+		return -1;
+	}
+	fd = open(p->known_hosts, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644);
+	if (fd < 0 || write(fd, line, outlen) != (ssize_t)outlen) {
+		nx_err_set(err, "cannot append to %s: %s", p->known_hosts,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests and sessions                                                   */
+
+static void host_step(struct ssh_host *);
+static void host_start(struct ssh_host *);
+
+/* Calls the request's callback once with its result, from the loop. */
+static void
+req_report(struct ssh_req *r, enum ssh_fail fail, const char *error,
+    int status, const char *signal_name)
+{
+	struct ssh_result res;
+
+	assert(!r->reported);
+	r->reported = true;
+	memset(&res, 0, sizeof res);
+	res.fail = fail;
+	res.error = error;
+	res.exit_status = status;
+	res.exit_signal = signal_name;
+	res.out = r->out.p != NULL ? r->out.p : "";
+	res.out_len = r->out.len;
+	res.out_truncated = r->out.truncated;
+	res.err = r->err.p != NULL ? r->err.p : "";
+	res.err_len = r->err.len;
+	res.err_truncated = r->err.truncated;
+	res.duration_ms = (double)(uv_now(r->h->pool->loop) - r->submitted);
+	r->cb(r->arg, &res);
+}
+
+static void
+req_free(struct ssh_req *r)
+{
+	free(r->command);
+	free(r->out.p);
+	free(r->err.p);
+	free(r);
+}
+
+/* Unlinks r from its host's list (and the active count) and frees it. */
+static void
+req_remove(struct ssh_req *r)
+{
+	struct ssh_host *h = r->h;
+	struct ssh_req **pp;
+
+	for (pp = &h->reqs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	if (r->state != C_QUEUED)
+		h->nactive--;
+	req_free(r);
+}
+
+static void
+poll_closed(uv_handle_t *handle)
+{
+	int fd = (int)(intptr_t)handle->data;
+
+	if (fd >= 0)
+		close(fd);
+	free(handle);
+}
+
+static void
+slot_release(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+
+	if (!h->slot)
+		return;
+	h->slot = false;
+	p->nstartups--;
+	while (p->wait_head != NULL && p->nstartups < p->o.max_startups &&
+	    !p->closing) {
+		struct ssh_host *w = p->wait_head;
+
+		p->wait_head = w->wait_next;
+		if (p->wait_head == NULL)
+			p->wait_tail = NULL;
+		w->wait_next = NULL;
+		if (w->state == H_WAIT_SLOT)
+			host_start(w);
+	}
+}
+
+/*
+ * Ends the session of h (if any): reports every unreported request with
+ * fail/msg, frees the session and channels, closes the socket.  The host
+ * goes back to IDLE and reconnects on the next exec.
+ */
+static void
+host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
+{
+	struct ssh_pool *p = h->pool;
+	struct ssh_req *r;
+
+	if (h->state == H_WAIT_SLOT) {
+		struct ssh_host **pp;
+
+		for (pp = &p->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
+			if (*pp == h) {
+				*pp = h->wait_next;
+				break;
+			}
+		}
+		p->wait_tail = NULL;
+		for (pp = &p->wait_head; *pp != NULL; pp = &(*pp)->wait_next)
+			p->wait_tail = *pp;
+		h->wait_next = NULL;
+	}
+	/* Detach the list first: callbacks may submit new requests. */
+	while ((r = h->reqs) != NULL) {
+		h->reqs = r->next;
+		if (!r->reported)
+			req_report(r, fail, msg, -1, NULL);
+		req_free(r);
+	}
+	h->nactive = 0;
+	if (h->gai != NULL) {
+		h->gai->data = NULL;    /* its callback frees it */
+		h->gai = NULL;
+	}
+	if (h->agent != NULL) {
+		libssh2_agent_disconnect(h->agent);
+		libssh2_agent_free(h->agent);
+		h->agent = NULL;
+	}
+	if (h->s != NULL) {
+		/* With the socket shut, every send fails at once: no waiting. */
+		if (h->fd >= 0)
+			shutdown(h->fd, SHUT_RDWR);
+		libssh2_session_free(h->s);
+		h->s = NULL;
+	}
+	if (h->poll != NULL) {
+		h->poll->data = (void *)(intptr_t)h->fd;
+		uv_close((uv_handle_t *)h->poll, poll_closed);
+		h->poll = NULL;
+	} else if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	h->poll_events = 0;
+	free(h->rsa_refused);
+	h->rsa_refused = NULL;
+	h->auth_listed = h->agent_done = false;
+	h->agent_id = NULL;
+	h->ident = 0;
+	h->auth_notes[0] = '\0';
+	slot_release(h);
+	h->state = H_IDLE;
+	uv_timer_stop(&h->timer);
+	/* Requests submitted by the callbacks above start a new session. */
+	if (h->reqs != NULL && !p->closing)
+		host_start(h);
+}
+
+static void host_fail(struct ssh_host *, enum ssh_fail, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+host_fail(struct ssh_host *h, enum ssh_fail fail, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	host_teardown(h, fail, msg);
+}
+
+static void host_poll_cb(uv_poll_t *, int, int);
+static void host_timer_cb(uv_timer_t *);
+
+static void
+host_poll_set(struct ssh_host *h, int events)
+{
+	if (h->poll == NULL || events == h->poll_events)
+		return;
+	if (events == 0)
+		uv_poll_stop(h->poll);
+	else
+		uv_poll_start(h->poll, events, host_poll_cb);
+	h->poll_events = events;
+}
+
+/* Arms the host's timer at its earliest deadline (phase or request). */
+static void
+host_timer_set(struct ssh_host *h)
+{
+	uint64_t now = uv_now(h->pool->loop), due = UINT64_MAX;
+	struct ssh_req *r;
+
+	if (h->state >= H_RESOLVE && h->state <= H_AUTH)
+		due = h->phase_deadline;
+	for (r = h->reqs; r != NULL; r = r->next) {
+		if (!r->reported && r->deadline < due)
+			due = r->deadline;
+	}
+	if (h->state == H_READY && h->reqs == NULL && h->pool->o.idle_ms > 0 &&
+	    h->idle_since + h->pool->o.idle_ms < due)
+		due = h->idle_since + h->pool->o.idle_ms;
+	if (due == UINT64_MAX) {
+		uv_timer_stop(&h->timer);
+		return;
+	}
+	uv_timer_start(&h->timer, host_timer_cb, due > now ? due - now : 0, 0);
+}
+
+static const char *
+host_phase_name(enum host_state s)
+{
+	switch (s) {
+	case H_WAIT_SLOT:
+		return "waiting for a connection slot";
+	case H_RESOLVE:
+		return "resolving the address";
+	case H_CONNECT:
+		return "connecting";
+	case H_HANDSHAKE:
+		return "in the SSH handshake";
+	case H_AUTH:
+		return "authenticating";
+	case H_READY:
+		return "running the command";
+	default:
+		return "idle";
+	}
+}
+
+static void
+host_timer_cb(uv_timer_t *t)
+{
+	struct ssh_host *h = t->data;
+	uint64_t now = uv_now(h->pool->loop);
+	struct ssh_req *r, *next;
+	char msg[256];
+
+	if (h->state >= H_RESOLVE && h->state <= H_AUTH &&
+	    h->phase_deadline <= now) {
+		host_fail(h, SSH_FAIL_TIMEOUT, "timed out %s (limit %.1f s)",
+		    host_phase_name(h->state), (h->state <= H_CONNECT ?
+		    h->pool->o.connect_ms : h->pool->o.handshake_ms) / 1000.0);
+		return;
+	}
+	for (r = h->reqs; r != NULL; r = next) {
+		next = r->next;
+		if (r->reported || r->deadline > now)
+			continue;
+		snprintf(msg, sizeof msg, "timed out after %.1f s %s",
+		    (double)(r->deadline - r->submitted) / 1000.0,
+		    host_phase_name(h->state));
+		req_report(r, SSH_FAIL_TIMEOUT, msg, -1, NULL);
+		/*
+		 * A queued request just goes.  An open in progress must be
+		 * finished (libssh2 keeps its state in the session) and is
+		 * closed when it completes; a running command is closed now.
+		 */
+		if (r->state == C_QUEUED)
+			req_remove(r);
+		else if (r->state == C_EXEC || r->state == C_READ)
+			r->state = C_CLOSE;
+	}
+	if (h->state == H_WAIT_SLOT && h->reqs == NULL) {
+		host_teardown(h, SSH_FAIL_TIMEOUT, "timed out");
+		return;
+	}
+	if (h->state == H_READY && h->reqs == NULL && h->pool->o.idle_ms > 0 &&
+	    h->idle_since + h->pool->o.idle_ms <= now) {
+		/* A goodbye if the socket takes it now; no waiting for it. */
+		(void)libssh2_session_disconnect(h->s, "idle");
+		host_teardown(h, SSH_FAIL_CLOSED, "idle");
+		return;
+	}
+	host_step(h);
+}
+
+static void
+host_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct ssh_host *h = req->data;
+	struct addrinfo *ai;
+	int fd, rc;
+
+	free(req);
+	if (h == NULL) {
+		uv_freeaddrinfo(res);
+		return;
+	}
+	h->gai = NULL;
+	if (status != 0 || res == NULL) {
+		uv_freeaddrinfo(res);
+		host_fail(h, SSH_FAIL_RESOLVE, "cannot resolve %s: %s",
+		    h->address, uv_strerror(status));
+		return;
+	}
+	ai = res;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		uv_freeaddrinfo(res);
+		host_fail(h, SSH_FAIL_CONNECT, "socket: %s", strerror(errno));
+		return;
+	}
+	h->fd = fd;
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	uv_freeaddrinfo(res);
+	if (rc != 0 && errno != EINPROGRESS) {
+		host_fail(h, SSH_FAIL_CONNECT, "connect to %s port %u: %s",
+		    h->address, h->port, strerror(errno));
+		return;
+	}
+	h->poll = xcalloc(1, sizeof *h->poll);
+	if (uv_poll_init_socket(h->pool->loop, h->poll, fd) != 0) {
+		free(h->poll);
+		h->poll = NULL;
+		host_fail(h, SSH_FAIL_CONNECT, "cannot poll the socket");
+		return;
+	}
+	h->poll->data = h;
+	h->state = H_CONNECT;
+	host_poll_set(h, UV_WRITABLE);
+}
+
+/* Begins a session for h: takes a startup slot (or queues), then resolves. */
+static void
+host_start(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+	struct sockaddr_storage ss;
+	char portstr[8];
+	struct addrinfo hints;
+
+	assert(h->state == H_IDLE || h->state == H_WAIT_SLOT);
+	if (!h->slot && p->nstartups >= p->o.max_startups) {
+		if (h->state != H_WAIT_SLOT) {
+			h->state = H_WAIT_SLOT;
+			if (p->wait_tail != NULL)
+				p->wait_tail->wait_next = h;
+			else
+				p->wait_head = h;
+			p->wait_tail = h;
+		}
+		host_timer_set(h);
+		return;
+	}
+	h->slot = true;
+	p->nstartups++;
+	h->state = H_RESOLVE;
+	h->phase_deadline = uv_now(p->loop) + p->o.connect_ms;
+	host_timer_set(h);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof portstr, "%u", h->port);
+	/* Address literals skip the resolver thread pool. */
+	if (uv_ip4_addr(h->address, h->port, (struct sockaddr_in *)&ss) == 0 ||
+	    uv_ip6_addr(h->address, h->port, (struct sockaddr_in6 *)&ss) == 0)
+		hints.ai_flags = AI_NUMERICHOST;
+	h->gai = xcalloc(1, sizeof *h->gai);
+	h->gai->data = h;
+	if (hints.ai_flags & AI_NUMERICHOST) {
+		struct addrinfo *res = NULL;
+		int rc = getaddrinfo(h->address, portstr, &hints, &res);
+		uv_getaddrinfo_t *g = h->gai;
+
+		host_gai_cb(g, rc == 0 ? 0 : UV_EINVAL, rc == 0 ? res : NULL);
+		return;
+	}
+	if (uv_getaddrinfo(p->loop, h->gai, host_gai_cb, h->address, portstr,
+	    &hints) != 0) {
+		free(h->gai);
+		h->gai = NULL;
+		host_fail(h, SSH_FAIL_RESOLVE, "cannot resolve %s", h->address);
+	}
+}
+
+/*
+ * Checks the server's host key against the known hosts.  Returns 0 when
+ * it is known (or newly accepted under accept-new), else fails the host
+ * with a message that says what to do, and returns -1.
+ */
+static int
+host_check_key(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+	struct libssh2_knownhost *found = NULL;
+	const char *key, *tname, *hash;
+	char name[300], fp[80], b64[64];
+	struct nx_err err;
+	size_t keylen;
+	int type, bits, rc;
+
+	key = libssh2_session_hostkey(h->s, &keylen, &type);
+	if (key == NULL) {
+		host_fail(h, SSH_FAIL_HOSTKEY, "the server sent no host key");
+		return -1;
+	}
+	bits = kh_key_bits(type, &tname);
+	hash = libssh2_hostkey_hash(h->s, LIBSSH2_HOSTKEY_HASH_SHA256);
+	if (hash != NULL) {
+		b64_encode((const unsigned char *)hash, 32, b64, false);
+		snprintf(fp, sizeof fp, "SHA256:%s", b64);
+	} else
+		snprintf(fp, sizeof fp, "(no fingerprint)");
+	kh_host_name(h, name, sizeof name);
+	rc = libssh2_knownhost_checkp(p->kh, h->address, h->port, key, keylen,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bits,
+	    &found);
+	switch (rc) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		return 0;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+		host_fail(h, SSH_FAIL_HOSTKEY, "host key for %s has CHANGED "
+		    "(now %s %s): refusing to connect; this can be an attack "
+		    "(man in the middle) or a reinstalled host; if the change "
+		    "is expected, remove the old key with "
+		    "ssh-keygen -R '%s' -f %s and connect again", name, tname,
+		    fp, name, p->known_hosts);
+		return -1;
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		if (p->o.accept_new) {
+			if (kh_append(h, key, keylen, bits, &err) != 0) {
+				host_fail(h, SSH_FAIL_HOSTKEY, "host key for "
+				    "%s (%s %s) not recorded: %s", name, tname,
+				    fp, err.msg);
+				return -1;
+			}
+			if (p->o.warn != NULL) {
+				char msg[512];
+
+				snprintf(msg, sizeof msg, "%s: added %s key %s "
+				    "to %s (accept-new)", name, tname, fp,
+				    p->known_hosts);
+				p->o.warn(p->o.warn_arg, msg);
+			}
+			return 0;
+		}
+		host_fail(h, SSH_FAIL_HOSTKEY, "host key for %s is not known "
+		    "(%s %s): refusing to connect (strict host key checking); "
+		    "verify the fingerprint and add the key to %s (e.g. "
+		    "ssh-keyscan -p %u -t ed25519 %s >> %s), or run with "
+		    "--accept-new to trust keys of new hosts on first use",
+		    name, tname, fp, p->known_hosts, h->port, h->address,
+		    p->known_hosts);
+		return -1;
+	default:
+		host_fail(h, SSH_FAIL_HOSTKEY, "cannot check the host key of "
+		    "%s: %s", name, ssh_last_error(p->kh_session));
+		return -1;
+	}
+}
+
+/* Appends a note about why an identity could not be used (for the error). */
+static void
+auth_note(struct ssh_host *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+auth_note(struct ssh_host *h, const char *fmt, ...)
+{
+	size_t n = strlen(h->auth_notes);
+	va_list ap;
+
+	if (n > 0 && n + 3 < sizeof h->auth_notes) {
+		memcpy(h->auth_notes + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(h->auth_notes + n, sizeof h->auth_notes - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * One step of public key authentication: agent identities, then identity
+ * files.  Returns 0 when authenticated, 1 to wait (EAGAIN), -1 when the
+ * host has been failed.
+ */
+static int
+host_auth(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+	unsigned ulen = (unsigned)strlen(h->user);
+	const char *sock;
+	int rc;
+
+	if (!h->auth_listed) {
+		char *list = libssh2_userauth_list(h->s, h->user, ulen);
+
+		if (list == NULL) {
+			if (libssh2_userauth_authenticated(h->s))
+				return 0;
+			if (libssh2_session_last_errno(h->s) ==
+			    LIBSSH2_ERROR_EAGAIN)
+				return 1;
+			host_fail(h, SSH_FAIL_AUTH, "%s@%s: cannot list "
+			    "authentication methods: %s", h->user, h->address,
+			    ssh_last_error(h->s));
+			return -1;
+		}
+		if (strstr(list, "publickey") == NULL) {
+			host_fail(h, SSH_FAIL_AUTH, "%s@%s: the server offers "
+			    "no public key authentication (only %s)", h->user,
+			    h->address, list);
+			return -1;
+		}
+		h->auth_listed = true;
+	}
+
+	sock = getenv("SSH_AUTH_SOCK");
+	if (!h->agent_done && (p->o.no_agent || sock == NULL || *sock == '\0'))
+		h->agent_done = true;
+	if (!h->agent_done) {
+		if (h->agent == NULL) {
+			h->agent = libssh2_agent_init(h->s);
+			if (h->agent == NULL ||
+			    libssh2_agent_connect(h->agent) != 0 ||
+			    libssh2_agent_list_identities(h->agent) != 0) {
+				auth_note(h, "ssh-agent not usable");
+				h->agent_done = true;
+			} else if (libssh2_agent_get_identity(h->agent,
+			    &h->agent_id, NULL) != 0)
+				h->agent_done = true;
+		}
+		while (!h->agent_done) {
+			rc = libssh2_agent_userauth(h->agent, h->user,
+			    h->agent_id);
+			if (rc == LIBSSH2_ERROR_EAGAIN)
+				return 1;
+			if (rc == 0)
+				return 0;
+			if (libssh2_agent_get_identity(h->agent, &h->agent_id,
+			    h->agent_id) != 0) {
+				auth_note(h, "ssh-agent keys refused");
+				h->agent_done = true;
+			}
+		}
+	}
+
+	/* --identity, else the host's IdentityFiles, else the defaults. */
+	for (;; h->ident++) {
+		bool explicit = p->identities_given || h->nidents > 0;
+		const char *path;
+
+		if (!p->identities_given && h->nidents > 0) {
+			if (h->ident >= h->nidents)
+				break;
+			path = h->idents[h->ident];
+		} else {
+			if (h->ident >= p->nidentities)
+				break;
+			path = p->identities[h->ident];
+		}
+		if (access(path, R_OK) != 0) {
+			if (explicit)
+				auth_note(h, "%s: %s", path, strerror(errno));
+			continue;
+		}
+		rc = libssh2_userauth_publickey_fromfile_ex(h->s, h->user,
+		    ulen, NULL, path, NULL);
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return 1;
+		if (rc == 0)
+			return 0;
+		if (rc == LIBSSH2_ERROR_FILE) {
+			auth_note(h, "%s: cannot load the key (a passphrase-"
+			    "protected key must be loaded into ssh-agent)",
+			    path);
+			continue;
+		}
+		if (ssh_key_is_rsa(path) && h->rsa_refused == NULL)
+			h->rsa_refused = xstrdup(path);
+		else
+			auth_note(h, "%s: refused", path);
+	}
+	if (h->rsa_refused != NULL) {
+		host_fail(h, SSH_FAIL_AUTH, "%s@%s: permission denied "
+		    "(publickey): the server refused the RSA key %s; this "
+		    "build's libssh2 (%s) can only sign with ssh-rsa (SHA-1), "
+		    "not rsa-sha2-256/512, which OpenSSH 8.8 and later "
+		    "require; use an ed25519 key instead (ssh-keygen -t "
+		    "ed25519) and add its .pub to the host's authorized_keys%s%s",
+		    h->user, h->address, h->rsa_refused,
+		    libssh2_version(0), h->auth_notes[0] ? "; also: " : "",
+		    h->auth_notes);
+		return -1;
+	}
+	host_fail(h, SSH_FAIL_AUTH, "%s@%s: permission denied (publickey): no "
+	    "key was accepted%s%s", h->user, h->address,
+	    h->auth_notes[0] ? ": " : "", h->auth_notes[0] ? h->auth_notes :
+	    (p->nidentities == 0 ? ": no identity file and no ssh-agent" : ""));
+	return -1;
+}
+
+/*
+ * Whether a channel call must simply be repeated later: EAGAIN, or
+ * BAD_USE, which libssh2 returns when another channel's packet is still
+ * half-sent on the socket (that channel's own retry, in the same pass,
+ * finishes it).
+ */
+static bool
+chan_would_block(int rc)
+{
+	return rc == LIBSSH2_ERROR_EAGAIN || rc == LIBSSH2_ERROR_BAD_USE;
+}
+
+/*
+ * Advances one request's channel as far as it goes without blocking.
+ * Returns 1 if it made progress, 0 if it waits; sets *dirs from libssh2
+ * when it waits.  May free r (when its channel is freed).
+ */
+static int
+req_step(struct ssh_req *r, int *dirs)
+{
+	struct ssh_host *h = r->h;
+	struct ssh_pool *p = h->pool;
+	char buf[SSH_READ_CHUNK];
+	int progress = 0, rc;
+	ssize_t n;
+
+	for (;;) {
+		switch (r->state) {
+		case C_QUEUED:
+			if (h->nactive >= p->o.max_channels)
+				return progress;
+			h->nactive++;
+			r->state = C_OPEN;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_OPEN:
+			r->ch = libssh2_channel_open_session(h->s);
+			if (r->ch == NULL) {
+				rc = libssh2_session_last_errno(h->s);
+				if (chan_would_block(rc))
+					goto wait;
+				if (!r->reported) {
+					char msg[512];
+
+					snprintf(msg, sizeof msg, "cannot open a "
+					    "channel: %s", ssh_last_error(h->s));
+					req_report(r, SSH_FAIL_CHANNEL, msg, -1,
+					    NULL);
+				}
+				req_remove(r);
+				return 1;
+			}
+			if (r->reported) {
+				r->state = C_CLOSE;
+				break;
+			}
+			r->state = C_EXEC;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_EXEC:
+			rc = libssh2_channel_exec(r->ch, r->command);
+			if (chan_would_block(rc))
+				goto wait;
+			if (rc != 0) {
+				char msg[512];
+
+				snprintf(msg, sizeof msg, "cannot start the "
+				    "command: %s", ssh_last_error(h->s));
+				if (!r->reported)
+					req_report(r, SSH_FAIL_CHANNEL, msg, -1,
+					    NULL);
+				r->state = C_CLOSE;
+				break;
+			}
+			r->state = C_READ;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_READ: {
+			bool again = false;
+
+			while ((n = libssh2_channel_read_ex(r->ch, 0, buf,
+			    sizeof buf)) > 0) {
+				if (r->data_cb != NULL && !r->reported)
+					r->data_cb(r->arg, buf, (size_t)n);
+				else
+					buf_add(&r->out, buf, (size_t)n,
+					    p->o.output_cap);
+				progress = 1;
+			}
+			if (chan_would_block((int)n))
+				again = true;
+			else if (n < 0)
+				goto chan_error;
+			while ((n = libssh2_channel_read_ex(r->ch,
+			    SSH_EXTENDED_DATA_STDERR, buf, sizeof buf)) > 0) {
+				buf_add(&r->err, buf, (size_t)n, p->o.output_cap);
+				progress = 1;
+			}
+			if (chan_would_block((int)n))
+				again = true;
+			else if (n < 0)
+				goto chan_error;
+			if (!libssh2_channel_eof(r->ch)) {
+				if (again)
+					goto wait;
+				break;
+			}
+			r->state = C_CLOSE;
+			progress = 1;
+			break;
+		}
+		case C_CLOSE:
+			rc = libssh2_channel_close(r->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			r->state = C_WAIT_CLOSED;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_WAIT_CLOSED:
+			rc = libssh2_channel_wait_closed(r->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			if (!r->reported) {
+				char *sig = NULL;
+				size_t siglen = 0;
+				int status;
+
+				status = libssh2_channel_get_exit_status(r->ch);
+				libssh2_channel_get_exit_signal(r->ch, &sig,
+				    &siglen, NULL, NULL, NULL, NULL);
+				req_report(r, SSH_OK, NULL,
+				    sig != NULL ? -1 : status, sig);
+				if (sig != NULL)
+					libssh2_free(h->s, sig);
+			}
+			r->state = C_FREE;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_FREE:
+			rc = libssh2_channel_free(r->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			req_remove(r);
+			return 1;
+		}
+	}
+chan_error:
+	if (!r->reported) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "reading the output: %s",
+		    ssh_last_error(h->s));
+		req_report(r, SSH_FAIL_CHANNEL, msg, -1, NULL);
+	}
+	r->state = C_CLOSE;
+	return 1;
+wait:
+	*dirs |= libssh2_session_block_directions(h->s);
+	return progress;
+}
+
+/* Whether a session error is the connection itself going away. */
+static bool
+ssh_error_is_fatal(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_SEND ||
+	    rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	    rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	    rc == LIBSSH2_ERROR_TIMEOUT;
+}
+
+/*
+ * Advances the host's session as far as it goes, then sets the poll
+ * directions and the timer.  Re-entrant calls (from a callback) are
+ * folded into the running one.
+ */
+static void
+host_step(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+	int dirs, rc, events;
+
+	if (h->in_step) {
+		h->again = true;
+		return;
+	}
+	h->in_step = true;
+again:
+	h->again = false;
+	dirs = 0;
+	switch (h->state) {
+	case H_IDLE:
+	case H_WAIT_SLOT:
+	case H_RESOLVE:
+	case H_CONNECT:
+		break;
+	case H_HANDSHAKE:
+		rc = libssh2_session_handshake(h->s, h->fd);
+		if (rc == LIBSSH2_ERROR_EAGAIN) {
+			dirs = libssh2_session_block_directions(h->s);
+			break;
+		}
+		if (rc != 0) {
+			host_fail(h, SSH_FAIL_HANDSHAKE, "SSH handshake with "
+			    "%s port %u failed: %s", h->address, h->port,
+			    ssh_last_error(h->s));
+			break;
+		}
+		if (host_check_key(h) != 0)
+			break;
+		h->state = H_AUTH;
+		h->phase_deadline = uv_now(p->loop) + p->o.handshake_ms;
+		/* FALLTHROUGH */
+	case H_AUTH:
+		rc = host_auth(h);
+		if (rc == 1) {
+			dirs = libssh2_session_block_directions(h->s);
+			break;
+		}
+		if (rc < 0)
+			break;
+		if (h->agent != NULL) {
+			libssh2_agent_disconnect(h->agent);
+			libssh2_agent_free(h->agent);
+			h->agent = NULL;
+		}
+		h->state = H_READY;
+		h->idle_since = uv_now(p->loop);
+		slot_release(h);
+		/* FALLTHROUGH */
+	case H_READY: {
+		int progress;
+
+		do {
+			struct ssh_req *r, *next;
+
+			progress = 0;
+			dirs = 0;
+			for (r = h->reqs; r != NULL; r = next) {
+				next = r->next;
+				progress |= req_step(r, &dirs);
+				if (h->state != H_READY)
+					break;
+			}
+			rc = libssh2_session_last_errno(h->s);
+		} while (progress && h->state == H_READY && h->s != NULL);
+		if (h->state == H_READY && h->s != NULL && ssh_error_is_fatal(rc)) {
+			host_fail(h, SSH_FAIL_CHANNEL, "connection to %s lost: "
+			    "%s", h->address, ssh_last_error(h->s));
+			break;
+		}
+		if (h->reqs == NULL)
+			h->idle_since = uv_now(p->loop);
+		break;
+	}
+	}
+	if (h->again && !p->closing)
+		goto again;
+	h->in_step = false;
+
+	if (h->state == H_HANDSHAKE || h->state == H_AUTH ||
+	    (h->state == H_READY && h->reqs != NULL)) {
+		events = UV_READABLE;
+		if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+			events |= UV_WRITABLE;
+		host_poll_set(h, events);
+	} else if (h->state == H_READY) {
+		/* Idle: only watch for the server closing the connection. */
+		host_poll_set(h, UV_READABLE);
+	}
+	if (h->state != H_IDLE)
+		host_timer_set(h);
+}
+
+static void
+host_poll_cb(uv_poll_t *poll, int status, int events)
+{
+	struct ssh_host *h = poll->data;
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	(void)events;
+	if (h->state == H_CONNECT) {
+		/* The socket's own error says why (libuv only sees EPOLLERR). */
+		if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err != 0 || status != 0) {
+			host_fail(h, SSH_FAIL_CONNECT, "connect to %s port %u: %s",
+			    h->address, h->port, err != 0 ? strerror(err) :
+			    uv_strerror(status));
+			return;
+		}
+		h->s = libssh2_session_init();
+		libssh2_session_set_blocking(h->s, 0);
+		h->state = H_HANDSHAKE;
+		h->phase_deadline = uv_now(h->pool->loop) +
+		    h->pool->o.handshake_ms;
+	} else if (h->state == H_READY && h->reqs == NULL) {
+		char c;
+		ssize_t n = recv(h->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			host_teardown(h, SSH_FAIL_CLOSED, "closed by the server");
+			return;
+		}
+		/* Data for libssh2 (e.g. a keepalive): read with the next exec. */
+		host_poll_set(h, 0);
+		return;
+	}
+	host_step(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The pool                                                                */
+
+static size_t
+host_hash(const char *user, const char *address, uint16_t port)
+{
+	uint64_t x = port;
+	const char *s;
+
+	for (s = user; *s != '\0'; s++)
+		x = x * 131 + (unsigned char)*s;
+	for (s = address; *s != '\0'; s++)
+		x = x * 131 + (unsigned char)*s;
+	return (size_t)nx_hash64(x);
+}
+
+static void
+pool_grow(struct ssh_pool *p)
+{
+	size_t n = p->nbuckets ? p->nbuckets * 2 : 256, i;
+	struct ssh_host **b = xcalloc(n, sizeof *b), *h;
+
+	for (h = p->all; h != NULL; h = h->all_next) {
+		i = host_hash(h->user, h->address, h->port) & (n - 1);
+		h->hash_next = b[i];
+		b[i] = h;
+	}
+	free(p->buckets);
+	p->buckets = b;
+	p->nbuckets = n;
+}
+
+static struct ssh_host *
+pool_host(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user)
+{
+	struct ssh_host *h;
+	size_t i;
+
+	if (p->nbuckets > 0) {
+		i = host_hash(user, address, port) & (p->nbuckets - 1);
+		for (h = p->buckets[i]; h != NULL; h = h->hash_next) {
+			if (h->port == port && strcmp(h->address, address) == 0 &&
+			    strcmp(h->user, user) == 0)
+				return h;
+		}
+	}
+	if (p->nhosts + 1 > p->nbuckets)
+		pool_grow(p);
+	h = xcalloc(1, sizeof *h);
+	h->pool = p;
+	h->address = xstrdup(address);
+	h->user = xstrdup(user);
+	h->port = port;
+	h->fd = -1;
+	uv_timer_init(p->loop, &h->timer);
+	h->timer.data = h;
+	p->open_timers++;
+	h->all_next = p->all;
+	p->all = h;
+	i = host_hash(user, address, port) & (p->nbuckets - 1);
+	h->hash_next = p->buckets[i];
+	p->buckets[i] = h;
+	p->nhosts++;
+	return h;
+}
+
+/*
+ * Makes a pool on loop with a copy of opts (zero fields get the defaults).
+ * Ignores SIGPIPE for the process: a peer that goes away must not kill us
+ * while libssh2 writes.  Returns NULL with err filled when libssh2 cannot
+ * start.  Free with ssh_pool_close().
+ */
+struct ssh_pool *
+ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
+{
+	static const char *const def_ids[] = { "id_ed25519", "id_ecdsa",
+	    "id_rsa" };
+	struct ssh_pool *p;
+	const char *home = ssh_home();
+	size_t i;
+
+	if (!ssh_libssh2_ready) {
+		if (libssh2_init(0) != 0) {
+			nx_err_set(err, "libssh2_init failed");
+			return NULL;
+		}
+		ssh_libssh2_ready = 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	p = xcalloc(1, sizeof *p);
+	p->loop = loop;
+	p->o = *opts;
+	if (p->o.connect_ms == 0)
+		p->o.connect_ms = SSH_DEFAULT_CONNECT_MS;
+	if (p->o.handshake_ms == 0)
+		p->o.handshake_ms = SSH_DEFAULT_HANDSHAKE_MS;
+	if (p->o.max_startups == 0)
+		p->o.max_startups = SSH_DEFAULT_STARTUPS;
+	if (p->o.max_channels == 0)
+		p->o.max_channels = SSH_DEFAULT_CHANNELS;
+	if (p->o.output_cap == 0)
+		p->o.output_cap = SSH_DEFAULT_OUTPUT_CAP;
+	p->user = opts->user != NULL ? xstrdup(opts->user) : NULL;
+	p->o.user = NULL;
+	p->o.identities = NULL;
+	p->o.known_hosts = NULL;
+	if (opts->nidentities > 0) {
+		p->identities_given = true;
+		p->nidentities = opts->nidentities;
+		p->identities = xcalloc(p->nidentities, sizeof *p->identities);
+		for (i = 0; i < p->nidentities; i++)
+			p->identities[i] = xstrdup(opts->identities[i]);
+	} else if (home != NULL) {
+		p->nidentities = NX_ARRAY_LEN(def_ids);
+		p->identities = xcalloc(p->nidentities, sizeof *p->identities);
+		for (i = 0; i < p->nidentities; i++)
+			xasprintf(&p->identities[i], "%s/.ssh/%s", home,
+			    def_ids[i]);
+	}
+	if (opts->known_hosts != NULL)
+		p->known_hosts = xstrdup(opts->known_hosts);
+	else
+		xasprintf(&p->known_hosts, "%s/.ssh/known_hosts",
+		    home != NULL ? home : "");
+	p->global_known_hosts = xstrdup("/etc/ssh/ssh_known_hosts");
+	if (opts->config_file != NULL) {
+		if (strcmp(opts->config_file, "none") != 0 &&
+		    (p->cfg = ssh_config_load(opts->config_file)) == NULL) {
+			nx_err_set(err, "%s: %s", opts->config_file,
+			    strerror(errno));
+			ssh_pool_close(p);
+			return NULL;
+		}
+	} else if (home != NULL) {
+		char *path;
+
+		xasprintf(&path, "%s/.ssh/config", home);
+		p->cfg = ssh_config_load(path);
+		free(path);
+	}
+	p->o.config_file = NULL;
+	p->kh_session = libssh2_session_init();
+	p->kh = p->kh_session != NULL ?
+	    libssh2_knownhost_init(p->kh_session) : NULL;
+	if (p->kh == NULL) {
+		nx_err_set(err, "cannot initialise libssh2's known hosts");
+		ssh_pool_close(p);
+		return NULL;
+	}
+	kh_read(p, p->known_hosts);
+	kh_read(p, p->global_known_hosts);
+	pool_grow(p);
+	return p;
+}
+
+/*
+ * Runs command on user@address:port over the host's persistent session,
+ * opening it first if needed.  address may be an ssh_config Host alias;
+ * port 0 and user NULL mean "not given": ssh_config's, else 22 and the
+ * pool's default user, else the local user.  cb is called exactly once, from the loop, with the result;
+ * timeout_ms (0 = none) counts from now and covers connecting too.
+ * Returns 0, or -1 if the pool is closing.
+ */
+int
+ssh_exec(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user, const char *command, uint32_t timeout_ms,
+    ssh_exec_cb cb, void *arg)
+{
+	return ssh_exec_stream(p, address, port, user, command, timeout_ms,
+	    NULL, cb, arg);
+}
+
+/*
+ * ssh_exec, with the command's standard output handed to data_cb as it
+ * arrives (chunks, not lines) instead of being collected: for long-lived
+ * commands such as a sampler loop.  cb still ends it, exactly once.
+ */
+int
+ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user, const char *command, uint32_t timeout_ms,
+    ssh_data_cb data_cb, ssh_exec_cb cb, void *arg)
+{
+	struct ssh_host *h;
+	struct ssh_req *r, **pp;
+
+	const char *hostname = NULL;
+	char **idents = NULL;
+	size_t nidents = 0, i;
+
+	if (p->closing)
+		return -1;
+	/* Given values win over ssh_config, which wins over the defaults. */
+	ssh_config_lookup(p->cfg, address, &hostname, &port, &user, &idents,
+	    &nidents);
+	if (hostname != NULL)
+		address = hostname;
+	if (user == NULL)
+		user = p->user;
+	if (user == NULL)
+		user = ssh_local_user();
+	h = pool_host(p, address, port != 0 ? port : 22, user);
+	if (h->nidents == 0 && nidents > 0) {
+		h->idents = idents;
+		h->nidents = nidents;
+	} else {
+		for (i = 0; i < nidents; i++)
+			free(idents[i]);
+		free(idents);
+	}
+	r = xcalloc(1, sizeof *r);
+	r->h = h;
+	r->command = xstrdup(command);
+	r->cb = cb;
+	r->data_cb = data_cb;
+	r->arg = arg;
+	r->submitted = uv_now(p->loop);
+	r->deadline = timeout_ms > 0 ? r->submitted + timeout_ms : UINT64_MAX;
+	r->state = C_QUEUED;
+	for (pp = &h->reqs; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = r;
+	if (h->state == H_IDLE)
+		host_start(h);
+	else if (h->state == H_READY)
+		host_step(h);
+	else
+		host_timer_set(h);
+	return 0;
+}
+
+static void
+pool_free(struct ssh_pool *p)
+{
+	size_t i;
+
+	if (p->kh != NULL)
+		libssh2_knownhost_free(p->kh);
+	if (p->kh_session != NULL)
+		libssh2_session_free(p->kh_session);
+	for (i = 0; i < p->nidentities; i++)
+		free(p->identities[i]);
+	free(p->identities);
+	free(p->known_hosts);
+	free(p->global_known_hosts);
+	ssh_config_free(p->cfg);
+	free(p->user);
+	free(p->buckets);
+	free(p);
+}
+
+static void
+host_timer_closed(uv_handle_t *handle)
+{
+	struct ssh_host *h = handle->data;
+	struct ssh_pool *p = h->pool;
+	size_t i;
+
+	for (i = 0; i < h->nidents; i++)
+		free(h->idents[i]);
+	free(h->idents);
+	free(h->address);
+	free(h->user);
+	free(h);
+	if (--p->open_timers == 0 && p->closing)
+		pool_free(p);
+}
+
+/*
+ * Closes every session (saying goodbye to servers that are connected),
+ * fails pending requests with SSH_FAIL_CLOSED, and frees the pool once its
+ * handles have closed (at once if it has none; else run the loop).  Must
+ * not be called from an exec callback.
+ */
+void
+ssh_pool_close(struct ssh_pool *p)
+{
+	struct ssh_host *h;
+
+	p->closing = true;
+	if (p->open_timers == 0) {
+		pool_free(p);
+		return;
+	}
+	for (h = p->all; h != NULL; h = h->all_next) {
+		if (h->state == H_READY && h->s != NULL)
+			(void)libssh2_session_disconnect(h->s, "closing");
+		if (h->state != H_IDLE || h->reqs != NULL)
+			host_teardown(h, SSH_FAIL_CLOSED, "the pool was closed");
+		uv_close((uv_handle_t *)&h->timer, host_timer_closed);
+	}
+}
+
+/* Counts of sessions by phase, for progress reports and tests. */
+void
+ssh_pool_stats(const struct ssh_pool *p, struct ssh_pool_stats *st)
+{
+	const struct ssh_host *h;
+
+	memset(st, 0, sizeof *st);
+	for (h = p->all; h != NULL; h = h->all_next) {
+		st->hosts++;
+		if (h->state == H_READY)
+			st->ready++;
+		else if (h->state == H_WAIT_SLOT)
+			st->waiting++;
+		else if (h->state != H_IDLE)
+			st->starting++;
+	}
+}
+
+const char *
+ssh_fail_name(enum ssh_fail f)
+{
+	switch (f) {
+	case SSH_OK:
+		return "ok";
+	case SSH_FAIL_RESOLVE:
+		return "resolve";
+	case SSH_FAIL_CONNECT:
+		return "connect";
+	case SSH_FAIL_HANDSHAKE:
+		return "handshake";
+	case SSH_FAIL_HOSTKEY:
+		return "hostkey";
+	case SSH_FAIL_AUTH:
+		return "auth";
+	case SSH_FAIL_CHANNEL:
+		return "channel";
+	case SSH_FAIL_TIMEOUT:
+		return "timeout";
+	case SSH_FAIL_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+/*
+ * Expands `{{ VAR }}` in tmpl for one host: VAR is `inventory_hostname`
+ * (the node's name) or one of its vars (a string, number or boolean).
+ * Every value goes in shell-quoted, so that it reaches the remote shell
+ * as one word of data, whatever it contains.  Returns a new string in
+ * *out, or -1 with err naming the variable that is missing or not a
+ * scalar.  Text outside `{{ }}` is copied as it is (it is the operator's).
+ */
+int
+ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
+    char **out, struct nx_err *err)
+{
+	struct ssh_buf b = { NULL, 0, 0, false };
+	const char *s = tmpl, *open, *close;
+
+	while ((open = strstr(s, "{{")) != NULL) {
+		char key[128], num[64], *q;
+		const char *k, *ke, *val = NULL;
+		const json_t *v;
+
+		buf_add(&b, s, (size_t)(open - s), SIZE_MAX);
+		if ((close = strstr(open + 2, "}}")) == NULL) {
+			nx_err_set(err, "column %zu: '{{' without '}}'",
+			    (size_t)(open - tmpl) + 1);
+			free(b.p);
+			return -1;
+		}
+		for (k = open + 2; k < close && (*k == ' ' || *k == '\t'); k++)
+			;
+		for (ke = close; ke > k && (ke[-1] == ' ' || ke[-1] == '\t'); ke--)
+			;
+		if (ke == k || (size_t)(ke - k) >= sizeof key) {
+			nx_err_set(err, "column %zu: empty or too long variable "
+			    "name", (size_t)(open - tmpl) + 1);
+			free(b.p);
+			return -1;
+		}
+		memcpy(key, k, (size_t)(ke - k));
+		key[ke - k] = '\0';
+		v = vars != NULL ? json_object_get(vars, key) : NULL;
+		if (strcmp(key, "inventory_hostname") == 0 && name != NULL)
+			val = name;
+		else if (v != NULL && json_is_string(v))
+			val = json_string_value(v);
+		else if (v != NULL && json_is_integer(v)) {
+			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(v));
+			val = num;
+		} else if (v != NULL && json_is_real(v)) {
+			snprintf(num, sizeof num, "%.17g", json_real_value(v));
+			val = num;
+		} else if (v != NULL && json_is_boolean(v))
+			val = json_is_true(v) ? "true" : "false";
+		else {
+			nx_err_set(err, "variable '%s' is %s", key, v == NULL ?
+			    "not defined for this host" : "not a string or number");
+			free(b.p);
+			return -1;
+		}
+		q = ssh_shell_quote(val);
+		buf_add(&b, q, strlen(q), SIZE_MAX);
+		free(q);
+		s = close + 2;
+	}
+	buf_add(&b, s, strlen(s), SIZE_MAX);
+	*out = b.p != NULL ? b.p : xstrdup("");
+	return 0;
+}

@@ -1,0 +1,499 @@
+/*
+ * ssh.c - the ssh provider: inventory nodes reached over SSH.
+ *
+ * An inventory node whose vars say `nexus_transport: ssh` gets, instead of
+ * the inventory's "no transport" check, a `ping` host check that reports
+ * the state of its SSH session (with the real reason when it is down:
+ * connect, host key, authentication) and the standard `load`, `cpu`, `mem`
+ * and `disk` metric checks.  Their metrics come from a sampler: a POSIX sh
+ * loop on the node, started once over the node's persistent session
+ * (ssh-session.c) and streaming one line per interval read from /proc with
+ * the `read` builtin (no fork but `sleep`, and `df -P` every sixth turn).
+ *
+ *  live (engine_start)  one long-lived sampler channel per node; a node
+ *                       whose session fails is retried every 30 s.
+ *  batch (engine_round) one sample per node: the sampler body once, all
+ *                       nodes at once, bounded by the check timeout.
+ *
+ * SSH settings come from the inventory (address, port, ansible_user) and
+ * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
+ * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
+ * (an ssh_config, or "none"); else ~/.ssh and ssh-agent as OpenSSH.  The reason a node is down is interned in the fleet
+ * and kept in node.pdata (inventory nodes leave it unused).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define SSHP_RETRY_MS 30000
+#define SSHP_LINE_MAX 512
+#define SSHP_DF_EVERY 6
+
+/* One sample: loadavg, the cpu line of /proc/stat, MemTotal, MemAvailable. */
+#define SSHP_BODY \
+	"read l1 x < /proc/loadavg; " \
+	"read c u n s i w q sq st x < /proc/stat; mt=0; ma=0; " \
+	"while read k v x; do case $k in MemTotal:) mt=$v;; " \
+	"MemAvailable:) ma=$v;; esac; done < /proc/meminfo; " \
+	"echo \"nx $l1 $u $n $s $i $w $q $sq $st $mt $ma\""
+#define SSHP_DF "echo dfs; df -P -l 2>/dev/null; echo dfe"
+
+struct sshp_node {
+	struct sshp *st;
+	uint32_t node;
+	char line[SSHP_LINE_MAX];
+	size_t linelen;
+	bool have_prev, in_df, streaming, got_first;
+	uint64_t prev_busy, prev_total;
+	double disk_worst;
+	uint64_t started;       /* uv_now when the sampler was submitted */
+};
+
+struct sshp {
+	struct engine *e;
+	struct ssh_pool *pool;
+	struct sshp_node *nodes;
+	size_t nnodes;
+	size_t pending;         /* batch: samples still out */
+	uv_timer_t *retry;
+	bool stopping;
+};
+
+static bool
+sshp_wanted(const struct node *n)
+{
+	const json_t *t;
+
+	if (n->provider != &provider_inventory || n->vars == NULL)
+		return false;
+	t = json_object_get(n->vars, "nexus_transport");
+	return t != NULL && json_is_string(t) &&
+	    strcmp(json_string_value(t), "ssh") == 0;
+}
+
+static void
+sshp_set_down(struct sshp_node *sn, const char *why)
+{
+	struct engine *e = sn->st->e;
+	struct node *n = &e->fleet.nodes[sn->node];
+
+	n->m.up = false;
+	n->pdata = (void *)strpool_intern(&e->fleet.strings, why);
+}
+
+/*
+ * Applies one line of sampler output to the node's metrics: an `nx ...`
+ * sample, or a `df -P` block between `dfs` and `dfe`.
+ */
+static void
+sshp_line(struct sshp_node *sn, char *line)
+{
+	struct engine *e = sn->st->e;
+	struct node *n = &e->fleet.nodes[sn->node];
+
+	if (strncmp(line, "nx ", 3) == 0) {
+		unsigned long long v[10] = { 0 };
+		double l1;
+		uint64_t busy, total;
+		int got;
+
+		got = sscanf(line + 3, "%lf %llu %llu %llu %llu %llu %llu %llu "
+		    "%llu %llu %llu", &l1, &v[0], &v[1], &v[2], &v[3], &v[4],
+		    &v[5], &v[6], &v[7], &v[8], &v[9]);
+		if (got < 5)
+			return;
+		/* user nice system idle iowait irq softirq steal memtotal memavail */
+		busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		total = busy + v[3] + v[4];
+		n->m.v[NX_M_LOAD] = l1;
+		if (sn->have_prev && total > sn->prev_total)
+			n->m.v[NX_M_CPU] = 100.0 * (double)(busy - sn->prev_busy) /
+			    (double)(total - sn->prev_total);
+		else if (total > 0)
+			n->m.v[NX_M_CPU] = 100.0 * (double)busy / (double)total;
+		sn->prev_busy = busy;
+		sn->prev_total = total;
+		sn->have_prev = true;
+		if (got == 11 && v[8] > 0 && v[9] <= v[8])
+			n->m.v[NX_M_MEM] = 100.0 * (double)(v[8] - v[9]) /
+			    (double)v[8];
+		if (!sn->got_first) {
+			/* Time to the first sample: connect, auth and exec. */
+			n->m.v[NX_M_LATENCY] = (double)(uv_now(e->loop) -
+			    sn->started);
+			sn->got_first = true;
+		}
+		n->m.up = true;
+		n->m.sampled = engine_now(e);
+		n->pdata = NULL;
+	} else if (strcmp(line, "dfs") == 0) {
+		sn->in_df = true;
+		sn->disk_worst = NAN;
+	} else if (strcmp(line, "dfe") == 0) {
+		sn->in_df = false;
+		if (!isnan(sn->disk_worst))
+			n->m.v[NX_M_DISK] = sn->disk_worst;
+	} else if (sn->in_df && line[0] == '/') {
+		unsigned long long blocks, used, avail;
+		char fs[256];
+
+		/* Filesystem 1024-blocks Used Available Capacity Mounted-on */
+		if (sscanf(line, "%255s %llu %llu %llu", fs, &blocks, &used,
+		    &avail) == 4 && used + avail > 0) {
+			double pct = 100.0 * (double)used /
+			    (double)(used + avail);
+
+			if (isnan(sn->disk_worst) || pct > sn->disk_worst)
+				sn->disk_worst = pct;
+		}
+	}
+}
+
+static void
+sshp_data(void *arg, const char *buf, size_t len)
+{
+	struct sshp_node *sn = arg;
+	size_t i;
+
+	if (sn->st->stopping)
+		return;
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			sn->line[sn->linelen] = '\0';
+			sshp_line(sn, sn->line);
+			sn->linelen = 0;
+		} else if (sn->linelen + 1 < sizeof sn->line)
+			sn->line[sn->linelen++] = buf[i];
+	}
+}
+
+static void
+sshp_done(void *arg, const struct ssh_result *res)
+{
+	struct sshp_node *sn = arg;
+	char why[600];
+
+	sn->streaming = false;
+	if (sn->st->pending > 0)
+		sn->st->pending--;
+	if (sn->st->stopping)
+		return;
+	if (res->fail == SSH_OK && res->out_len > 0)
+		sshp_data(sn, res->out, res->out_len);
+	if (res->fail != SSH_OK) {
+		snprintf(why, sizeof why, "%s", res->error);
+		sshp_set_down(sn, why);
+	} else if (res->exit_status != 0 && !sn->got_first) {
+		snprintf(why, sizeof why, "the sampler exited with status %d%s%.200s",
+		    res->exit_status, res->err_len ? ": " : "", res->err);
+		sshp_set_down(sn, why);
+	} else if (sn->st->retry != NULL)
+		sshp_set_down(sn, "the sampler stopped");
+}
+
+static char *
+sshp_command(const struct engine *e, bool once)
+{
+	uint32_t secs = e->cfg.checks.interval_ms / 1000;
+	char *cmd;
+
+	if (once) {
+		xasprintf(&cmd, "%s; %s", SSHP_BODY, SSHP_DF);
+		return cmd;
+	}
+	if (secs == 0)
+		secs = 10;
+	xasprintf(&cmd, "i=0; while :; do %s; if [ $((i %% %d)) -eq 0 ]; "
+	    "then %s; fi; i=$((i + 1)); sleep %u || exit; done", SSHP_BODY,
+	    SSHP_DF_EVERY, SSHP_DF, secs);
+	return cmd;
+}
+
+static void
+sshp_start_node(struct sshp_node *sn, const char *cmd, uint32_t timeout_ms)
+{
+	struct sshp *st = sn->st;
+	const struct node *n = &st->e->fleet.nodes[sn->node];
+
+	sn->streaming = true;
+	sn->got_first = false;
+	sn->have_prev = false;
+	sn->linelen = 0;
+	sn->started = uv_now(st->e->loop);
+	if (ssh_exec_stream(st->pool, n->address, n->port, n->user, cmd,
+	    timeout_ms, timeout_ms ? NULL : sshp_data, sshp_done, sn) != 0) {
+		sn->streaming = false;
+		if (st->pending > 0)
+			st->pending--;
+	}
+}
+
+static void
+sshp_warn(void *arg, const char *msg)
+{
+	struct engine *e = arg;
+
+	if (e->cfg.warn != NULL)
+		e->cfg.warn(e->cfg.warn_arg, msg);
+	else
+		fprintf(stderr, "nexusctl: warning: %s\n", msg);
+}
+
+/* Makes the provider state with a pool; NULL when no node wants SSH. */
+static struct sshp *
+sshp_new(struct engine *e)
+{
+	const char *id = getenv("NEXUSCTL_SSH_IDENTITY");
+	const char *kh = getenv("NEXUSCTL_SSH_KNOWN_HOSTS");
+	const char *an = getenv("NEXUSCTL_SSH_ACCEPT_NEW");
+	const char *ids[1];
+	struct ssh_opts o;
+	struct nx_err err;
+	struct sshp *st;
+	uint32_t i;
+
+	st = xcalloc(1, sizeof *st);
+	st->e = e;
+	for (i = 0; i < e->fleet.nnodes; i++) {
+		if (!sshp_wanted(&e->fleet.nodes[i]))
+			continue;
+		st->nodes = xreallocarray(st->nodes, st->nnodes + 1,
+		    sizeof *st->nodes);
+		memset(&st->nodes[st->nnodes], 0, sizeof *st->nodes);
+		st->nodes[st->nnodes].st = st;
+		st->nodes[st->nnodes].node = i;
+		st->nnodes++;
+	}
+	if (st->nnodes == 0) {
+		free(st);
+		return NULL;
+	}
+	memset(&o, 0, sizeof o);
+	if (id != NULL && *id != '\0') {
+		ids[0] = id;
+		o.identities = ids;
+		o.nidentities = 1;
+	}
+	o.known_hosts = kh != NULL && *kh != '\0' ? kh : NULL;
+	o.config_file = getenv("NEXUSCTL_SSH_CONFIG");
+	o.accept_new = an != NULL && strcmp(an, "1") == 0;
+	o.warn = sshp_warn;
+	o.warn_arg = e;
+	if ((st->pool = ssh_pool_new(e->loop, &o, &err)) == NULL) {
+		for (i = 0; i < st->nnodes; i++)
+			sshp_set_down(&st->nodes[i], err.msg);
+		free(st->nodes);
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void
+sshp_free(struct sshp *st)
+{
+	st->stopping = true;
+	ssh_pool_close(st->pool);
+	free(st->nodes);
+	free(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The ping check: the session's state, with the reason when it is down.   */
+
+static void
+sshp_ping_run(struct engine *e, struct check *c)
+{
+	const struct node *n = &e->fleet.nodes[c->node];
+	struct nx_result r = { .time = engine_now(e) };
+	char buf[1024];
+	int len;
+
+	if (n->m.up) {
+		r.state = NX_OK;
+		len = snprintf(buf, sizeof buf, "SSH OK - sampler running, "
+		    "first sample after %.0f ms|latency=%.0fms", n->m.v[NX_M_LATENCY],
+		    n->m.v[NX_M_LATENCY]);
+	} else if (n->pdata != NULL) {
+		r.state = NX_CRITICAL;
+		len = snprintf(buf, sizeof buf, "SSH CRITICAL - %s",
+		    (const char *)n->pdata);
+	} else {
+		r.state = NX_UNKNOWN;
+		len = snprintf(buf, sizeof buf, "SSH UNKNOWN - session starting");
+	}
+	r.output = buf;
+	r.output_len = len < 0 ? 0 : (size_t)len >= sizeof buf ?
+	    sizeof buf - 1 : (size_t)len;
+	mon_apply_result(e, c, &r);
+}
+
+static const struct check_kind check_kind_ssh_ping = {
+	.version = NX_CHECK_KIND_VERSION,
+	.name = "ssh-ping",
+	.run = sshp_ping_run,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Provider hooks                                                          */
+
+/*
+ * Gives every node that wants SSH its checks: the inventory's `ping`
+ * becomes the session check (a host check, at the default intervals), and
+ * the standard metric checks are added (load thresholds per `nexus_cores`,
+ * default 1).
+ */
+static int
+sshp_inventory(struct engine *e, struct nx_err *err)
+{
+	static const struct {
+		const char *name;
+		enum nx_metric metric;
+	} std[] = {
+		{ "load", NX_M_LOAD },
+		{ "cpu", NX_M_CPU },
+		{ "mem", NX_M_MEM },
+		{ "disk", NX_M_DISK },
+	};
+	uint32_t i, nn = e->fleet.nnodes;
+
+	(void)err;
+	for (i = 0; i < nn; i++) {
+		struct node *n = &e->fleet.nodes[i];
+		const json_t *jc;
+		unsigned cores = 1;
+		double warn, crit;
+		uint16_t k;
+		size_t m;
+
+		if (!sshp_wanted(n))
+			continue;
+		jc = json_object_get(n->vars, "nexus_cores");
+		if (jc != NULL && json_is_integer(jc) &&
+		    json_integer_value(jc) > 0 && json_integer_value(jc) < 65536)
+			cores = (unsigned)json_integer_value(jc);
+		n->pdata = NULL;
+		for (k = 0; k < n->nchecks; k++) {
+			struct check *c = &e->fleet.checks[n->checks[k]];
+
+			if (strcmp(c->name, "ping") == 0 && c->data == NULL) {
+				c->kind = &check_kind_ssh_ping;
+				c->is_host_check = true;
+				c->interval_ms = c->retry_ms = 0;
+			}
+		}
+		for (m = 0; m < NX_ARRAY_LEN(std); m++) {
+			metric_thresholds(std[m].metric, cores, &warn, &crit);
+			metric_check_add(e, &e->fleet.nodes[i], std[m].name,
+			    std[m].metric, warn, crit, false);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Batch rounds only (engine_round freezes the clock while providers
+ * sample): one sample from every SSH node, all at once, before the checks
+ * run.  Runs the loop until every node answered or failed; each exec is
+ * bounded by the check timeout.  Live engines sample from start().
+ */
+static void
+sshp_sample(struct engine *e, nx_time now)
+{
+	struct sshp *st;
+	uint32_t timeout = e->cfg.checks.timeout_ms ? e->cfg.checks.timeout_ms :
+	    30000;
+	char *cmd;
+	size_t i;
+
+	(void)now;
+	if (e->frozen_now == 0 || e->running)
+		return;
+	if ((st = sshp_new(e)) == NULL)
+		return;
+	cmd = sshp_command(e, true);
+	st->pending = st->nnodes;
+	for (i = 0; i < st->nnodes; i++)
+		sshp_start_node(&st->nodes[i], cmd, timeout);
+	free(cmd);
+	while (st->pending > 0)
+		uv_run(e->loop, UV_RUN_ONCE);
+	sshp_free(st);
+	uv_run(e->loop, UV_RUN_NOWAIT);
+}
+
+static void
+sshp_retry_cb(uv_timer_t *t)
+{
+	struct sshp *st = t->data;
+	char *cmd = sshp_command(st->e, false);
+	size_t i;
+
+	for (i = 0; i < st->nnodes; i++) {
+		if (!st->nodes[i].streaming)
+			sshp_start_node(&st->nodes[i], cmd, 0);
+	}
+	free(cmd);
+}
+
+static int
+sshp_start(struct engine *e)
+{
+	int idx = provider_index(&provider_ssh);
+	struct sshp *st;
+	char *cmd;
+	size_t i;
+
+	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
+	if (e->provider_state[idx] != NULL || (st = sshp_new(e)) == NULL)
+		return 0;
+	e->provider_state[idx] = st;
+	cmd = sshp_command(e, false);
+	for (i = 0; i < st->nnodes; i++)
+		sshp_start_node(&st->nodes[i], cmd, 0);
+	free(cmd);
+	st->retry = xmalloc(sizeof *st->retry);
+	uv_timer_init(e->loop, st->retry);
+	st->retry->data = st;
+	uv_timer_start(st->retry, sshp_retry_cb, SSHP_RETRY_MS, SSHP_RETRY_MS);
+	uv_unref((uv_handle_t *)st->retry);
+	return 0;
+}
+
+static void
+sshp_retry_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+sshp_stop(struct engine *e)
+{
+	int idx = provider_index(&provider_ssh);
+	struct sshp *st;
+
+	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
+	if ((st = e->provider_state[idx]) == NULL)
+		return;
+	e->provider_state[idx] = NULL;
+	uv_close((uv_handle_t *)st->retry, sshp_retry_closed);
+	st->retry = NULL;
+	sshp_free(st);
+}
+
+const struct provider provider_ssh = {
+	.version = NX_PROVIDER_VERSION,
+	.name = "ssh",
+	.description = "inventory nodes with nexus_transport=ssh: a persistent "
+	    "SSH session and a sampler per node",
+	.inventory = sshp_inventory,
+	.start = sshp_start,
+	.stop = sshp_stop,
+	.sample = sshp_sample,
+};

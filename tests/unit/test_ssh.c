@@ -1,0 +1,299 @@
+/*
+ * test_ssh.c - the pure parts of ssh-session.c: shell quoting (checked by a
+ * real /bin/sh, which must give back every byte) and `{{ var }}` command
+ * expansion.  The sessions themselves are tested against a real sshd by
+ * tests/integration/ssh.sh.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+/* Runs `printf %s QUOTED` in /bin/sh and returns what it printed. */
+static char *
+sh_roundtrip(const char *s)
+{
+	char *q = ssh_shell_quote(s), *cmd, *out = xcalloc(1, 4096);
+	size_t n;
+	FILE *p;
+
+	xasprintf(&cmd, "printf %%s %s", q);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, 4095, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	free(cmd);
+	free(q);
+	return out;
+}
+
+static void
+test_quote_simple(void **state)
+{
+	char *q;
+
+	(void)state;
+	q = ssh_shell_quote("it's");
+	assert_string_equal(q, "'it'\\''s'");
+	free(q);
+	q = ssh_shell_quote("");
+	assert_string_equal(q, "''");
+	free(q);
+}
+
+static void
+test_quote_roundtrip(void **state)
+{
+	static const char *const cases[] = {
+		"plain",
+		"$(touch /tmp/nx-test-should-not-exist)",
+		"`id` ; rm -rf / & | > < * ? [a] ~ # !",
+		"it's \"double\" and 'single' \\ backslash",
+		"new\nline\ttab",
+		"''''",
+		"$HOME ${PATH} $((1+1))",
+		"-n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *out = sh_roundtrip(cases[i]);
+
+		assert_string_equal(out, cases[i]);
+		free(out);
+	}
+}
+
+static void
+test_expand(void **state)
+{
+	json_t *vars = json_pack("{s:s, s:i, s:b, s:[i], s:f}", "msg",
+	    "a'b; $(x)", "port", 8080, "on", 1, "list", 1, "ratio", 0.5);
+	struct nx_err err = { { 0 } };
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(ssh_expand_command("echo {{ msg }} {{port}} "
+	    "{{  on }} {{ratio}} {{ inventory_hostname }}", "web1", vars, &out,
+	    &err), 0);
+	assert_string_equal(out, "echo 'a'\\''b; $(x)' '8080' 'true' '0.5' "
+	    "'web1'");
+	free(out);
+
+	assert_int_equal(ssh_expand_command("no vars at all", "h", NULL,
+	    &out, &err), 0);
+	assert_string_equal(out, "no vars at all");
+	free(out);
+
+	assert_int_equal(ssh_expand_command("echo {{ nope }}", "h", vars,
+	    &out, &err), -1);
+	assert_non_null(strstr(err.msg, "'nope' is not defined"));
+	assert_int_equal(ssh_expand_command("echo {{ list }}", "h", vars,
+	    &out, &err), -1);
+	assert_non_null(strstr(err.msg, "not a string or number"));
+	assert_int_equal(ssh_expand_command("echo {{ msg", "h", vars, &out,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "column 6"));
+	assert_int_equal(ssh_expand_command("echo {{}}", "h", vars, &out,
+	    &err), -1);
+	json_decref(vars);
+}
+
+static void
+test_fail_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ssh_fail_name(SSH_OK), "ok");
+	assert_string_equal(ssh_fail_name(SSH_FAIL_HOSTKEY), "hostkey");
+	assert_string_equal(ssh_fail_name(SSH_FAIL_TIMEOUT), "timeout");
+}
+
+/* A pool with nothing to do opens and closes without leaking. */
+static void
+test_pool_empty(void **state)
+{
+	struct ssh_opts o;
+	struct nx_err err;
+	struct ssh_pool *p;
+	uv_loop_t loop;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	o.known_hosts = "/nonexistent/known_hosts";
+	o.config_file = "none";
+	uv_loop_init(&loop);
+	p = ssh_pool_new(&loop, &o, &err);
+	assert_non_null(p);
+	ssh_pool_close(p);
+	o.config_file = "/nonexistent/ssh_config";
+	assert_null(ssh_pool_new(&loop, &o, &err));
+	assert_non_null(strstr(err.msg, "/nonexistent/ssh_config"));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+struct got {
+	int calls;
+	enum ssh_fail fail;
+	char error[512];
+	double ms;
+};
+
+static void
+got_cb(void *arg, const struct ssh_result *r)
+{
+	struct got *g = arg;
+
+	g->calls++;
+	g->fail = r->fail;
+	snprintf(g->error, sizeof g->error, "%s", r->error ? r->error : "");
+	g->ms = r->duration_ms;
+}
+
+/* A listening TCP socket on 127.0.0.1 (never accepted); its port in *port. */
+static int
+listener(uint16_t *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/*
+ * Real sockets, no server: a closed port fails with the kernel's reason,
+ * and a port that accepts but never speaks times out in the handshake
+ * within the exec's own deadline.
+ */
+static void
+test_pool_failures(void **state)
+{
+	struct ssh_opts o;
+	struct nx_err err;
+	struct ssh_pool *p;
+	struct got refused = { 0 }, silent = { 0 };
+	uv_loop_t loop;
+	uint16_t closed_port, silent_port;
+	int fd_closed, fd_silent;
+
+	(void)state;
+	fd_closed = listener(&closed_port);
+	close(fd_closed);               /* nothing listens there now */
+	fd_silent = listener(&silent_port);
+	memset(&o, 0, sizeof o);
+	o.known_hosts = "/nonexistent/known_hosts";
+	o.config_file = "none";
+	o.no_agent = true;
+	uv_loop_init(&loop);
+	p = ssh_pool_new(&loop, &o, &err);
+	assert_non_null(p);
+	assert_int_equal(ssh_exec(p, "127.0.0.1", closed_port, "nobody",
+	    "true", 5000, got_cb, &refused), 0);
+	assert_int_equal(ssh_exec(p, "127.0.0.1", silent_port, "nobody",
+	    "true", 300, got_cb, &silent), 0);
+	while (refused.calls == 0 || silent.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(refused.calls, 1);
+	assert_int_equal(refused.fail, SSH_FAIL_CONNECT);
+	assert_non_null(strstr(refused.error, "Connection refused"));
+	assert_int_equal(silent.calls, 1);
+	assert_int_equal(silent.fail, SSH_FAIL_TIMEOUT);
+	assert_non_null(strstr(silent.error, "handshake"));
+	assert_true(silent.ms >= 250 && silent.ms < 3000);
+	ssh_pool_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(fd_silent);
+}
+
+/* ssh_config(5): first value wins, IdentityFile accumulates, negation. */
+static void
+test_ssh_config(void **state)
+{
+	static const char text[] =
+	    "# global\n"
+	    "User everyone\n"
+	    "Host web* !web9\n"
+	    "  HostName 10.0.0.%h\n"
+	    "  Port=2200\n"
+	    "  IdentityFile /keys/%h_%r\n"
+	    "Host web1\n"
+	    "  Port 2201\n"
+	    "  HostName ignored\n"
+	    "  IdentityFile \"/keys/second key\"\n"
+	    "Match host db*\n"
+	    "  User matched\n"
+	    "Host *\n"
+	    "  User late\n"
+	    "  Port 22\n";
+	struct ssh_config *c = ssh_config_parse(text);
+	const char *hn, *user;
+	char **ids;
+	size_t nids, i;
+	uint16_t port;
+
+	(void)state;
+	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "web1", &hn, &port, &user, &ids, &nids);
+	assert_string_equal(hn, "10.0.0.%h");   /* HostName: no tokens here */
+	assert_int_equal(port, 2200);
+	assert_string_equal(user, "everyone");
+	assert_int_equal(nids, 2);
+	assert_string_equal(ids[0], "/keys/10.0.0.%h_everyone");
+	assert_string_equal(ids[1], "/keys/second key");
+	for (i = 0; i < nids; i++)
+		free(ids[i]);
+	free(ids);
+
+	/* Negated: web9 gets only the catch-alls; given values win. */
+	hn = NULL, user = "given", port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "web9", &hn, &port, &user, &ids, &nids);
+	assert_null(hn);
+	assert_int_equal(port, 22);
+	assert_string_equal(user, "given");
+	assert_int_equal(nids, 0);
+
+	/* Match blocks never apply. */
+	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
+	ssh_config_lookup(c, "db1", &hn, &port, &user, &ids, &nids);
+	assert_string_equal(user, "everyone");
+	ssh_config_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quote_simple),
+		cmocka_unit_test(test_quote_roundtrip),
+		cmocka_unit_test(test_expand),
+		cmocka_unit_test(test_fail_names),
+		cmocka_unit_test(test_pool_empty),
+		cmocka_unit_test(test_pool_failures),
+		cmocka_unit_test(test_ssh_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
