@@ -76,6 +76,8 @@ char *cli_state_path(const struct cli_common *);
 int cli_store_status(enum store_fail);
 struct store *cli_store_open(const struct cli_common *, const char *who,
     int *status);
+struct store *cli_store_open_opts(const struct cli_common *,
+    const struct store_opts *, const char *who, int *status);
 int cli_store_restore(struct store *, struct engine *, const char *who);
 
 /* cmd-*.c */

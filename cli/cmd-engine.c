@@ -29,6 +29,11 @@
 
 #define ENGINE_STATUS_BYTES 4096
 
+enum {
+	ENGINE_OPT_SNAP_EVENTS = CLI_OPT__CMD,
+	ENGINE_OPT_SNAP_INTERVAL,
+};
+
 struct engine_run {
 	struct engine *e;
 	struct store *store;
@@ -167,9 +172,16 @@ cmd_engine_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		{ "snapshot-events", required_argument, NULL,
+		    ENGINE_OPT_SNAP_EVENTS },
+		{ "snapshot-interval", required_argument, NULL,
+		    ENGINE_OPT_SNAP_INTERVAL },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cmd_entry *cmd = cli_cmd_find("engine");
+	struct store_opts so;
+	uint64_t ms;
+	long v;
 	struct nx_err err = { { 0 } };
 	struct engine_run r;
 	struct store_stats st;
@@ -180,10 +192,27 @@ cmd_engine_exec(int argc, char **argv)
 	int opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
+	store_opts_default(&so);
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
 	    NULL)) != -1) {
 		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
 			return status;
+		if (rc > 0)
+			continue;
+		if (opt == ENGINE_OPT_SNAP_EVENTS) {
+			if (cli_parse_long("--snapshot-events", optarg, 0,
+			    UINT32_MAX, &v) != 0)
+				return cli_usage_error(cmd, "--snapshot-events "
+				    "wants a number of events, not '%s'", optarg);
+			so.snapshot_events = (uint32_t)v;
+		} else if (opt == ENGINE_OPT_SNAP_INTERVAL) {
+			if (config_parse_duration(optarg, &ms) != 0 ||
+			    ms > UINT32_MAX)
+				return cli_usage_error(cmd, "--snapshot-interval "
+				    "wants a duration (e.g. 60s), not '%s'",
+				    optarg);
+			so.snapshot_ms = (uint32_t)ms;
+		}
 	}
 	if (optind < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'",
@@ -199,7 +228,8 @@ cmd_engine_exec(int argc, char **argv)
 		status = rc;
 		goto out;
 	}
-	if ((r.store = cli_store_open(&co, "engine", &status)) == NULL)
+	if ((r.store = cli_store_open_opts(&co, &so, "engine", &status)) ==
+	    NULL)
 		goto out;
 	if ((rc = cli_store_restore(r.store, &e, "engine")) != 0) {
 		status = rc;

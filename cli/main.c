@@ -37,7 +37,7 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "engine",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [-i FILE]... [--state FILE]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [-i FILE]... [--state FILE] [--snapshot-events N] [--snapshot-interval DURATION]",
 		.summary = "run the engine headless with the state store, until SIGTERM",
 		.exec = cmd_engine_exec,
 	},
@@ -341,13 +341,23 @@ cli_store_status(enum store_fail fail)
 struct store *
 cli_store_open(const struct cli_common *co, const char *who, int *status)
 {
-	struct nx_err err = { { 0 } };
 	struct store_opts o;
+
+	store_opts_default(&o);
+	return cli_store_open_opts(co, &o, who, status);
+}
+
+/* cli_store_open with tunables (`engine --snapshot-*`). */
+struct store *
+cli_store_open_opts(const struct cli_common *co, const struct store_opts *op,
+    const char *who, int *status)
+{
+	struct nx_err err = { { 0 } };
+	struct store_opts o = *op;
 	enum store_fail fail;
 	struct store *s;
 	char *path = cli_state_path(co);
 
-	store_opts_default(&o);
 	if ((s = store_open_opts(path, &o, &fail, &err)) == NULL) {
 		fprintf(stderr, "nexusctl: %s: %s\n", who, err.msg);
 		*status = cli_store_status(fail);

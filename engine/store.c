@@ -236,7 +236,7 @@ store_opts_default(struct store_opts *o)
 	o->busy_timeout_ms = 5000;
 	o->retry_ms = 1000;
 	o->snapshot_ms = 60000;
-	o->snapshot_events = 250000;
+	o->snapshot_events = 100000;
 }
 
 /*
