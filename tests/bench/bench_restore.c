@@ -151,6 +151,16 @@ main(int argc, char **argv)
 		    (unsigned long long)rs.tail, (t_open - t0) * 1e3,
 		    (t_load - t_open) * 1e3, (t_restore - t_load) * 1e3,
 		    rs.tail / (t_restore - t_load), (t_restore - t0) * 1e3);
+		{
+			struct snap_proj p;
+			double ts = now_s();
+
+			snap_proj_init(&p);
+			snap_proj_from_engine(&p, &e, rs.last_seq);
+			printf("  taking a snapshot of it (loop thread): %.1f ms "
+			    "for %zu objects\n", (now_s() - ts) * 1e3, p.nobjs);
+			snap_proj_free(&p);
+		}
 		store_close(s, &err);
 		engine_free(&e);
 		uv_run(&loop, UV_RUN_NOWAIT);
