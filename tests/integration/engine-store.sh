@@ -10,7 +10,7 @@
 #  2. SIGTERM: exit 0, a final snapshot, the next start replays no tail.
 #  3. export --format json|csv|prometheus (strict line grammar), watch
 #     --state following a running engine, check --state.
-#  4. A second engine on the same file, and an sqlite3 process holding the
+#  4. A second engine or console on the same file, and an sqlite3 process holding the
 #     write lock: clear error, exit 78.  A foreign and a corrupt file:
 #     clear error, exit 78, the file byte-for-byte unchanged.
 #  5. Disk full (a 2 MiB tmpfs in a private mount namespace): the engine
@@ -147,6 +147,15 @@ head -1 "$dir/csv" | grep -q '^node,check,state,state_type,' || fail "csv header
 rc=$?
 [ $rc -eq 78 ] || fail "second engine: exit $rc, wanted 78"
 grep -q "in use by another nexusctl process" "$dir/second" || fail "second: $(cat "$dir/second")"
+# ... and a console (on a terminal: script(1) gives it one).
+if command -v script >/dev/null 2>&1; then
+	TERM=xterm script -qec "'$NEXUSCTL' --demo=10 --state '$db'" /dev/null \
+	    >"$dir/console" 2>&1 </dev/null
+	rc=$?
+	[ $rc -eq 78 ] || fail "console on a store in use: exit $rc: $(cat "$dir/console")"
+	grep -q "in use by another nexusctl process" "$dir/console" ||
+	    fail "console: $(cat "$dir/console")"
+fi
 
 kill -TERM "$pid"
 n=0
