@@ -636,7 +636,6 @@ struct store_opts {
 	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
 	uint32_t snapshot_ms;           /* snapshot of engine state at most this often; 0 = never */
 	uint32_t snapshot_events;       /* ... or after this many events */
-	bool no_lock;                   /* do not take the one-writer lock (tests) */
 };
 
 /* Why a store file could not be used (exit statuses follow from it). */

@@ -710,7 +710,7 @@ store_open_opts(const char *path, const struct store_opts *o,
 	if (store_open_db(path, false, o->busy_timeout_ms, &s->db, fail,
 	    err) != 0)
 		goto fail;
-	if (!o->no_lock && store_lock(s, fail, err) != 0)
+	if (store_lock(s, fail, err) != 0)
 		goto fail;
 
 	/* From here on the file is ours (or new): it may be written. */
