@@ -89,6 +89,10 @@ engine_metrics_json(struct engine_run *r, const struct store_stats *st)
 	json_object_set_new(o, "dropped", json_integer((json_int_t)st->dropped));
 	json_object_set_new(o, "commit_ms_last", json_real(st->last_commit_ms));
 	json_object_set_new(o, "commit_ms_p99", json_real(st->p99_commit_ms));
+	json_object_set_new(o, "snapshots",
+	    json_integer((json_int_t)st->snapshots));
+	json_object_set_new(o, "snapshot_seq",
+	    json_integer((json_int_t)st->snapshot_seq));
 	json_object_set_new(o, "sched_latency_ms_p99",
 	    json_real(mon_latency_quantile(&r->e->mon.latency, 0.99)));
 	return o;

@@ -661,6 +661,9 @@ struct store_stats {
 	uint64_t producer_waits;        /* times the loop thread waited for the writer */
 	bool degraded;
 	char reason[sizeof(struct nx_err)];     /* why degraded (last error) */
+	uint64_t snapshots;             /* snapshots committed */
+	uint64_t snapshots_partial;     /* ... of which incremental */
+	uint64_t snapshot_seq;          /* the last committed one covers up to */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */
@@ -745,6 +748,7 @@ struct snap_proj {
 	nx_time snap_time;
 	uint64_t last_seq;              /* the last event applied */
 	uint64_t tail;                  /* events replayed after the snapshot */
+	bool partial;                   /* only objects changed since the last one */
 };
 
 struct snap_restore_stats {
@@ -762,6 +766,9 @@ struct snap_obj *snap_proj_get(struct snap_proj *, const char *node,
     const char *check);
 void snap_proj_from_engine(struct snap_proj *, const struct engine *,
     uint64_t seq);
+void snap_proj_from_engine_dirty(struct snap_proj *, const struct engine *,
+    uint64_t seq, const uint8_t *dirty_nodes, uint32_t nnodes,
+    const uint8_t *dirty_checks, uint32_t nchecks);
 int snap_proj_write(const struct snap_proj *, struct sqlite3 *,
     struct nx_err *);
 int snap_proj_apply(struct snap_proj *, const struct store_event_row *);

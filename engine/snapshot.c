@@ -180,23 +180,46 @@ void
 snap_proj_from_engine(struct snap_proj *p, const struct engine *e,
     uint64_t seq)
 {
+	snap_proj_from_engine_dirty(p, e, seq, NULL, 0, NULL, 0);
+}
+
+/*
+ * As snap_proj_from_engine, but with dirty_nodes (nnodes flags) and
+ * dirty_checks (nchecks flags) not NULL, only the nodes and checks whose
+ * flag is set, and ids past the arrays (added since): an incremental
+ * snapshot (p->partial), written over the previous one.  Downtimes are
+ * always all there.
+ */
+void
+snap_proj_from_engine_dirty(struct snap_proj *p, const struct engine *e,
+    uint64_t seq, const uint8_t *dirty_nodes, uint32_t nnodes,
+    const uint8_t *dirty_checks, uint32_t nchecks)
+{
 	const struct fleet *f = &e->fleet;
 	uint32_t i;
 	size_t d;
 
 	p->snap_seq = p->last_seq = seq;
 	p->snap_time = engine_now(e);
+	p->partial = dirty_nodes != NULL;
 	for (i = 0; i < f->nnodes; i++) {
 		const struct node *n = &f->nodes[i];
-		struct snap_obj *o = snap_proj_get(p, n->name, NULL);
+		struct snap_obj *o;
+
+		if (dirty_nodes != NULL && i < nnodes && !dirty_nodes[i])
+			continue;
+		o = snap_proj_get(p, n->name, NULL);
 
 		o->state = n->host_state;
 		snap_set_ack(o, &n->ack);
 	}
 	for (i = 0; i < f->nchecks; i++) {
 		const struct check *c = &f->checks[i];
-		struct snap_obj *o = snap_proj_get(p, f->nodes[c->node].name,
-		    c->name);
+		struct snap_obj *o;
+
+		if (dirty_checks != NULL && i < nchecks && !dirty_checks[i])
+			continue;
+		o = snap_proj_get(p, f->nodes[c->node].name, c->name);
 
 		o->state = c->state;
 		o->state_type = c->state_type;
@@ -255,8 +278,9 @@ snap_sql_fail(sqlite3 *db, int rc, struct nx_err *err)
 }
 
 /*
- * Replaces the snapshot tables with p and records the seq it covers in
- * meta.  Runs inside the caller's transaction.  Returns 0 or -1 with err.
+ * Replaces the snapshot tables with p (a partial p replaces only its own
+ * rows) and records the seq it covers in meta.  Runs inside the caller's
+ * transaction.  Returns 0 or -1 with err.
  */
 int
 snap_proj_write(const struct snap_proj *p, sqlite3 *db, struct nx_err *err)
@@ -266,10 +290,11 @@ snap_proj_write(const struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 	size_t i;
 	int rc;
 
-	if ((rc = sqlite3_exec(db, "DELETE FROM snapshot; DELETE FROM "
+	if ((rc = sqlite3_exec(db, p->partial ? "DELETE FROM "
+	    "snapshot_downtimes" : "DELETE FROM snapshot; DELETE FROM "
 	    "snapshot_downtimes", NULL, NULL, NULL)) != SQLITE_OK)
 		return snap_sql_fail(db, rc, err);
-	if ((rc = sqlite3_prepare_v2(db, "INSERT INTO snapshot (node, "
+	if ((rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snapshot (node, "
 	    "\"check\", state, state_type, attempt, last_hard_state, "
 	    "has_result, flapping, flap_ring, flap_count, flap_last, "
 	    "last_check, last_change, last_hard_change, output, ack_type, "

@@ -206,6 +206,10 @@ struct store {
 	uint32_t snap_dt_id;            /* downtimes as of the last snapshot */
 	size_t snap_dt_n;
 	bool snap_soon;                 /* a downtime changed: at the next event */
+	uint8_t *dirty_nodes;           /* changed since the last snapshot taken */
+	uint8_t *dirty_checks;
+	uint32_t dirty_nnodes, dirty_nchecks;   /* sizes of the flag arrays */
+	bool snap_full;                 /* the next snapshot must be complete */
 
 	struct snap_proj *snap_inflight;        /* writer only */
 };
@@ -1051,6 +1055,10 @@ store_writer(void *arg)
 			s->inflight.len = 0;
 			s->inflight_n = s->inflight_bytes = 0;
 			if (s->snap_inflight != NULL) {
+				s->st.snapshots++;
+				s->st.snapshots_partial +=
+				    s->snap_inflight->partial;
+				s->st.snapshot_seq = s->snap_inflight->snap_seq;
 				snap_proj_free(s->snap_inflight);
 				free(s->snap_inflight);
 				s->snap_inflight = NULL;
@@ -1142,6 +1150,8 @@ store_serialise(struct store *s, const struct event *ev)
 	return n;
 }
 
+static void store_dirty_reset(struct store *);
+
 /*
  * Builds a snapshot of the engine covering every event up to seq and
  * hands it to the writer, which writes it in the transaction of the group
@@ -1151,9 +1161,25 @@ static void
 store_take_snapshot(struct store *s, uint64_t seq)
 {
 	struct snap_proj *p = xmalloc(sizeof *p);
+	bool full;
 
+	/*
+	 * Incremental (only what changed since the last snapshot taken) when
+	 * that one is committed; complete when it is still queued or failed,
+	 * as this one then replaces it and must cover what it covered.
+	 */
+	pthread_mutex_lock(&s->mu);
+	full = s->snap_full || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL;
+	pthread_mutex_unlock(&s->mu);
 	snap_proj_init(p);
-	snap_proj_from_engine(p, s->e, seq);
+	if (full)
+		snap_proj_from_engine(p, s->e, seq);
+	else
+		snap_proj_from_engine_dirty(p, s->e, seq, s->dirty_nodes,
+		    s->dirty_nnodes, s->dirty_checks, s->dirty_nchecks);
+	s->snap_full = false;
+	store_dirty_reset(s);
 	s->snap_last_ns = store_mono_ns();
 	s->snap_last_seq = seq;
 	s->snap_dt_id = s->e->mon.next_downtime_id;
@@ -1166,6 +1192,40 @@ store_take_snapshot(struct store *s, uint64_t seq)
 	s->snap_pending = p;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* Starts a new set of changed objects, sized to the fleet as it is now. */
+static void
+store_dirty_reset(struct store *s)
+{
+	const struct fleet *f = &s->e->fleet;
+
+	if (s->dirty_nnodes != f->nnodes) {
+		free(s->dirty_nodes);
+		s->dirty_nnodes = f->nnodes;
+		s->dirty_nodes = xcalloc(f->nnodes + 1, 1);
+	} else
+		memset(s->dirty_nodes, 0, s->dirty_nnodes);
+	if (s->dirty_nchecks != f->nchecks) {
+		free(s->dirty_checks);
+		s->dirty_nchecks = f->nchecks;
+		s->dirty_checks = xcalloc(f->nchecks + 1, 1);
+	} else
+		memset(s->dirty_checks, 0, s->dirty_nchecks);
+}
+
+/*
+ * Marks what ev changed for the next incremental snapshot: its check, or
+ * its node for node events (host state, a node's acknowledgement).
+ */
+static void
+store_mark_dirty(struct store *s, const struct event *ev)
+{
+	if (ev->check != NX_NONE) {
+		if (ev->check < s->dirty_nchecks)
+			s->dirty_checks[ev->check] = 1;
+	} else if (ev->node != NX_NONE && ev->node < s->dirty_nnodes)
+		s->dirty_nodes[ev->node] = 1;
 }
 
 /*
@@ -1185,6 +1245,7 @@ store_maybe_snapshot(struct store *s, const struct event *ev)
 	const struct nx_monitor *m = &s->e->mon;
 	bool want;
 
+	store_mark_dirty(s, ev);
 	if (ev->kind == NX_EV_DOWNTIME)
 		s->snap_soon = true;
 	if (ev->kind != NX_EV_RESULT)
@@ -1244,6 +1305,7 @@ store_on_event(void *arg, const struct event *ev)
 	    s->opts.queue_max_bytes || s->writer_exited) {
 		/* Degraded and full: refuse, count, record the gap later. */
 		s->st.dropped++;
+		s->snap_full = true;    /* what it changed is in no event */
 		if (s->ngaps > 0 && s->gaps[s->ngaps - 1].last + 1 == ev->seq)
 			s->gaps[s->ngaps - 1].last = ev->seq;
 		else {
@@ -1287,6 +1349,9 @@ store_subscribe(struct store *s, struct engine *e)
 	s->e = e;
 	if (e->bus.seq < s->committed_seq)
 		e->bus.seq = s->committed_seq;
+	/* The first snapshot is complete (a restore changed everything). */
+	s->snap_full = true;
+	store_dirty_reset(s);
 	bus_subscribe(&e->bus, store_on_event, s);
 }
 
@@ -1306,11 +1371,13 @@ store_flush(struct store *s, struct nx_err *err)
 	failures = s->failures;
 	s->flushers++;
 	pthread_cond_signal(&s->wake);
-	while (s->committed_seq < target && s->failures == failures &&
+	while ((s->committed_seq < target || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL) && s->failures == failures &&
 	    !s->writer_exited)
 		pthread_cond_wait(&s->done, &s->mu);
 	s->flushers--;
-	if (s->committed_seq < target) {
+	if (s->committed_seq < target || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL) {
 		nx_err_set(err, "%s", s->st.reason[0] != '\0' ? s->st.reason :
 		    "the store writer stopped");
 		rc = -1;
@@ -1427,6 +1494,8 @@ store_close(struct store *s, struct nx_err *err)
 	}
 	batch_free(&s->cur);
 	batch_free(&s->inflight);
+	free(s->dirty_nodes);
+	free(s->dirty_checks);
 	free(s->gaps);
 	free(s->scratch);
 	free(s->path);

@@ -697,14 +697,14 @@ engine_digest(const struct engine *e)
  * flapping; some problems are acknowledged; downtimes are scheduled.
  */
 static void
-drive(struct engine *e, int rounds, nx_time t0)
+drive(struct engine *e, int from, int to, nx_time t0)
 {
 	struct nx_err err;
 	char out[64];
 	int r;
 	uint32_t c;
 
-	for (r = 0; r < rounds; r++) {
+	for (r = from; r < to; r++) {
 		for (c = 0; c < e->fleet.nchecks; c++) {
 			struct check *ck = &e->fleet.checks[c];
 			struct nx_result res;
@@ -750,13 +750,22 @@ restore_case(struct fix *f, uint32_t snapshot_events, bool final_snapshot)
 	uint64_t live, seq;
 	struct store *s;
 	struct snap_proj p;
+	struct store_stats sst;
 	uint32_t acks = 0, c;
+	int r;
 
 	fast_opts(&o);
 	o.snapshot_events = snapshot_events;
 	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
 	store_subscribe(s, e);
-	drive(e, 12, t0);
+	/*
+	 * Commit between rounds, so that the next snapshots are incremental
+	 * (written over the previous one) rather than complete.
+	 */
+	for (r = 0; r < 12; r++) {
+		drive(e, r, r + 1, t0);
+		assert_int_equal(store_flush(s, &err), 0);
+	}
 	for (c = 0; c < e->fleet.nchecks; c++)
 		acks += e->fleet.checks[c].ack.type != NX_ACK_NONE;
 	assert_true(acks > 0);
@@ -765,6 +774,12 @@ restore_case(struct fix *f, uint32_t snapshot_events, bool final_snapshot)
 	seq = e->bus.seq;
 	if (final_snapshot)
 		store_snapshot(s);
+	assert_int_equal(store_flush(s, &err), 0);
+	store_get_stats(s, &sst);
+	if (snapshot_events != 0)
+		assert_true(sst.snapshots_partial > 0);
+	if (final_snapshot)
+		assert_int_equal(sst.snapshot_seq, seq);
 	assert_int_equal(store_close(s, &err), 0);
 
 	/* The projection of the file equals the live engine ... */
@@ -832,7 +847,7 @@ test_restore_unknown_ignored(void **state)
 	fast_opts(&o);
 	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
 	store_subscribe(s, e);
-	drive(e, 3, nx_wallclock() - 100000);
+	drive(e, 0, 3, nx_wallclock() - 100000);
 	store_snapshot(s);
 	assert_int_equal(store_close(s, &err), 0);
 	e = fix_engine(f, 20);
