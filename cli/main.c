@@ -19,19 +19,19 @@
 const struct cmd_entry cmd_table[] = {
 	{
 		.name = "console",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--readonly]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--state FILE] [--readonly]",
 		.summary = "open the full-screen console (the default)",
 		.exec = cmd_console_exec,
 	},
 	{
 		.name = "check",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format text|json|nagios]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format text|json|nagios] [--state FILE]",
 		.summary = "run one round of every check; exit status is the worst state",
 		.exec = cmd_check_exec,
 	},
 	{
 		.name = "watch",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format json] [--count N]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format json] [--count N] [--state FILE]",
 		.summary = "stream events as JSON lines",
 		.exec = cmd_watch_exec,
 	},
