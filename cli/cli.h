@@ -20,6 +20,7 @@ struct cli_common {
 	long long seed;                 /* --seed N: -1 when not given */
 	const char *inventories[CLI_INVENTORY_MAX];     /* -i FILE, in order */
 	size_t ninventories;
+	const char *state_path;         /* --state FILE, or NULL */
 };
 
 struct cmd_entry {
@@ -41,6 +42,7 @@ enum {
 	CLI_OPT_FORMAT,
 	CLI_OPT_COUNT,
 	CLI_OPT_READONLY,
+	CLI_OPT_STATE,
 	CLI_OPT__CMD,                   /* first free value for commands */
 };
 
@@ -50,7 +52,8 @@ enum {
 	{ "seed", required_argument, NULL, CLI_OPT_SEED }, \
 	{ "help", no_argument, NULL, CLI_OPT_HELP }, \
 	{ "version", no_argument, NULL, CLI_OPT_VERSION }, \
-	{ "inventory", required_argument, NULL, 'i' }
+	{ "inventory", required_argument, NULL, 'i' }, \
+	{ "state", required_argument, NULL, CLI_OPT_STATE }
 
 #define CLI_COMMON_SHORTOPTS ":c:hi:"
 
@@ -69,6 +72,13 @@ int cli_parse_long(const char *what, const char *s, long min, long max,
 int cli_load_config(const struct cli_common *, struct nx_config *);
 int cli_engine_open(struct engine *, uv_loop_t *, const struct cli_common *,
     struct nx_config *);
+char *cli_state_path(const struct cli_common *);
+int cli_store_status(enum store_fail);
+struct store *cli_store_open(const struct cli_common *, const char *who,
+    int *status);
+struct store *cli_store_open_opts(const struct cli_common *,
+    const struct store_opts *, const char *who, int *status);
+int cli_store_restore(struct store *, struct engine *, const char *who);
 
 /* cmd-*.c */
 int cmd_console_exec(int, char **);
@@ -78,5 +88,7 @@ int cmd_config_exec(int, char **);
 int cmd_audit_exec(int, char **);
 int cmd_inventory_exec(int, char **);
 int cmd_run_exec(int, char **);
+int cmd_engine_exec(int, char **);
+int cmd_export_exec(int, char **);
 
 #endif /* NX_CLI_H */

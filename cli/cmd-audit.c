@@ -15,8 +15,7 @@
 #include "cli.h"
 
 enum {
-	AUDIT_OPT_STATE = CLI_OPT__CMD,
-	AUDIT_OPT_HEAD,
+	AUDIT_OPT_HEAD = CLI_OPT__CMD,
 };
 
 static int
@@ -41,7 +40,6 @@ cmd_audit_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
-		{ "state", required_argument, NULL, AUDIT_OPT_STATE },
 		{ "head", required_argument, NULL, AUDIT_OPT_HEAD },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -62,9 +60,7 @@ cmd_audit_exec(int argc, char **argv)
 			return status;
 		if (rc > 0)
 			continue;
-		if (opt == AUDIT_OPT_STATE)
-			state = optarg;
-		else if (opt == AUDIT_OPT_HEAD)
+		if (opt == AUDIT_OPT_HEAD)
 			head = optarg;
 	}
 	if (optind >= argc)
@@ -76,6 +72,7 @@ cmd_audit_exec(int argc, char **argv)
 	if (strcmp(sub, "verify") != 0 && strcmp(sub, "head") != 0)
 		return cli_usage_error(cmd, "unknown subcommand '%s' (verify "
 		    "or head)", sub);
+	state = co.state_path;
 	if (head != NULL && strcmp(sub, "verify") != 0)
 		return cli_usage_error(cmd, "--head goes with verify");
 

@@ -148,6 +148,8 @@ cmd_check_exec(int argc, char **argv)
 	struct cli_common co;
 	struct nx_config cfg;
 	struct engine e;
+	struct store *store = NULL;
+	struct nx_err err = { { 0 } };
 	uv_loop_t loop;
 	enum nx_state worst;
 	int opt, rc, status = 0;
@@ -183,6 +185,12 @@ cmd_check_exec(int argc, char **argv)
 		status = rc;
 		goto out;
 	}
+	/* Only an explicit --state makes a batch round write a store. */
+	if (co.state_path != NULL) {
+		if ((store = cli_store_open(&co, "check", &status)) == NULL)
+			goto out;
+		store_subscribe(store, &e);
+	}
 	if (engine_round(&e, CHECK_ROUND_TIMEOUT_MS) != 0)
 		fprintf(stderr, "nexusctl: check: %u checks still running after "
 		    "%d s; counted as UNKNOWN\n", e.pending,
@@ -205,6 +213,10 @@ cmd_check_exec(int argc, char **argv)
 		status = NX_EXIT_SOFTWARE;
 	}
 out:
+	if (store_close(store, &err) != 0) {
+		fprintf(stderr, "nexusctl: check: %s\n", err.msg);
+		status = NX_EXIT_SOFTWARE;
+	}
 	engine_free(&e);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	uv_loop_close(&loop);

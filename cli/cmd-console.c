@@ -1,6 +1,9 @@
 /*
- * cmd-console.c - `nexusctl` / `nexusctl console`: load the fleet, start the
- * engine live and hand the terminal to the console until the user quits.
+ * cmd-console.c - `nexusctl` / `nexusctl console`: load the fleet, open the
+ * state store (--state, else the default path) and restore from it, start
+ * the engine live and hand the terminal to the console until the user
+ * quits.  A store that cannot be used (locked by another engine, foreign,
+ * corrupt) is an error (78): the console does not run without its memory.
  */
 #include "config.h"
 
@@ -23,6 +26,8 @@ cmd_console_exec(int argc, char **argv)
 	struct cli_common co;
 	struct nx_config cfg;
 	struct engine e;
+	struct store *store = NULL;
+	struct nx_err err = { { 0 } };
 	uv_loop_t loop;
 	int opt, rc, status = 0;
 
@@ -53,6 +58,14 @@ cmd_console_exec(int argc, char **argv)
 		status = rc;
 		goto out;
 	}
+	/* The console keeps its state: restore it, then record every event. */
+	if ((store = cli_store_open(&co, "console", &status)) == NULL)
+		goto out;
+	if ((rc = cli_store_restore(store, &e, "console")) != 0) {
+		status = rc;
+		goto out;
+	}
+	store_subscribe(store, &e);
 	topts.fps = cfg.console.fps;
 	topts.theme = cfg.console.theme;
 	if (engine_start(&e) != 0) {
@@ -61,7 +74,14 @@ cmd_console_exec(int argc, char **argv)
 		goto out;
 	}
 	status = tui_run(&e, &topts);
+	engine_stop(&e);
+	store_snapshot(store);
 out:
+	if (store_close(store, &err) != 0) {
+		fprintf(stderr, "nexusctl: console: %s\n", err.msg);
+		if (status == 0)
+			status = NX_EXIT_SOFTWARE;
+	}
 	engine_free(&e);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);

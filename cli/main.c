@@ -19,21 +19,33 @@
 const struct cmd_entry cmd_table[] = {
 	{
 		.name = "console",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--readonly]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--state FILE] [--readonly]",
 		.summary = "open the full-screen console (the default)",
 		.exec = cmd_console_exec,
 	},
 	{
 		.name = "check",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format text|json|nagios]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format text|json|nagios] [--state FILE]",
 		.summary = "run one round of every check; exit status is the worst state",
 		.exec = cmd_check_exec,
 	},
 	{
 		.name = "watch",
-		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format json] [--count N]",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [--format json] [--count N] [--state FILE]",
 		.summary = "stream events as JSON lines",
 		.exec = cmd_watch_exec,
+	},
+	{
+		.name = "engine",
+		.usage = "[--demo[=N]] [--seed N] [-c CONFIG] [-i FILE]... [--state FILE] [--snapshot-events N] [--snapshot-interval DURATION]",
+		.summary = "run the engine headless with the state store, until SIGTERM",
+		.exec = cmd_engine_exec,
+	},
+	{
+		.name = "export",
+		.usage = "[--format json|csv|prometheus] [--state FILE] [--demo[=N]] [-c CONFIG]",
+		.summary = "print current state from a state store, or from one round",
+		.exec = cmd_export_exec,
 	},
 	{
 		.name = "config",
@@ -92,6 +104,8 @@ cli_print_help(const struct cmd_entry *cmd, FILE *fp)
 	    "                      turns the demo fleet off unless --demo is given\n"
 	    "      --demo[=N]      simulated demo fleet of N nodes (default 5000)\n"
 	    "      --seed N        seed of the simulated fleet\n"
+	    "      --state FILE    the state store (default\n"
+	    "                      $XDG_STATE_HOME/nexusctl/state.db)\n"
 	    "  -h, --help          this help\n"
 	    "      --version       print the version\n", fp);
 }
@@ -181,6 +195,9 @@ cli_common_opt(const struct cmd_entry *cmd, struct cli_common *co, int opt,
 			return -1;
 		}
 		co->inventories[co->ninventories++] = arg;
+		return 1;
+	case CLI_OPT_STATE:
+		co->state_path = arg;
 		return 1;
 	case CLI_OPT_DEMO:
 		if (arg == NULL) {
@@ -300,6 +317,91 @@ cli_engine_open(struct engine *e, uv_loop_t *loop, const struct cli_common *co,
 		fprintf(stderr, "nexusctl: %s\n", err.msg);
 		return NX_EXIT_CONFIG;
 	}
+	return 0;
+}
+
+/* --state, else the default store path.  The caller frees it. */
+char *
+cli_state_path(const struct cli_common *co)
+{
+	return co->state_path != NULL ? xstrdup(co->state_path) :
+	    store_default_path();
+}
+
+/*
+ * The exit status for a store that could not be used: 78 (a
+ * configuration error, as the file named is not usable) for every reason
+ * but an internal one.
+ */
+int
+cli_store_status(enum store_fail fail)
+{
+	return fail == STORE_FAIL_NONE ? NX_EXIT_SOFTWARE : NX_EXIT_CONFIG;
+}
+
+/*
+ * Opens the state store for writing (--state, else the default path).  On
+ * failure prints "nexusctl: WHO: why" and returns NULL with *status 78; a
+ * refused file (foreign, corrupt, locked) is left untouched.
+ */
+struct store *
+cli_store_open(const struct cli_common *co, const char *who, int *status)
+{
+	struct store_opts o;
+
+	store_opts_default(&o);
+	return cli_store_open_opts(co, &o, who, status);
+}
+
+/* cli_store_open with tunables (`engine --snapshot-*`). */
+struct store *
+cli_store_open_opts(const struct cli_common *co, const struct store_opts *op,
+    const char *who, int *status)
+{
+	struct nx_err err = { { 0 } };
+	struct store_opts o = *op;
+	enum store_fail fail;
+	struct store *s;
+	char *path = cli_state_path(co);
+
+	if ((s = store_open_opts(path, &o, &fail, &err)) == NULL) {
+		fprintf(stderr, "nexusctl: %s: %s\n", who, err.msg);
+		*status = cli_store_status(fail);
+	}
+	free(path);
+	return s;
+}
+
+/*
+ * Restores e from s (snapshot + tail) and says what it restored on
+ * standard error.  Returns 0, or the exit status after printing why.
+ */
+int
+cli_store_restore(struct store *s, struct engine *e, const char *who)
+{
+	struct nx_err err = { { 0 } };
+	struct snap_restore_stats st;
+	struct snap_proj p;
+	uint64_t t0 = uv_hrtime(), digest;
+
+	if (store_restore(s, e, &st, &err) != 0) {
+		fprintf(stderr, "nexusctl: %s: %s\n", who, err.msg);
+		return NX_EXIT_CONFIG;
+	}
+	if (st.last_seq == 0)
+		return 0;
+	/* What the engine now holds, for comparison with `export`. */
+	snap_proj_init(&p);
+	snap_proj_from_engine(&p, e, st.last_seq);
+	digest = snap_proj_digest(&p);
+	snap_proj_free(&p);
+	fprintf(stderr, "nexusctl %s: restored %u checks, %u nodes, %u "
+	    "downtimes from %s up to seq %llu (snapshot at seq %llu + %llu "
+	    "events) in %.0f ms; %u unknown ignored; digest %016llx\n", who,
+	    st.checks, st.nodes, st.downtimes, store_path(s),
+	    (unsigned long long)st.last_seq, (unsigned long long)st.snap_seq,
+	    (unsigned long long)st.tail, (double)(uv_hrtime() - t0) / 1e6,
+	    st.unknown, (unsigned long long)digest);
 	return 0;
 }
 

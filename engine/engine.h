@@ -697,6 +697,8 @@ enum nx_state engine_worst_state(const struct engine *);
 
 struct store;
 struct sqlite3;
+struct snap_proj;
+struct snap_restore_stats;
 
 /*
  * Tunables of a store; store_opts_default() fills the production values.
@@ -710,6 +712,8 @@ struct store_opts {
 	uint32_t retry_ms;              /* pause between commit attempts when degraded */
 	uint32_t max_pages;             /* PRAGMA max_page_count; 0 = SQLite's default */
 	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
+	uint32_t snapshot_ms;           /* snapshot of engine state at most this often; 0 = never */
+	uint32_t snapshot_events;       /* ... or after this many events */
 };
 
 /* Why a store file could not be used (exit statuses follow from it). */
@@ -735,6 +739,9 @@ struct store_stats {
 	uint64_t producer_waits;        /* times the loop thread waited for the writer */
 	bool degraded;
 	char reason[sizeof(struct nx_err)];     /* why degraded (last error) */
+	uint64_t snapshots;             /* snapshots committed */
+	uint64_t snapshots_partial;     /* ... of which incremental */
+	uint64_t snapshot_seq;          /* the last committed one covers up to */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */
@@ -770,7 +777,83 @@ int store_events_since(struct store *, uint64_t seq, store_event_fn, void *,
 int store_run_sync(struct store *, store_job_fn, void *, bool durable,
     struct nx_err *);
 int store_set_max_pages(struct store *, uint32_t, struct nx_err *);
+struct store *store_open_reader(const char *path, enum store_fail *,
+    struct nx_err *);
+int store_restore(struct store *, struct engine *, struct snap_restore_stats *,
+    struct nx_err *);
+int store_load_projection(struct store *, struct snap_proj *, struct nx_err *);
+void store_snapshot(struct store *);
+bool store_in_use(const char *path);
 enum store_fail store_fail_of_sqlite(int);
+
+/*
+ * Current state as a projection of the event log (snapshot.c): every node
+ * (check == NULL) and check by name, and the downtimes.  Strings owned.
+ * For a node, state is its enum nx_host_state.
+ */
+struct snap_obj {
+	char *node;
+	char *check;                    /* NULL for the node itself */
+	uint8_t state, state_type, attempt, last_hard_state;
+	bool has_result, flapping;
+	uint8_t flap_count, flap_last;
+	uint32_t flap_ring;
+	nx_time last_check, last_change, last_hard_change;
+	char *output;
+	uint8_t ack_type;               /* enum nx_ack_type */
+	char *ack_author, *ack_comment;
+	nx_time ack_time, ack_expires;
+};
+
+struct snap_downtime {
+	uint32_t id;
+	char *node, *check;             /* check NULL: on the node */
+	nx_time start, end;
+	uint32_t duration_ms;
+	bool fixed, in_effect;
+	nx_time began;
+	char *author, *comment;
+};
+
+struct snap_proj {
+	struct snap_obj *objs;
+	size_t nobjs, cap;
+	uint32_t *map;                  /* open addressing, index + 1 */
+	size_t nmap;
+	struct snap_downtime *dts;
+	size_t ndts;
+	uint64_t snap_seq;              /* the last event the snapshot includes */
+	nx_time snap_time;
+	uint64_t last_seq;              /* the last event applied */
+	uint64_t tail;                  /* events replayed after the snapshot */
+	bool partial;                   /* only objects changed since the last one */
+};
+
+struct snap_restore_stats {
+	uint64_t snap_seq, last_seq, tail;
+	uint32_t nodes, checks, downtimes;
+	uint32_t unknown;               /* in the file, not in the fleet: ignored */
+};
+
+/* snapshot.c */
+void snap_proj_init(struct snap_proj *);
+void snap_proj_free(struct snap_proj *);
+struct snap_obj *snap_proj_find(const struct snap_proj *, const char *node,
+    const char *check);
+struct snap_obj *snap_proj_get(struct snap_proj *, const char *node,
+    const char *check);
+void snap_proj_from_engine(struct snap_proj *, const struct engine *,
+    uint64_t seq);
+void snap_proj_from_engine_dirty(struct snap_proj *, const struct engine *,
+    uint64_t seq, const uint8_t *dirty_nodes, uint32_t nnodes,
+    const uint8_t *dirty_checks, uint32_t nchecks);
+int snap_proj_write(const struct snap_proj *, struct sqlite3 *,
+    struct nx_err *);
+int snap_proj_apply(struct snap_proj *, const struct store_event_row *);
+int snap_proj_load(struct snap_proj *, struct sqlite3 *, struct nx_err *);
+void snap_proj_restore(const struct snap_proj *, struct engine *,
+    struct snap_restore_stats *);
+uint64_t snap_proj_digest(const struct snap_proj *);
 
 /* One audited action; NULL strings are stored as "" (args as "{}"). */
 struct nx_audit_entry {

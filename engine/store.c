@@ -35,6 +35,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -88,6 +89,43 @@ static const char *const store_migrations[] = {
 	"  reason TEXT NOT NULL"
 	");"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 1 -> 2: the snapshot of engine state (snapshot.c). */
+	"CREATE TABLE snapshot ("
+	"  node TEXT NOT NULL,"
+	"  \"check\" TEXT NOT NULL,"           /* '' for the node itself */
+	"  state INTEGER NOT NULL,"
+	"  state_type INTEGER NOT NULL,"
+	"  attempt INTEGER NOT NULL,"
+	"  last_hard_state INTEGER NOT NULL,"
+	"  has_result INTEGER NOT NULL,"
+	"  flapping INTEGER NOT NULL,"
+	"  flap_ring INTEGER NOT NULL,"
+	"  flap_count INTEGER NOT NULL,"
+	"  flap_last INTEGER NOT NULL,"
+	"  last_check INTEGER NOT NULL,"
+	"  last_change INTEGER NOT NULL,"
+	"  last_hard_change INTEGER NOT NULL,"
+	"  output TEXT,"
+	"  ack_type INTEGER NOT NULL,"
+	"  ack_author TEXT,"
+	"  ack_comment TEXT,"
+	"  ack_time INTEGER NOT NULL,"
+	"  ack_expires INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, \"check\")"
+	") WITHOUT ROWID;"
+	"CREATE TABLE snapshot_downtimes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  node TEXT NOT NULL,"
+	"  \"check\" TEXT,"
+	"  start INTEGER NOT NULL,"
+	"  \"end\" INTEGER NOT NULL,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  fixed INTEGER NOT NULL,"
+	"  in_effect INTEGER NOT NULL,"
+	"  began INTEGER NOT NULL,"
+	"  author TEXT,"
+	"  comment TEXT"
+	");",
 };
 #define STORE_VERSION ((int)NX_ARRAY_LEN(store_migrations))
 
@@ -131,6 +169,8 @@ struct store {
 	sqlite3_stmt *ins_event;
 	sqlite3_stmt *ins_gap;
 	struct engine *e;
+	int lock_fd;                    /* flock'd while we may write; -1 */
+	bool reader_only;               /* store_open_reader: no writer */
 
 	pthread_t thread;
 	bool thread_started;
@@ -150,6 +190,7 @@ struct store {
 	bool writer_exited;
 	uint32_t flushers;
 	struct store_job *job;
+	struct snap_proj *snap_pending; /* to be written with the next group */
 	struct store_gap *gaps;         /* refused and not yet recorded */
 	size_t ngaps, gaps_cap;
 	struct store_stats st;
@@ -160,6 +201,17 @@ struct store {
 
 	char *scratch;                  /* subscriber only */
 	size_t scratch_cap;
+	uint64_t snap_last_ns;          /* subscriber only: last snapshot taken */
+	uint64_t snap_last_seq;
+	uint32_t snap_dt_id;            /* downtimes as of the last snapshot */
+	size_t snap_dt_n;
+	bool snap_soon;                 /* a downtime changed: at the next event */
+	uint8_t *dirty_nodes;           /* changed since the last snapshot taken */
+	uint8_t *dirty_checks;
+	uint32_t dirty_nnodes, dirty_nchecks;   /* sizes of the flag arrays */
+	bool snap_full;                 /* the next snapshot must be complete */
+
+	struct snap_proj *snap_inflight;        /* writer only */
 };
 
 static uint64_t
@@ -187,6 +239,8 @@ store_opts_default(struct store_opts *o)
 	o->queue_max_bytes = (size_t)64 << 20;
 	o->busy_timeout_ms = 5000;
 	o->retry_ms = 1000;
+	o->snapshot_ms = 60000;
+	o->snapshot_events = 100000;
 }
 
 /*
@@ -574,6 +628,56 @@ fail:
 
 static void *store_writer(void *);
 
+/*
+ * Takes the one-writer lock: flock(2) on the database file itself, which
+ * SQLite's POSIX locks do not see, held until store_close.  A second
+ * engine or console on the same file is refused here, before it writes
+ * anything, instead of degrading on conflicting seqs later.
+ */
+static int
+store_lock(struct store *s, enum store_fail *fail, struct nx_err *err)
+{
+	if ((s->lock_fd = open(s->path, O_RDONLY | O_CREAT | O_CLOEXEC,
+	    0600)) == -1) {
+		*fail = STORE_FAIL_IO;
+		nx_err_set(err, "%s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		*fail = errno == EWOULDBLOCK ? STORE_FAIL_BUSY : STORE_FAIL_IO;
+		if (errno == EWOULDBLOCK)
+			nx_err_set(err, "%s: the state store is in use by another "
+			    "nexusctl process (an engine or a console); one "
+			    "writer per file", s->path);
+		else
+			nx_err_set(err, "%s: lock: %s", s->path, strerror(errno));
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether another process holds the one-writer lock of path (a running
+ * engine or console).  Call it before opening SQLite connections to path
+ * in this process: closing any descriptor of the file drops the process's
+ * POSIX locks on it.
+ */
+bool
+store_in_use(const char *path)
+{
+	bool busy = false;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+		busy = errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 struct store *
 store_open(const char *path, struct nx_err *err)
 {
@@ -604,10 +708,13 @@ store_open_opts(const char *path, const struct store_opts *o,
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
 	s->opts = *o;
+	s->lock_fd = -1;
 	if (s->opts.group_events == 0)
 		s->opts.group_events = 1;
 	if (store_open_db(path, false, o->busy_timeout_ms, &s->db, fail,
 	    err) != 0)
+		goto fail;
+	if (store_lock(s, fail, err) != 0)
 		goto fail;
 
 	/* From here on the file is ours (or new): it may be written. */
@@ -644,6 +751,16 @@ store_open_opts(const char *path, const struct store_opts *o,
 	}
 	if (store_migrate(s, fail, err) != 0)
 		goto fail;
+	/*
+	 * Make sure we can write now: a process holding the write lock
+	 * (another SQLite client) is reported here, after busy_timeout,
+	 * instead of degrading the first commit.
+	 */
+	if ((rc = store_exec(s, s->db, "BEGIN IMMEDIATE; COMMIT",
+	    "taking the write lock", err)) != SQLITE_OK) {
+		*fail = store_fail_of_sqlite(rc);
+		goto fail;
+	}
 	if ((rc = sqlite3_prepare_v3(s->db, "INSERT INTO events (seq, time, "
 	    "kind, node, \"check\", payload) VALUES (?, ?, ?, ?, ?, ?)", -1,
 	    SQLITE_PREPARE_PERSISTENT, &s->ins_event, NULL)) != SQLITE_OK ||
@@ -666,6 +783,8 @@ store_open_opts(const char *path, const struct store_opts *o,
 		goto fail;
 	}
 	s->committed_seq = s->enqueued_seq = s->st.last_seq = (uint64_t)last;
+	s->snap_last_seq = (uint64_t)last;
+	s->snap_last_ns = store_mono_ns();
 
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -690,9 +809,34 @@ fail:
 	sqlite3_finalize(s->ins_gap);
 	sqlite3_close(s->rdb);
 	sqlite3_close(s->db);
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
 	free(s->path);
 	free(s);
 	return NULL;
+}
+
+/*
+ * Opens path read-only for the readers only (store_events_since,
+ * store_last_seq, store_load_projection): no writer thread, no lock, and
+ * a missing file is an error.  Closed with store_close.
+ */
+struct store *
+store_open_reader(const char *path, enum store_fail *fail, struct nx_err *err)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+
+	s->path = xstrdup(path);
+	store_opts_default(&s->opts);
+	s->lock_fd = -1;
+	s->reader_only = true;
+	if (store_open_db(path, true, s->opts.busy_timeout_ms, &s->rdb, fail,
+	    err) != 0) {
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -705,7 +849,8 @@ fail:
  */
 static int
 store_commit(struct store *s, const struct store_batch *b,
-    const struct store_gap *gaps, size_t ngaps, struct nx_err *err)
+    const struct store_gap *gaps, size_t ngaps, const struct snap_proj *snap,
+    struct nx_err *err)
 {
 	sqlite3_stmt *st = s->ins_event;
 	size_t i;
@@ -748,6 +893,10 @@ store_commit(struct store *s, const struct store_batch *b,
 		sqlite3_reset(s->ins_gap);
 		if (rc != SQLITE_DONE)
 			goto fail;
+	}
+	if (snap != NULL && snap_proj_write(snap, s->db, err) != 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
 	}
 	if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) !=
 	    SQLITE_OK)
@@ -816,7 +965,8 @@ store_writer(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->stop && s->job == NULL && s->cur.n == 0 &&
-		    s->inflight.n == 0 && s->ngaps == 0)
+		    s->inflight.n == 0 && s->ngaps == 0 &&
+		    s->snap_pending == NULL && s->snap_inflight == NULL)
 			pthread_cond_wait(&s->wake, &s->mu);
 		if (s->job != NULL) {
 			struct store_job *j = s->job;
@@ -829,7 +979,8 @@ store_writer(void *arg)
 			pthread_cond_broadcast(&s->done);
 			continue;
 		}
-		if (s->cur.n == 0 && s->inflight.n == 0 && s->ngaps == 0)
+		if (s->cur.n == 0 && s->inflight.n == 0 && s->ngaps == 0 &&
+		    s->snap_pending == NULL && s->snap_inflight == NULL)
 			break;          /* stopping, nothing left */
 
 		/* Let the group build up, or wait before retrying. */
@@ -852,6 +1003,15 @@ store_writer(void *arg)
 			continue;
 
 		batch_move(&s->inflight, &s->cur);
+		if (s->snap_pending != NULL) {
+			/* The newer snapshot covers what the older did. */
+			if (s->snap_inflight != NULL) {
+				snap_proj_free(s->snap_inflight);
+				free(s->snap_inflight);
+			}
+			s->snap_inflight = s->snap_pending;
+			s->snap_pending = NULL;
+		}
 		s->inflight_n = s->inflight.n;
 		s->inflight_bytes = batch_bytes(&s->inflight);
 		ngaps = s->ngaps;
@@ -864,7 +1024,8 @@ store_writer(void *arg)
 		pthread_cond_broadcast(&s->done);
 
 		t0 = store_mono_ns();
-		rc = store_commit(s, &s->inflight, gaps, ngaps, &err);
+		rc = store_commit(s, &s->inflight, gaps, ngaps,
+		    s->snap_inflight, &err);
 
 		pthread_mutex_lock(&s->mu);
 		if (rc == 0) {
@@ -893,6 +1054,15 @@ store_writer(void *arg)
 			s->inflight.n = 0;
 			s->inflight.len = 0;
 			s->inflight_n = s->inflight_bytes = 0;
+			if (s->snap_inflight != NULL) {
+				s->st.snapshots++;
+				s->st.snapshots_partial +=
+				    s->snap_inflight->partial;
+				s->st.snapshot_seq = s->snap_inflight->snap_seq;
+				snap_proj_free(s->snap_inflight);
+				free(s->snap_inflight);
+				s->snap_inflight = NULL;
+			}
 			/* Give back what a burst grew, keep a working size. */
 			if (s->inflight.cap_bytes > STORE_KEEP_BYTES)
 				batch_free(&s->inflight);
@@ -916,6 +1086,34 @@ store_writer(void *arg)
 /* ---------------------------------------------------------------------- */
 /* The bus subscriber (loop thread)                                        */
 
+/*
+ * An acknowledgement event carries the whole acknowledgement in the store
+ * (the bus event has only a message), so that a restore can rebuild it:
+ * "set", and when set "ack_type", "author", "comment", "ack_time",
+ * "expires".  Read from the object, which the monitor updated before
+ * publishing.
+ */
+static void
+store_ack_fields(struct store *s, const struct event *ev, json_t *j)
+{
+	const struct fleet *f = &s->e->fleet;
+	const struct nx_ack *a = NULL;
+
+	if (ev->check != NX_NONE && ev->check < f->nchecks)
+		a = &f->checks[ev->check].ack;
+	else if (ev->node != NX_NONE && ev->node < f->nnodes)
+		a = &f->nodes[ev->node].ack;
+	json_object_set_new(j, "set", json_boolean(ev->state != 0));
+	if (ev->state == 0 || a == NULL || a->type == NX_ACK_NONE)
+		return;
+	json_object_set_new(j, "ack_type", json_string(a->type ==
+	    NX_ACK_STICKY ? "sticky" : "normal"));
+	json_object_set_new(j, "author", nx_json_text(a->author));
+	json_object_set_new(j, "comment", nx_json_text(a->comment));
+	json_object_set_new(j, "ack_time", json_integer(a->time));
+	json_object_set_new(j, "expires", json_integer(a->expires));
+}
+
 /* Serialises ev's payload into s->scratch; returns its length. */
 static size_t
 store_serialise(struct store *s, const struct event *ev)
@@ -929,6 +1127,17 @@ store_serialise(struct store *s, const struct event *ev)
 	json_object_del(j, "kind");
 	json_object_del(j, "node");
 	json_object_del(j, "check");
+	if (ev->kind == NX_EV_ACK)
+		store_ack_fields(s, ev, j);
+	else if (ev->kind == NX_EV_STATE && ev->check < s->e->fleet.nchecks) {
+		/* The monitor's change times, which a replay cannot infer. */
+		const struct check *c = &s->e->fleet.checks[ev->check];
+
+		json_object_set_new(j, "last_change",
+		    json_integer(c->last_change));
+		json_object_set_new(j, "last_hard_change",
+		    json_integer(c->last_hard_change));
+	}
 	n = json_dumpb(j, s->scratch, s->scratch_cap,
 	    JSON_COMPACT | NX_JSON_FLAGS);
 	if (n > s->scratch_cap) {
@@ -939,6 +1148,132 @@ store_serialise(struct store *s, const struct event *ev)
 	}
 	json_decref(j);
 	return n;
+}
+
+static void store_dirty_reset(struct store *);
+
+/*
+ * Builds a snapshot of the engine covering every event up to seq and
+ * hands it to the writer, which writes it in the transaction of the group
+ * holding that event (or a later one).  Loop thread.
+ */
+static void
+store_take_snapshot(struct store *s, uint64_t seq)
+{
+	struct snap_proj *p = xmalloc(sizeof *p);
+	bool full;
+
+	/*
+	 * Incremental (only what changed since the last snapshot taken) when
+	 * that one is committed; complete when it is still queued or failed,
+	 * as this one then replaces it and must cover what it covered.
+	 */
+	pthread_mutex_lock(&s->mu);
+	full = s->snap_full || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL;
+	pthread_mutex_unlock(&s->mu);
+	snap_proj_init(p);
+	if (full)
+		snap_proj_from_engine(p, s->e, seq);
+	else
+		snap_proj_from_engine_dirty(p, s->e, seq, s->dirty_nodes,
+		    s->dirty_nnodes, s->dirty_checks, s->dirty_nchecks);
+	s->snap_full = false;
+	store_dirty_reset(s);
+	s->snap_last_ns = store_mono_ns();
+	s->snap_last_seq = seq;
+	s->snap_dt_id = s->e->mon.next_downtime_id;
+	s->snap_dt_n = s->e->mon.ndowntimes;
+	pthread_mutex_lock(&s->mu);
+	if (s->snap_pending != NULL) {
+		snap_proj_free(s->snap_pending);
+		free(s->snap_pending);
+	}
+	s->snap_pending = p;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Starts a new set of changed objects, sized to the fleet as it is now. */
+static void
+store_dirty_reset(struct store *s)
+{
+	const struct fleet *f = &s->e->fleet;
+
+	if (s->dirty_nnodes != f->nnodes) {
+		free(s->dirty_nodes);
+		s->dirty_nnodes = f->nnodes;
+		s->dirty_nodes = xcalloc(f->nnodes + 1, 1);
+	} else
+		memset(s->dirty_nodes, 0, s->dirty_nnodes);
+	if (s->dirty_nchecks != f->nchecks) {
+		free(s->dirty_checks);
+		s->dirty_nchecks = f->nchecks;
+		s->dirty_checks = xcalloc(f->nchecks + 1, 1);
+	} else
+		memset(s->dirty_checks, 0, s->dirty_nchecks);
+}
+
+/*
+ * Marks what ev changed for the next incremental snapshot: its check, or
+ * its node for node events (host state, a node's acknowledgement).
+ */
+static void
+store_mark_dirty(struct store *s, const struct event *ev)
+{
+	if (ev->check != NX_NONE) {
+		if (ev->check < s->dirty_nchecks)
+			s->dirty_checks[ev->check] = 1;
+	} else if (ev->node != NX_NONE && ev->node < s->dirty_nnodes)
+		s->dirty_nodes[ev->node] = 1;
+}
+
+/*
+ * Every snapshot_ms or snapshot_events, and whenever the downtimes
+ * changed: downtime events do not carry the downtime, and scheduling or
+ * cancelling one publishes nothing, so the snapshot is what keeps them.
+ *
+ * Only at a result event: the monitor publishes it after it has updated
+ * the check (state, attempt, output, acknowledgement, flap ring), and what
+ * it changes afterwards (host state, other checks) comes as later events,
+ * which a restore replays.  At a flapping or acknowledgement event the
+ * check is half updated (its flap ring would be shifted twice).
+ */
+static void
+store_maybe_snapshot(struct store *s, const struct event *ev)
+{
+	const struct nx_monitor *m = &s->e->mon;
+	bool want;
+
+	store_mark_dirty(s, ev);
+	if (ev->kind == NX_EV_DOWNTIME)
+		s->snap_soon = true;
+	if (ev->kind != NX_EV_RESULT)
+		return;
+	want = s->snap_soon || m->next_downtime_id != s->snap_dt_id ||
+	    m->ndowntimes != s->snap_dt_n;
+	s->snap_soon = false;
+	if (!want && s->opts.snapshot_events != 0 &&
+	    ev->seq - s->snap_last_seq >= s->opts.snapshot_events)
+		want = true;
+	if (!want && s->opts.snapshot_ms != 0 && (ev->seq & 15) == 0 &&
+	    store_mono_ns() - s->snap_last_ns >=
+	    (uint64_t)s->opts.snapshot_ms * 1000000u)
+		want = true;
+	if (want)
+		store_take_snapshot(s, ev->seq);
+}
+
+/*
+ * Takes a snapshot now (covering the engine's last published event), to
+ * be committed with the next group: a clean shutdown calls it before
+ * store_close so that the next start replays no tail.
+ */
+void
+store_snapshot(struct store *s)
+{
+	if (s->e != NULL && !s->reader_only)
+		store_take_snapshot(s, s->e->bus.seq);
 }
 
 static void
@@ -970,6 +1305,7 @@ store_on_event(void *arg, const struct event *ev)
 	    s->opts.queue_max_bytes || s->writer_exited) {
 		/* Degraded and full: refuse, count, record the gap later. */
 		s->st.dropped++;
+		s->snap_full = true;    /* what it changed is in no event */
 		if (s->ngaps > 0 && s->gaps[s->ngaps - 1].last + 1 == ev->seq)
 			s->gaps[s->ngaps - 1].last = ev->seq;
 		else {
@@ -999,6 +1335,7 @@ store_on_event(void *arg, const struct event *ev)
 	if (s->cur.n == 1 || s->cur.n == s->opts.group_events)
 		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->mu);
+	store_maybe_snapshot(s, ev);
 }
 
 /*
@@ -1012,6 +1349,9 @@ store_subscribe(struct store *s, struct engine *e)
 	s->e = e;
 	if (e->bus.seq < s->committed_seq)
 		e->bus.seq = s->committed_seq;
+	/* The first snapshot is complete (a restore changed everything). */
+	s->snap_full = true;
+	store_dirty_reset(s);
 	bus_subscribe(&e->bus, store_on_event, s);
 }
 
@@ -1031,11 +1371,13 @@ store_flush(struct store *s, struct nx_err *err)
 	failures = s->failures;
 	s->flushers++;
 	pthread_cond_signal(&s->wake);
-	while (s->committed_seq < target && s->failures == failures &&
+	while ((s->committed_seq < target || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL) && s->failures == failures &&
 	    !s->writer_exited)
 		pthread_cond_wait(&s->done, &s->mu);
 	s->flushers--;
-	if (s->committed_seq < target) {
+	if (s->committed_seq < target || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL) {
 		nx_err_set(err, "%s", s->st.reason[0] != '\0' ? s->st.reason :
 		    "the store writer stopped");
 		rc = -1;
@@ -1111,6 +1453,12 @@ store_close(struct store *s, struct nx_err *err)
 
 	if (s == NULL)
 		return 0;
+	if (s->reader_only) {
+		sqlite3_close(s->rdb);
+		free(s->path);
+		free(s);
+		return 0;
+	}
 	if (s->e != NULL)
 		bus_unsubscribe(&s->e->bus, store_on_event, s);
 	pthread_mutex_lock(&s->mu);
@@ -1131,11 +1479,23 @@ store_close(struct store *s, struct nx_err *err)
 		nx_err_set(err, "%s: close: %s", s->path, sqlite3_errmsg(s->db));
 		rc = -1;
 	}
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	pthread_mutex_destroy(&s->mu);
+	if (s->snap_pending != NULL) {
+		snap_proj_free(s->snap_pending);
+		free(s->snap_pending);
+	}
+	if (s->snap_inflight != NULL) {
+		snap_proj_free(s->snap_inflight);
+		free(s->snap_inflight);
+	}
 	batch_free(&s->cur);
 	batch_free(&s->inflight);
+	free(s->dirty_nodes);
+	free(s->dirty_checks);
 	free(s->gaps);
 	free(s->scratch);
 	free(s->path);
@@ -1228,4 +1588,33 @@ store_events_since(struct store *s, uint64_t after, store_event_fn fn,
 	}
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/*
+ * Reads the current state of the file - the snapshot and the events after
+ * it - into p (initialised, empty), through the reader connection.
+ */
+int
+store_load_projection(struct store *s, struct snap_proj *p, struct nx_err *err)
+{
+	return snap_proj_load(p, s->rdb, err);
+}
+
+/*
+ * Restores e (loaded, not started) from the file: the snapshot plus the
+ * tail of events after it (snapshot.c).  Fills *st (unknown objects are
+ * counted and ignored).  Returns 0 or -1 with err.
+ */
+int
+store_restore(struct store *s, struct engine *e, struct snap_restore_stats *st,
+    struct nx_err *err)
+{
+	struct snap_proj p;
+	int rc;
+
+	snap_proj_init(&p);
+	if ((rc = snap_proj_load(&p, s->rdb, err)) == 0)
+		snap_proj_restore(&p, e, st);
+	snap_proj_free(&p);
+	return rc;
 }

@@ -27,6 +27,9 @@ fi
 
 SOCKBASE=nxtest-$$
 NSERVERS=0
+# The console keeps a state store: one per console started, never the
+# user's ($XDG_STATE_HOME/nexusctl/state.db).
+STATEDIR=$(mktemp -d)
 SOCK=
 ESC=$(printf '\033')
 STATES='OK|WARNING|CRITICAL|UNKNOWN|DOWN|UNREACHABLE|PENDING'
@@ -37,6 +40,7 @@ cleanup() {
 		tmux -L "$SOCKBASE-$i" kill-server >/dev/null 2>&1
 		i=$((i + 1))
 	done
+	rm -rf "$STATEDIR"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -78,7 +82,7 @@ start() {
 	NSERVERS=$((NSERVERS + 1))
 	SOCK=$SOCKBASE-$NSERVERS
 	tmux -L "$SOCK" -f /dev/null new-session -d -s nx -x 160 -y 48 \
-	    "env TERM=tmux-256color $* sh -c 'trap : INT; ulimit -c 0; \"\$0\" --demo=5000; echo EXIT=\$?; sleep 60' '$NEXUSCTL'" ||
+	    "env TERM=tmux-256color XDG_STATE_HOME='$STATEDIR/$NSERVERS' $* sh -c 'trap : INT; ulimit -c 0; \"\$0\" --demo=5000; echo EXIT=\$?; sleep 60' '$NEXUSCTL'" ||
 	    fail "tmux new-session"
 	wait_for '[0-9]+ nodes' 20 || fail "no node count in the header within 2 s"
 }

@@ -46,7 +46,7 @@ run_console() {
 	NRUN=$((NRUN + 1))
 	SOCK=nxtheme-$$-$NRUN
 	tmux -L "$SOCK" -f /dev/null new-session -d -s nx -x 120 -y 12 \
-	    "env XDG_CONFIG_HOME='$TMP/xdg' TERM=tmux-256color sh -c \
+	    "env XDG_CONFIG_HOME='$TMP/xdg' XDG_STATE_HOME='$TMP/state-$NRUN' TERM=tmux-256color sh -c \
 	    '\"$NEXUSCTL\" --demo=50 -c \"$TMP/config.json\"; echo EXIT=\$?; sleep 30'"
 	i=0
 	while [ $i -lt 50 ]; do

@@ -216,12 +216,13 @@ test_open_creates(void **state)
 	assert_int_equal(store_close(s, &err), 0);
 	db = raw_open(f->path);
 	assert_int_equal(q_int(db, "PRAGMA application_id"), 0x4e585354);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
 	mode = q_text(db, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
-	    "name IN ('events', 'audit', 'gaps', 'meta')"), 4);
+	    "name IN ('events', 'audit', 'gaps', 'meta', 'snapshot', "
+	    "'snapshot_downtimes')"), 6);
 	sqlite3_close(db);
 }
 
@@ -246,7 +247,7 @@ test_migrations_idempotent(void **state)
 	}
 	db = raw_open(f->path);
 	schema2 = q_text(db, "SELECT group_concat(sql, ';') FROM sqlite_master");
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
 	sqlite3_close(db);
 	assert_string_equal(schema1, schema2);
 	free(schema1);
@@ -479,11 +480,21 @@ test_busy_commit(void **state)
 	assert_non_null(s = store_open(f->path, &err));
 	assert_int_equal(store_close(s, &err), 0);
 
+	/* Opening waits for the write lock and then reports it. */
 	other = raw_open(f->path);
 	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	fast_opts(&o);
+	assert_null(store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(fail, STORE_FAIL_BUSY);
+	assert_non_null(strstr(err.msg, "locked by another process"));
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+
+	/* Taken while the store is open: commits degrade until it goes. */
 	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL), SQLITE_OK);
 	store_subscribe(s, e);
 	publish(e, 5000);
 	t0 = now_s();
@@ -645,10 +656,224 @@ test_queue_bound(void **state)
 	sqlite3_close(db);
 }
 
+/* A second writer on the same file is refused before it writes anything. */
+static void
+test_second_writer_refused(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct store_opts o;
+	enum store_fail fail;
+	struct store *s, *s2;
+
+	fast_opts(&o);
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	assert_null(s2 = store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(fail, STORE_FAIL_BUSY);
+	assert_non_null(strstr(err.msg, "in use by another nexusctl process"));
+	assert_int_equal(store_close(s, &err), 0);
+	assert_false(store_in_use(f->path));
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(store_close(s, &err), 0);
+}
+
+/* The digest of what engine e holds now. */
+static uint64_t
+engine_digest(const struct engine *e)
+{
+	struct snap_proj p;
+	uint64_t d;
+
+	snap_proj_init(&p);
+	snap_proj_from_engine(&p, e, e->bus.seq);
+	d = snap_proj_digest(&p);
+	snap_proj_free(&p);
+	return d;
+}
+
+/*
+ * Drives e's monitor through `rounds` rounds of results: every check gets
+ * a state from a pattern that makes SOFT and HARD problems, recoveries and
+ * flapping; some problems are acknowledged; downtimes are scheduled.
+ */
+static void
+drive(struct engine *e, int from, int to, nx_time t0)
+{
+	struct nx_err err;
+	char out[64];
+	int r;
+	uint32_t c;
+
+	for (r = from; r < to; r++) {
+		for (c = 0; c < e->fleet.nchecks; c++) {
+			struct check *ck = &e->fleet.checks[c];
+			struct nx_result res;
+			uint32_t k = (c * 7 + (uint32_t)r * (c % 5 + 1)) % 11;
+
+			memset(&res, 0, sizeof res);
+			res.state = k < 6 ? NX_OK : k < 8 ? NX_WARNING :
+			    k < 10 ? NX_CRITICAL : NX_UNKNOWN;
+			if (c % 13 == 0)        /* a flapper */
+				res.state = r % 2 ? NX_CRITICAL : NX_OK;
+			snprintf(out, sizeof out, "%s - round %d check %u",
+			    nx_state_name(res.state), r, c);
+			res.output = out;
+			res.output_len = strlen(out);
+			res.time = t0 + (nx_time)r * 10000 + c;
+			mon_apply_result(e, ck, &res);
+			if (r % 4 == 3 && ck->state != NX_OK && c % 3 == 0 &&
+			    ck->ack.type == NX_ACK_NONE)
+				mon_ack_check(e, ck, c % 2 ? NX_ACK_STICKY :
+				    NX_ACK_NORMAL, "alice", "looking", c % 4 ?
+				    0 : t0 + 3600000, &err);
+		}
+		if (r == 2) {
+			assert_int_equal(mon_downtime_add(e, NX_NONE, 5,
+			    t0 - 1000, t0 + 86400000, true, 0, "bob",
+			    "maintenance", NULL, &err), 0);
+			assert_int_equal(mon_downtime_add(e, 3, NX_NONE,
+			    t0 + 86400000, t0 + 2 * 86400000, false, 60000,
+			    "bob", "later", NULL, &err), 0);
+		}
+	}
+}
+
+static void
+restore_case(struct fix *f, uint32_t snapshot_events, bool final_snapshot)
+{
+	struct nx_err err = { { 0 } };
+	struct snap_restore_stats st;
+	struct store_opts o;
+	enum store_fail fail;
+	struct engine *e = fix_engine(f, 40);
+	nx_time t0 = nx_wallclock() - 200000;
+	uint64_t live, seq;
+	struct store *s;
+	struct snap_proj p;
+	struct store_stats sst;
+	uint32_t acks = 0, c;
+	int r;
+
+	fast_opts(&o);
+	o.snapshot_events = snapshot_events;
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	store_subscribe(s, e);
+	/*
+	 * Commit between rounds, so that the next snapshots are incremental
+	 * (written over the previous one) rather than complete.
+	 */
+	for (r = 0; r < 12; r++) {
+		drive(e, r, r + 1, t0);
+		assert_int_equal(store_flush(s, &err), 0);
+	}
+	for (c = 0; c < e->fleet.nchecks; c++)
+		acks += e->fleet.checks[c].ack.type != NX_ACK_NONE;
+	assert_true(acks > 0);
+	assert_int_equal(e->mon.ndowntimes, 2);
+	live = engine_digest(e);
+	seq = e->bus.seq;
+	if (final_snapshot)
+		store_snapshot(s);
+	assert_int_equal(store_flush(s, &err), 0);
+	store_get_stats(s, &sst);
+	if (snapshot_events != 0)
+		assert_true(sst.snapshots_partial > 0);
+	if (final_snapshot)
+		assert_int_equal(sst.snapshot_seq, seq);
+	assert_int_equal(store_close(s, &err), 0);
+
+	/* The projection of the file equals the live engine ... */
+	assert_non_null(s = store_open_reader(f->path, &fail, &err));
+	snap_proj_init(&p);
+	assert_int_equal(store_load_projection(s, &p, &err), 0);
+	assert_int_equal(p.last_seq, seq);
+	if (final_snapshot)
+		assert_int_equal(p.tail, 0);
+	else if (snapshot_events != 0)
+		assert_true(p.snap_seq > 0 && p.tail > 0);
+	assert_int_equal(snap_proj_digest(&p), live);
+	snap_proj_free(&p);
+	store_close(s, &err);
+
+	/* ... and so does a fresh engine restored from it. */
+	e = fix_engine(f, 40);
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(store_restore(s, e, &st, &err), 0);
+	assert_int_equal(st.unknown, 0);
+	assert_int_equal(st.downtimes, 2);
+	assert_int_equal(engine_digest(e), live);
+	for (c = 0; c < e->fleet.nchecks; c++)
+		acks -= e->fleet.checks[c].ack.type != NX_ACK_NONE;
+	assert_int_equal(acks, 0);
+	assert_true(e->fleet.checks[5].downtime_depth == 1);
+	assert_non_null(mon_downtime_find(e, 2));
+	assert_string_equal(mon_downtime_find(e, 2)->comment, "later");
+	store_subscribe(s, e);
+	assert_int_equal(e->bus.seq, seq);
+	assert_int_equal(store_close(s, &err), 0);
+}
+
+static void
+test_restore_tail_only(void **state)
+{
+	restore_case(*state, 0, false);
+}
+
+static void
+test_restore_snapshot_and_tail(void **state)
+{
+	restore_case(*state, 700, false);
+}
+
+static void
+test_restore_final_snapshot(void **state)
+{
+	restore_case(*state, 0, true);
+}
+
+/* Checks the fleet no longer has are counted and ignored. */
+static void
+test_restore_unknown_ignored(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct snap_restore_stats st;
+	struct store_opts o;
+	enum store_fail fail;
+	struct engine *e = fix_engine(f, 30);
+	struct store *s;
+	uint32_t gone;
+
+	fast_opts(&o);
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	store_subscribe(s, e);
+	drive(e, 0, 3, nx_wallclock() - 100000);
+	store_snapshot(s);
+	assert_int_equal(store_close(s, &err), 0);
+	e = fix_engine(f, 20);
+	gone = 0;
+	assert_non_null(s = store_open_opts(f->path, &o, &fail, &err));
+	assert_int_equal(store_restore(s, e, &st, &err), 0);
+	gone = st.unknown;
+	assert_true(gone > 0);
+	assert_int_equal(st.checks, e->fleet.nchecks);
+	assert_int_equal(store_close(s, &err), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_second_writer_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_tail_only, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restore_snapshot_and_tail,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_final_snapshot,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_unknown_ignored,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_creates, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations_idempotent,

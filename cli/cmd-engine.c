@@ -1,0 +1,288 @@
+/*
+ * cmd-engine.c - `nexusctl engine`: the engine without a terminal.  It
+ * loads the fleet (providers, inventories, checks), opens the state store
+ * (--state, else the default path), restores from it, records every event
+ * in it and runs until SIGTERM or SIGINT; then it stops the checks, takes
+ * a last snapshot, commits everything and exits 0.
+ *
+ * It logs one line per notable happening to standard error (started,
+ * store degraded and recovered, stopping, stopped), and once a second
+ * rewrites STATE.status, a small JSON document with its pid and metrics
+ * that `nexusctl export --state` reads.  The status file is preallocated
+ * and rewritten in place, so it stays current on a full disk.
+ *
+ * Exit statuses: 0 stopped cleanly; 78 configuration or a state store
+ * that cannot be used (locked by another process, foreign, corrupt: the
+ * file is left untouched); 70 events could not be committed at the end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define ENGINE_STATUS_BYTES 4096
+
+enum {
+	ENGINE_OPT_SNAP_EVENTS = CLI_OPT__CMD,
+	ENGINE_OPT_SNAP_INTERVAL,
+};
+
+struct engine_run {
+	struct engine *e;
+	struct store *store;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t tick;
+	bool degraded;
+	uint64_t last_results;
+	uint64_t last_ns;
+	double results_per_s;
+	int status_fd;
+	char *status_path;
+};
+
+static void
+engine_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+engine_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("nexusctl engine: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/*
+ * The engine's metrics as one JSON object (a new reference): what the
+ * status file holds and `export` prints.
+ */
+static json_t *
+engine_metrics_json(struct engine_run *r, const struct store_stats *st)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "updated",
+	    json_real((double)nx_wallclock() / 1000.0));
+	json_object_set_new(o, "degraded", json_boolean(st->degraded));
+	json_object_set_new(o, "reason", st->degraded ?
+	    json_string(st->reason) : json_null());
+	json_object_set_new(o, "events_total",
+	    json_integer((json_int_t)r->e->bus.seq));
+	json_object_set_new(o, "events_committed",
+	    json_integer((json_int_t)st->last_seq));
+	json_object_set_new(o, "results_total",
+	    json_integer((json_int_t)r->e->results));
+	json_object_set_new(o, "results_per_s", json_real(r->results_per_s));
+	json_object_set_new(o, "queue_depth",
+	    json_integer((json_int_t)st->queue_depth));
+	json_object_set_new(o, "dropped", json_integer((json_int_t)st->dropped));
+	json_object_set_new(o, "commit_ms_last", json_real(st->last_commit_ms));
+	json_object_set_new(o, "commit_ms_p99", json_real(st->p99_commit_ms));
+	json_object_set_new(o, "snapshots",
+	    json_integer((json_int_t)st->snapshots));
+	json_object_set_new(o, "snapshot_seq",
+	    json_integer((json_int_t)st->snapshot_seq));
+	json_object_set_new(o, "sched_latency_ms_p99",
+	    json_real(mon_latency_quantile(&r->e->mon.latency, 0.99)));
+	return o;
+}
+
+/* Rewrites the status file in place (fixed size, padded with spaces). */
+static void
+engine_write_status(struct engine_run *r, const struct store_stats *st)
+{
+	char buf[ENGINE_STATUS_BYTES];
+	json_t *j;
+	size_t n;
+
+	if (r->status_fd == -1)
+		return;
+	j = engine_metrics_json(r, st);
+	n = json_dumpb(j, buf, sizeof buf - 1, JSON_COMPACT | NX_JSON_FLAGS);
+	json_decref(j);
+	if (n >= sizeof buf - 1)
+		return;
+	memset(buf + n, ' ', sizeof buf - n - 1);
+	buf[sizeof buf - 1] = '\n';
+	if (pwrite(r->status_fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
+		/* Not fatal: the store is what matters; say it once. */
+		engine_log("warning: %s: %s", r->status_path, strerror(errno));
+		close(r->status_fd);
+		r->status_fd = -1;
+	}
+}
+
+static void
+engine_open_status(struct engine_run *r)
+{
+	xasprintf(&r->status_path, "%s.status", store_path(r->store));
+	r->status_fd = open(r->status_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (r->status_fd == -1 ||
+	    posix_fallocate(r->status_fd, 0, ENGINE_STATUS_BYTES) != 0) {
+		engine_log("warning: %s: %s (no status file)", r->status_path,
+		    strerror(errno));
+		if (r->status_fd != -1)
+			close(r->status_fd);
+		r->status_fd = -1;
+	}
+}
+
+/* Once a second: results/s, degraded/recovered transitions, status file. */
+static void
+engine_on_tick(uv_timer_t *t)
+{
+	struct engine_run *r = t->data;
+	struct store_stats st;
+	uint64_t now = uv_hrtime();
+
+	if (r->last_ns != 0 && now > r->last_ns)
+		r->results_per_s = (double)(r->e->results - r->last_results) *
+		    1e9 / (double)(now - r->last_ns);
+	r->last_ns = now;
+	r->last_results = r->e->results;
+	store_get_stats(r->store, &st);
+	if (st.degraded && !r->degraded)
+		engine_log("store degraded: %s (events kept in memory, "
+		    "retrying)", st.reason);
+	else if (!st.degraded && r->degraded)
+		engine_log("store recovered: %llu events committed, %llu "
+		    "refused while full", (unsigned long long)st.last_seq,
+		    (unsigned long long)st.dropped);
+	r->degraded = st.degraded;
+	engine_write_status(r, &st);
+}
+
+static void
+engine_on_signal(uv_signal_t *h, int signum)
+{
+	engine_log("stopping (%s): committing", strsignal(signum));
+	uv_stop(h->loop);
+}
+
+int
+cmd_engine_exec(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "snapshot-events", required_argument, NULL,
+		    ENGINE_OPT_SNAP_EVENTS },
+		{ "snapshot-interval", required_argument, NULL,
+		    ENGINE_OPT_SNAP_INTERVAL },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cmd_entry *cmd = cli_cmd_find("engine");
+	struct store_opts so;
+	uint64_t ms;
+	long v;
+	struct nx_err err = { { 0 } };
+	struct engine_run r;
+	struct store_stats st;
+	struct cli_common co;
+	struct nx_config cfg;
+	struct engine e;
+	uv_loop_t loop;
+	int opt, rc, status = 0;
+
+	cli_common_init(&co, argv);
+	store_opts_default(&so);
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+			return status;
+		if (rc > 0)
+			continue;
+		if (opt == ENGINE_OPT_SNAP_EVENTS) {
+			if (cli_parse_long("--snapshot-events", optarg, 0,
+			    UINT32_MAX, &v) != 0)
+				return cli_usage_error(cmd, "--snapshot-events "
+				    "wants a number of events, not '%s'", optarg);
+			so.snapshot_events = (uint32_t)v;
+		} else if (opt == ENGINE_OPT_SNAP_INTERVAL) {
+			if (config_parse_duration(optarg, &ms) != 0 ||
+			    ms > UINT32_MAX)
+				return cli_usage_error(cmd, "--snapshot-interval "
+				    "wants a duration (e.g. 60s), not '%s'",
+				    optarg);
+			so.snapshot_ms = (uint32_t)ms;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]);
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&e, 0, sizeof e);
+	memset(&r, 0, sizeof r);
+	r.status_fd = -1;
+	config_defaults(&cfg);
+	uv_loop_init(&loop);
+	if ((rc = cli_engine_open(&e, &loop, &co, &cfg)) != 0) {
+		status = rc;
+		goto out;
+	}
+	if ((r.store = cli_store_open_opts(&co, &so, "engine", &status)) ==
+	    NULL)
+		goto out;
+	if ((rc = cli_store_restore(r.store, &e, "engine")) != 0) {
+		status = rc;
+		goto out;
+	}
+	store_subscribe(r.store, &e);
+	r.e = &e;
+	engine_open_status(&r);
+	uv_signal_init(&loop, &r.sigint);
+	uv_signal_start(&r.sigint, engine_on_signal, SIGINT);
+	uv_signal_init(&loop, &r.sigterm);
+	uv_signal_start(&r.sigterm, engine_on_signal, SIGTERM);
+	uv_timer_init(&loop, &r.tick);
+	r.tick.data = &r;
+	uv_timer_start(&r.tick, engine_on_tick, 1000, 1000);
+	if (engine_start(&e) != 0) {
+		engine_log("the engine did not start");
+		status = NX_EXIT_SOFTWARE;
+	} else {
+		engine_log("started: %u nodes, %u checks, state %s (pid %ld)",
+		    e.fleet.nnodes, e.fleet.nchecks, store_path(r.store),
+		    (long)getpid());
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	uv_close((uv_handle_t *)&r.sigint, NULL);
+	uv_close((uv_handle_t *)&r.sigterm, NULL);
+	uv_close((uv_handle_t *)&r.tick, NULL);
+	engine_stop(&e);
+	store_snapshot(r.store);
+	if (store_flush(r.store, &err) == 0) {
+		store_get_stats(r.store, &st);
+		engine_write_status(&r, &st);
+	}
+out:
+	if (r.store != NULL) {
+		store_get_stats(r.store, &st);
+		if (store_close(r.store, &err) != 0) {
+			engine_log("stopping: %s", err.msg);
+			status = NX_EXIT_SOFTWARE;
+		} else if (status == 0)
+			engine_log("stopped: %llu events in the store",
+			    (unsigned long long)st.last_seq);
+	}
+	if (r.status_fd != -1)
+		close(r.status_fd);
+	free(r.status_path);
+	engine_free(&e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	config_free(&cfg);
+	return status;
+}
