@@ -2,16 +2,58 @@
  * cmd-console.c - `nexusctl` / `nexusctl console`: load the fleet, open the
  * state store (--state, else the default path) and restore from it, start
  * the engine live and hand the terminal to the console until the user
- * quits.  A store that cannot be used (locked by another engine, foreign,
- * corrupt) is an error (78): the console does not run without its memory.
+ * quits.  A store named with --state that cannot be used (locked by another
+ * engine, foreign, corrupt) is an error (78).  The default store is not
+ * used for the built-in demo alone, nor when another nexusctl writes it
+ * (see console_wants_store()).
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "tui/tui.h"
+
+/* Whether every node is synthetic or this machine: the built-in demo. */
+static bool
+console_demo_only(const struct engine *e)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->fleet.nnodes; i++) {
+		const struct provider *p = e->fleet.nodes[i].provider;
+
+		if (p != &provider_sim && p != &provider_local)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether the console records to a store.  Always with --state.  With the
+ * default path, not for the built-in demo (its synthetic events would only
+ * fill the file), and not when another nexusctl already writes it: a
+ * second console on the same fleet runs without recording, and says so
+ * when it exits, instead of refusing to start.
+ */
+static bool
+console_wants_store(const struct cli_common *co, const struct engine *e,
+    bool *busy)
+{
+	char *path;
+
+	*busy = false;
+	if (co->state_path != NULL)
+		return true;
+	if (console_demo_only(e))
+		return false;
+	path = cli_state_path(co);
+	*busy = store_in_use(path);
+	free(path);
+	return !*busy;
+}
 
 int
 cmd_console_exec(int argc, char **argv)
@@ -28,6 +70,7 @@ cmd_console_exec(int argc, char **argv)
 	struct engine e;
 	struct store *store = NULL;
 	struct nx_err err = { { 0 } };
+	bool busy = false;
 	uv_loop_t loop;
 	int opt, rc, status = 0;
 
@@ -59,13 +102,15 @@ cmd_console_exec(int argc, char **argv)
 		goto out;
 	}
 	/* The console keeps its state: restore it, then record every event. */
-	if ((store = cli_store_open(&co, "console", &status)) == NULL)
-		goto out;
-	if ((rc = cli_store_restore(store, &e, "console")) != 0) {
-		status = rc;
-		goto out;
+	if (console_wants_store(&co, &e, &busy)) {
+		if ((store = cli_store_open(&co, "console", &status)) == NULL)
+			goto out;
+		if ((rc = cli_store_restore(store, &e, "console")) != 0) {
+			status = rc;
+			goto out;
+		}
+		store_subscribe(store, &e);
 	}
-	store_subscribe(store, &e);
 	topts.fps = cfg.console.fps;
 	topts.theme = cfg.console.theme;
 	if (engine_start(&e) != 0) {
@@ -75,7 +120,12 @@ cmd_console_exec(int argc, char **argv)
 	}
 	status = tui_run(&e, &topts);
 	engine_stop(&e);
-	store_snapshot(store);
+	if (store != NULL)
+		store_snapshot(store);
+	if (busy)
+		fprintf(stderr, "nexusctl: console: another nexusctl records "
+		    "to the default state store, so this console did not (give "
+		    "--state FILE to record elsewhere)\n");
 out:
 	if (store_close(store, &err) != 0) {
 		fprintf(stderr, "nexusctl: console: %s\n", err.msg);

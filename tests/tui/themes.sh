@@ -99,6 +99,10 @@ grep -q "${ESC}\[3[0-7]m\|${ESC}\[38;5" "$TMP/screen" &&
     fail "mono: foreground colour escapes on screen"
 quit_console
 
+# The demo fleet alone records nothing: no default state store appears.
+[ -e "$TMP/state-$NRUN/nexusctl/state.db" ] &&
+    fail "the demo console created a state store in XDG_STATE_HOME"
+
 # A broken theme: refused with file:line:column, exit 78, screen untouched.
 printf '{\n  "colors": {\n    "ok": { "fg": "grene" }\n  }\n}\n' \
     > "$TMP/xdg/nexusctl/themes/broken.json"
