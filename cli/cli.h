@@ -67,6 +67,8 @@ int cli_usage_error(const struct cmd_entry *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_print_help(const struct cmd_entry *, FILE *);
 void cli_print_version(void);
+int cli_choice(const struct cmd_entry *, const char *what, const char *arg,
+    const char *const *names, int *out);
 int cli_parse_long(const char *what, const char *s, long min, long max,
     long *out);
 int cli_load_config(const struct cli_common *, struct nx_config *);

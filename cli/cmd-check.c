@@ -13,8 +13,21 @@
 #include "cli.h"
 
 enum check_format { FMT_TEXT, FMT_JSON, FMT_NAGIOS };
+static const char *const check_formats[] = { "text", "json", "nagios", NULL };
 
 #define CHECK_ROUND_TIMEOUT_MS 60000
+
+/* The health's name in lower case ("critical"), in buf. */
+static const char *
+check_health_key(int h, char *buf, size_t len)
+{
+	size_t i;
+
+	snprintf(buf, len, "%s", nx_health_name(h));
+	for (i = 0; buf[i] != '\0'; i++)
+		buf[i] = (char)(buf[i] | 0x20);
+	return buf;
+}
 
 static json_t *
 check_summary_json(const struct engine *e)
@@ -26,12 +39,8 @@ check_summary_json(const struct engine *e)
 	json_object_set_new(o, "checks", json_integer(e->fleet.nchecks));
 	for (h = 0; h < NX_H__COUNT; h++) {
 		char key[32];
-		size_t i;
 
-		snprintf(key, sizeof key, "%s", nx_health_name(h));
-		for (i = 0; key[i] != '\0'; i++)
-			key[i] = (char)(key[i] | 0x20);
-		json_object_set_new(o, key,
+		json_object_set_new(o, check_health_key(h, key, sizeof key),
 		    json_integer(e->fleet.health_count[h]));
 	}
 	return o;
@@ -125,12 +134,9 @@ check_print_nagios(const struct engine *e, enum nx_state worst)
 	printf(" |");
 	for (h = 0; h < NX_H__COUNT; h++) {
 		char key[32];
-		size_t i;
 
-		snprintf(key, sizeof key, "%s", nx_health_name(h));
-		for (i = 0; key[i] != '\0'; i++)
-			key[i] = (char)(key[i] | 0x20);
-		printf(" %s=%u;;;0;%u", key, f->health_count[h], f->nnodes);
+		printf(" %s=%u;;;0;%u", check_health_key(h, key, sizeof key),
+		    f->health_count[h], f->nnodes);
 	}
 	printf("\n");
 }
@@ -152,7 +158,7 @@ cmd_check_exec(int argc, char **argv)
 	struct nx_err err = { { 0 } };
 	uv_loop_t loop;
 	enum nx_state worst;
-	int opt, rc, status = 0;
+	int choice, opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
@@ -162,16 +168,10 @@ cmd_check_exec(int argc, char **argv)
 		if (rc > 0)
 			continue;
 		if (opt == CLI_OPT_FORMAT) {
-			if (strcmp(optarg, "text") == 0)
-				fmt = FMT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = FMT_JSON;
-			else if (strcmp(optarg, "nagios") == 0)
-				fmt = FMT_NAGIOS;
-			else
-				return cli_usage_error(cmd,
-				    "unknown format '%s' (text, json or nagios)",
-				    optarg);
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    check_formats, &choice)) >= 0)
+				return rc;
+			fmt = (enum check_format)choice;
 		}
 	}
 	if (optind < argc)

@@ -17,6 +17,7 @@
 #include "cli.h"
 
 enum config_format { CONFIG_FMT_TEXT, CONFIG_FMT_JSON };
+static const char *const config_formats[] = { "text", "json", NULL };
 
 /* Says where the configuration came from, for `check` and `show`. */
 static void
@@ -87,7 +88,7 @@ cmd_config_exec(int argc, char **argv)
 	bool format_given = false, show;
 	struct cli_common co;
 	struct nx_config cfg;
-	int opt, rc, status = 0;
+	int choice, opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
@@ -98,13 +99,10 @@ cmd_config_exec(int argc, char **argv)
 			continue;
 		if (opt == CLI_OPT_FORMAT) {
 			format_given = true;
-			if (strcmp(optarg, "text") == 0)
-				fmt = CONFIG_FMT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = CONFIG_FMT_JSON;
-			else
-				return cli_usage_error(cmd,
-				    "unknown format '%s' (text or json)", optarg);
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    config_formats, &choice)) >= 0)
+				return rc;
+			fmt = (enum config_format)choice;
 		}
 	}
 	if (optind >= argc)

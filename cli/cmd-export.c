@@ -22,6 +22,8 @@
 #include "cli.h"
 
 enum export_format { FMT_JSON, FMT_CSV, FMT_PROM };
+static const char *const export_formats[] = { "json", "csv", "prometheus",
+	NULL };
 
 #define EXPORT_ROUND_TIMEOUT_MS 60000
 
@@ -474,7 +476,7 @@ cmd_export_exec(int argc, char **argv)
 	uv_loop_t loop;
 	bool have_engine = false;
 	size_t i;
-	int opt, rc, status = 0;
+	int choice, opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
@@ -484,15 +486,10 @@ cmd_export_exec(int argc, char **argv)
 		if (rc > 0)
 			continue;
 		if (opt == CLI_OPT_FORMAT) {
-			if (strcmp(optarg, "json") == 0)
-				fmt = FMT_JSON;
-			else if (strcmp(optarg, "csv") == 0)
-				fmt = FMT_CSV;
-			else if (strcmp(optarg, "prometheus") == 0)
-				fmt = FMT_PROM;
-			else
-				return cli_usage_error(cmd, "unknown format '%s' "
-				    "(json, csv or prometheus)", optarg);
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    export_formats, &choice)) >= 0)
+				return rc;
+			fmt = (enum export_format)choice;
 		}
 	}
 	if (optind < argc)

@@ -12,6 +12,7 @@
 #include "cli.h"
 
 enum inv_format { FMT_TEXT, FMT_JSON };
+static const char *const inv_formats[] = { "text", "json", NULL };
 
 struct inv_out {
 	const struct inventory *inv;
@@ -203,7 +204,7 @@ cmd_inventory_exec(int argc, char **argv)
 	uint8_t *selected = NULL;
 	uint32_t *ids = NULL;
 	size_t nids = 0, i;
-	int opt, rc, status = 0;
+	int choice, opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:",
@@ -213,13 +214,10 @@ cmd_inventory_exec(int argc, char **argv)
 		if (rc > 0)
 			continue;
 		if (opt == CLI_OPT_FORMAT) {
-			if (strcmp(optarg, "text") == 0)
-				fmt = FMT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = FMT_JSON;
-			else
-				return cli_usage_error(cmd,
-				    "unknown format '%s' (json or text)", optarg);
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    inv_formats, &choice)) >= 0)
+				return rc;
+			fmt = (enum inv_format)choice;
 		} else if (opt == 't')
 			target = optarg;
 	}

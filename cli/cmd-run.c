@@ -30,6 +30,7 @@
 #define RUN_IDENTITY_MAX 16
 
 enum run_format { RUN_TEXT, RUN_JSON };
+static const char *const run_formats[] = { "text", "json", NULL };
 
 enum {
 	OPT_IDENTITY = CLI_OPT__CMD,
@@ -430,7 +431,7 @@ cmd_run_exec(int argc, char **argv)
 	long port = 0, fanout = RUN_DEFAULT_FANOUT;
 	long timeout_s = RUN_DEFAULT_TIMEOUT_S;
 	uint64_t t0;
-	int opt, rc, status = 0;
+	int choice, opt, rc, status = 0;
 
 	memset(&so, 0, sizeof so);
 	memset(&r, 0, sizeof r);
@@ -444,13 +445,10 @@ cmd_run_exec(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case CLI_OPT_FORMAT:
-			if (strcmp(optarg, "text") == 0)
-				fmt = RUN_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = RUN_JSON;
-			else
-				return cli_usage_error(cmd, "unknown format "
-				    "'%s' (text or json)", optarg);
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    run_formats, &choice)) >= 0)
+				return rc;
+			fmt = (enum run_format)choice;
 			break;
 		case 't':
 			target = optarg;

@@ -141,6 +141,33 @@ cli_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	return NX_EXIT_USAGE;
 }
 
+/*
+ * Looks arg up in names (NULL-terminated) and stores its index in *out:
+ * commands keep their enums in the order of their names.  Returns -1 when
+ * found, else prints "unknown WHAT 'arg' (a, b or c)" and returns the usage
+ * exit status.
+ */
+int
+cli_choice(const struct cmd_entry *cmd, const char *what, const char *arg,
+    const char *const *names, int *out)
+{
+	char list[256] = "";
+	size_t len = 0;
+	int i;
+
+	for (i = 0; names[i] != NULL; i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			*out = i;
+			return -1;
+		}
+	}
+	for (i = 0; names[i] != NULL && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ",
+		    names[i]);
+	return cli_usage_error(cmd, "unknown %s '%s' (%s)", what, arg, list);
+}
+
 /* Parses a whole decimal number in [min, max]; -1 if s is anything else. */
 int
 cli_parse_long(const char *what, const char *s, long min, long max, long *out)
