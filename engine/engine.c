@@ -61,6 +61,97 @@ engine_now(const struct engine *e)
 }
 
 /*
+ * Follows parent links from node `id` looking for `target`; the depth bound
+ * keeps a corrupt graph from recursing forever.
+ */
+static bool
+engine_reaches(const struct fleet *f, uint32_t id, uint32_t target, int depth)
+{
+	const struct node *n = &f->nodes[id];
+	uint16_t i;
+
+	if (id == target)
+		return true;
+	if (depth > 64)
+		return true;            /* deeper than any sane topology */
+	for (i = 0; i < n->nparents; i++) {
+		if (engine_reaches(f, n->parents[i], target, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Parents from node variables: `nexus_parents` (a name, a comma-separated
+ * list, or a JSON list of names) makes those nodes the node's parents, so
+ * that it is UNREACHABLE rather than DOWN while they are down (Nagios's
+ * `parents`).  A name that is not a node, a node its own parent, or a loop
+ * is an error naming the node.
+ */
+static int
+engine_apply_parents(struct engine *e, struct nx_err *err)
+{
+	struct fleet *f = &e->fleet;
+	uint32_t i;
+
+	for (i = 0; i < f->nnodes; i++) {
+		json_t *v = f->nodes[i].vars != NULL ?
+		    json_object_get(f->nodes[i].vars, "nexus_parents") : NULL;
+		char *names, *tok, *save = NULL;
+		size_t k;
+
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (json_is_string(v))
+			names = xstrdup(json_string_value(v));
+		else if (json_is_array(v)) {
+			json_t *it;
+			size_t len = 0;
+
+			names = xstrdup("");
+			json_array_foreach(v, k, it) {
+				if (!json_is_string(it))
+					goto bad;
+				len = strlen(names);
+				names = xrealloc(names, len +
+				    strlen(json_string_value(it)) + 2);
+				snprintf(names + len, strlen(json_string_value(it)) + 2,
+				    "%s%s", len ? "," : "", json_string_value(it));
+			}
+		} else {
+bad:
+			nx_err_set(err, "node %s: nexus_parents: expected a node "
+			    "name, a comma-separated list or a list of names",
+			    f->nodes[i].name);
+			return -1;
+		}
+		for (tok = strtok_r(names, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save)) {
+			struct node *p = fleet_find_node(f, tok);
+
+			if (p == NULL || p->id == i) {
+				nx_err_set(err, "node %s: nexus_parents: %s%s%s",
+				    f->nodes[i].name, p == NULL ? "no node named '" :
+				    "a node cannot be its own parent", p == NULL ?
+				    tok : "", p == NULL ? "'" : "");
+				free(names);
+				return -1;
+			}
+			if (engine_reaches(f, p->id, i, 0)) {
+				nx_err_set(err, "node %s: nexus_parents: '%s' is "
+				    "already below it (a loop of parents)",
+				    f->nodes[i].name, tok);
+				free(names);
+				return -1;
+			}
+			mon_node_add_parent(e, &f->nodes[i], p->id);
+		}
+		free(names);
+	}
+	return 0;
+}
+
+/*
  * Asks every provider for its nodes, adds the checks defined in the
  * configuration (checks-config.c), then gives each check the configured
  * defaults where its provider or definition left them unset.
@@ -78,6 +169,8 @@ engine_load(struct engine *e, struct nx_err *err)
 			return -1;
 	}
 	if (checks_config_apply(e, err) != 0)
+		return -1;
+	if (engine_apply_parents(e, err) != 0)
 		return -1;
 	for (c = 0; c < e->fleet.nchecks; c++) {
 		struct check *ck = &e->fleet.checks[c];
