@@ -186,11 +186,21 @@ expect_match load-plugin .output '^LOAD OK - total load average: .*\(load1=[0-9.
 expect load-plugin '[.perfdata[].label] | join(",")' "load1,load5,load15"
 expect load-plugin '.perfdata[0].warn' "500.000"
 
-expect_match disk-plugin .state '^(OK|WARNING|CRITICAL)$'
-expect_match disk-plugin .output '^DISK (OK|WARNING|CRITICAL) - free space: / '
-expect disk-plugin '.perfdata[0].label' /
-expect disk-plugin '.perfdata[0].uom' B
-expect_match disk-plugin '.perfdata[0].value' '^[0-9]+$'
+# check_disk finds "/" through the mount table; inside a chroot (as in
+# tests/fresh-machine.sh) the table names the root by its outer path, and
+# the plugin itself, run by hand, says "/ not found".  Then only check that
+# nexusctl passed on what the plugin said.
+if "$P/check_disk" -w 10% -c 5% -p / 2>&1 | grep -q 'not found'; then
+	echo "note: check_disk cannot see / here (chroot?); checking only that its answer came through"
+	expect disk-plugin .state CRITICAL
+	expect_match disk-plugin .output '^DISK CRITICAL: / not found'
+else
+	expect_match disk-plugin .state '^(OK|WARNING|CRITICAL)$'
+	expect_match disk-plugin .output '^DISK (OK|WARNING|CRITICAL) - free space: / '
+	expect disk-plugin '.perfdata[0].label' /
+	expect disk-plugin '.perfdata[0].uom' B
+	expect_match disk-plugin '.perfdata[0].value' '^[0-9]+$'
+fi
 
 expect sleepy .state CRITICAL
 expect_match sleepy .output '^\(Service check timed out after 1\.[0-9]+ seconds\)$'
