@@ -75,12 +75,13 @@ wait_for() {
 	return 1
 }
 
-# start ARGS...: the console with ARGS in a new private server, 160x48.
+# start ARGS...: the console with ARGS in a new private server, 160x48,
+# with a state directory of its own (never the user's store).
 start() {
 	NSERVERS=$((NSERVERS + 1))
 	SOCK=$SOCKBASE-$NSERVERS
 	tmux -L "$SOCK" -f /dev/null new-session -d -s nx -x 160 -y 48 \
-	    "env TERM=tmux-256color sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*" ||
+	    "env TERM=tmux-256color XDG_STATE_HOME='$TMP/state-$NSERVERS' sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*" ||
 	    fail "tmux new-session"
 	wait_for '[0-9]+ nodes' 30 || fail "no node count in the header within 3 s"
 }
