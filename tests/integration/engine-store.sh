@@ -175,6 +175,10 @@ check_file "term"
 [ "$(jq -r .tail_events "$dir/export.json")" -eq 0 ] ||
     fail "after SIGTERM the snapshot does not cover the end: $(jq -c '{seq, snapshot_seq, tail_events}' "$dir/export.json")"
 echo "SIGTERM: exit 0, final snapshot at seq $(jq -r .snapshot_seq "$dir/export.json")"
+[ "$(jq -r .dead_letters "$dir/export.json")" = 0 ] ||
+    fail "dead letters: $(jq -r .dead_letters "$dir/export.json")"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM metric_raw")" -gt 0 ] ||
+    fail "no metric history recorded"
 
 # check writes a store only with --state.
 "$NEXUSCTL" check --demo=20 >/dev/null
