@@ -59,6 +59,7 @@ enum {
 	HS_DEL_M,
 	HS_DEL_H,
 	HS_DEL_EVENTS,
+	HS_OLDEST_EVENT,
 	HS__COUNT
 };
 
@@ -96,6 +97,8 @@ static const char *const hist_sql[HS__COUNT] = {
 	 */
 	[HS_DEL_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM "
 	    "events WHERE seq < ?1 ORDER BY seq LIMIT ?3) AND time < ?2",
+	/* Whether anything is expired at all: one lookup, no scan. */
+	[HS_OLDEST_EVENT] = "SELECT time FROM events ORDER BY seq LIMIT 1",
 };
 
 struct hist_writer {
@@ -458,9 +461,11 @@ hist_retain(struct hist_writer *h, const struct store_retention *r,
     nx_time event_now, size_t batch, size_t *deleted, bool *more,
     struct nx_err *err)
 {
+	sqlite3_stmt *st = NULL;
 	nx_time cut;
 	int64_t snap;
 	size_t n;
+	int rc = SQLITE_DONE;
 
 	*more = false;
 	if (hist_load(h, err) != 0)
@@ -500,10 +505,25 @@ hist_retain(struct hist_writer *h, const struct store_retention *r,
 	if (r->events_ms != 0 && event_now != INT64_MIN) {
 		if (hist_meta_get(h, "snapshot_seq", 0, &snap, err) != 0)
 			return -1;
+		cut = event_now - (nx_time)r->events_ms;
+		if (snap > 1) {
+			/* The oldest not expired: nothing is (one lookup). */
+			if ((st = hist_stmt(h, HS_OLDEST_EVENT, err)) == NULL)
+				return -1;
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) >=
+			    cut)
+				snap = 0;
+			sqlite3_reset(st);
+			if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+				hist_err(err, h->db, "reading the oldest event");
+				return -1;
+			}
+		}
 		if (snap > 1) {
 			n = 0;
-			if (hist_delete(h, HS_DEL_EVENTS, event_now -
-			    (nx_time)r->events_ms, snap, batch, &n, err) != 0)
+			if (hist_delete(h, HS_DEL_EVENTS, cut, snap, batch, &n,
+			    err) != 0)
 				return -1;
 			*more |= n == batch;
 			*deleted += n;

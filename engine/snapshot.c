@@ -518,6 +518,11 @@ snap_load_fail(sqlite3 *db, int rc, struct nx_err *err)
 static int snap_load(struct snap_proj *, sqlite3 *, const char *,
     struct nx_err *);
 
+#define SNAP_SELECT "SELECT node, \"check\", state, state_type, attempt, " \
+	"last_hard_state, has_result, flapping, flap_ring, flap_count, " \
+	"flap_last, last_check, last_change, last_hard_change, output, " \
+	"ack_type, ack_author, ack_comment, ack_time, ack_expires FROM snapshot"
+
 int
 snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 {
@@ -568,12 +573,9 @@ snap_load(struct snap_proj *p, sqlite3 *db, const char *only,
 	}
 	p->last_seq = p->snap_seq;
 	sqlite3_finalize(st);
-	if ((rc = sqlite3_prepare_v2(db, "SELECT node, \"check\", state, "
-	    "state_type, attempt, last_hard_state, has_result, flapping, "
-	    "flap_ring, flap_count, flap_last, last_check, last_change, "
-	    "last_hard_change, output, ack_type, ack_author, ack_comment, "
-	    "ack_time, ack_expires FROM snapshot WHERE ?1 IS NULL OR node = ?1",
-	    -1, &st, NULL)) != SQLITE_OK)
+	/* Two statements: "?1 IS NULL OR node = ?1" would not use the key. */
+	if ((rc = sqlite3_prepare_v2(db, only == NULL ? SNAP_SELECT :
+	    SNAP_SELECT " WHERE node = ?1", -1, &st, NULL)) != SQLITE_OK)
 		goto fail;
 	if (only != NULL)
 		sqlite3_bind_text(st, 1, only, -1, SQLITE_STATIC);

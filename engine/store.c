@@ -282,6 +282,8 @@ struct store {
 	struct hist_writer *hist;       /* writer only */
 	nx_time event_now;              /* writer only: newest event time */
 	uint64_t ret_next_ns;           /* writer only: next retention pass */
+	nx_time ret_next_data;          /* writer only: ... or at this data time */
+	nx_time data_now;               /* writer only: newest event or sample time */
 	bool ret_more;                  /* writer only: the last pass was full */
 	nx_time *hist_last;             /* loop only: last sample per node */
 	uint32_t hist_nlast;
@@ -1058,12 +1060,12 @@ store_put_event(struct store *s, const struct store_batch *b,
  */
 static int
 store_put_history(struct store *s, const struct store_mbatch *m,
-    struct store_commit_res *res, struct nx_err *err)
+    size_t nevents, struct store_commit_res *res, struct nx_err *err)
 {
 	struct store_retention ret;
 	const char *buf = m->strs.buf;
 	uint64_t now;
-	size_t i;
+	size_t i, batch;
 	bool more;
 	int rc;
 
@@ -1074,23 +1076,40 @@ store_put_history(struct store *s, const struct store_mbatch *m,
 		    buf + x->name_off, x->name_len, x->time, x->value,
 		    err) != 0)
 			return -1;
+		if (x->time > s->data_now)
+			s->data_now = x->time;
 	}
+	if (s->event_now > s->data_now)
+		s->data_now = s->event_now;
 	res->samples = m->n;
 	if ((rc = hist_rollup(s->hist, &res->rollup_rows, err)) < 0)
 		return -1;
 	if (rc > 0)
 		s->ret_more = true;     /* come back soon */
+	/*
+	 * A pass a second: of wall time, or of data time (which is what
+	 * makes a synthetic clock, running faster, prune at its own pace).
+	 */
 	now = store_mono_ns();
-	if (!s->ret_more && now < s->ret_next_ns)
+	if (!s->ret_more && now < s->ret_next_ns &&
+	    s->data_now < s->ret_next_data)
 		return 0;
 	pthread_mutex_lock(&s->mu);
 	ret = s->ret;
 	pthread_mutex_unlock(&s->mu);
-	if (hist_retain(s->hist, &ret, s->event_now, s->opts.retention_batch,
-	    &res->pruned, &more, err) != 0)
+	/*
+	 * Batches follow the ingest (twice this group), so that deleting
+	 * keeps up with writing however large the groups grow.
+	 */
+	batch = s->opts.retention_batch;
+	if (batch < 2 * (m->n + nevents))
+		batch = 2 * (m->n + nevents);
+	if (hist_retain(s->hist, &ret, s->event_now, batch, &res->pruned,
+	    &more, err) != 0)
 		return -1;
 	s->ret_more = more;
 	s->ret_next_ns = now + 1000000000u;
+	s->ret_next_data = s->data_now + 1000;
 	return 0;
 }
 
@@ -1131,7 +1150,7 @@ store_commit(struct store *s, const struct store_batch *b,
 		if (rc != SQLITE_DONE)
 			goto fail;
 	}
-	if (store_put_history(s, m, res, err) != 0)
+	if (store_put_history(s, m, b->n, res, err) != 0)
 		goto rollback;
 	if (snap != NULL && snap_proj_write(snap, s->db, err) != 0)
 		goto rollback;
