@@ -330,9 +330,6 @@ bench_days(const char *dir, uint32_t nodes, int days)
 		    (long long)count_rows(path, "metric_1h"), file_mib(path));
 		fflush(stdout);
 	}
-	store_get_stats(s, &st);
-	printf("  commits %llu, p99 commit %.1f ms\n",
-	    (unsigned long long)st.commits, st.p99_commit_ms);
 	store_close(s, &err);
 	for (i = 0; i < nodes; i++)
 		free(names[i]);
@@ -345,9 +342,9 @@ main(int argc, char **argv)
 {
 	char dir[256];
 	const char *base = "/tmp";
-	long n = 500000;
+	long n = 300000;
 	uint32_t nodes = 100;
-	int days = 2, c, rc;
+	int days = 1, c, rc;
 
 	while ((c = getopt(argc, argv, "n:N:D:d:")) != -1) {
 		switch (c) {
