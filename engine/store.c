@@ -287,6 +287,8 @@ struct store {
 	bool ret_more;                  /* writer only: the last pass was full */
 	nx_time *hist_last;             /* loop only: last sample per node */
 	uint32_t hist_nlast;
+	nx_time *hist_check_last;       /* loop only: last perfdata per check */
+	uint32_t hist_nchecks;
 	uint64_t hist_sweep_ns;         /* loop only: last sweep */
 	sqlite3_stmt *ins_dead;         /* writer only */
 };
@@ -1701,7 +1703,8 @@ store_sample_metrics(struct store *s)
 
 /*
  * The perfdata of a result as history samples: series "CHECK/LABEL" of
- * the check's node, at the event's time.
+ * the check's node, at the event's time; at most one result per check
+ * and HIST_SAMPLE_MS, like node metrics, however often it runs.
  */
 static void
 store_sample_perfdata(struct store *s, const struct event *ev)
@@ -1718,6 +1721,17 @@ store_sample_perfdata(struct store *s, const struct event *ev)
 	c = &f->checks[ev->check];
 	if (c->node >= f->nnodes)
 		return;
+	if (s->hist_nchecks != f->nchecks) {
+		s->hist_check_last = xreallocarray(s->hist_check_last,
+		    f->nchecks + 1, sizeof *s->hist_check_last);
+		for (i = s->hist_nchecks; i < f->nchecks; i++)
+			s->hist_check_last[i] = INT64_MIN;
+		s->hist_nchecks = f->nchecks;
+	}
+	if (s->hist_check_last[ev->check] != INT64_MIN &&
+	    ev->time < s->hist_check_last[ev->check] + HIST_SAMPLE_MS)
+		return;
+	s->hist_check_last[ev->check] = ev->time;
 	plugin_output_parse(ev->text, strlen(ev->text), &out);
 	for (i = 0; i < out.nperf; i++) {
 		const struct nx_perf *pd = &out.perf[i];
@@ -1938,6 +1952,7 @@ store_close(struct store *s, struct nx_err *err)
 	free(s->mcur.v);
 	free(s->minflight.v);
 	free(s->hist_last);
+	free(s->hist_check_last);
 	free(s->dirty_nodes);
 	free(s->dirty_checks);
 	free(s->gaps);

@@ -339,6 +339,9 @@ test_engine_samples(void **state)
 	while (e->fleet.checks[c].node != 0)
 		c++;
 	publish_at(e, c, T0 + 5, "PING OK | rta=0.25ms;1;2 pl=0%;10;20 x=U");
+	/* Sooner than HIST_SAMPLE_MS after the last: not a sample. */
+	publish_at(e, c, T0 + 5 + HIST_SAMPLE_MS - 1, "PING OK | rta=9ms");
+	publish_at(e, c, T0 + 5 + HIST_SAMPLE_MS, "PING OK | rta=0.5ms");
 	assert_int_equal(store_flush(s, &err), 0);
 
 	read_series(s, n->name, "load", HIST_RAW, &ps);
@@ -356,8 +359,9 @@ test_engine_samples(void **state)
 	assert_int_equal(ps.n, 0);
 	snprintf(series, sizeof series, "%s/rta", e->fleet.checks[c].name);
 	read_series(s, n->name, series, HIST_RAW, &ps);
-	assert_int_equal(ps.n, 1);
+	assert_int_equal(ps.n, 2);
 	assert_true(ps.p[0].avg == 0.25);
+	assert_true(ps.p[1].avg == 0.5);
 	snprintf(series, sizeof series, "%s/x", e->fleet.checks[c].name);
 	read_series(s, n->name, series, HIST_RAW, &ps);
 	assert_int_equal(ps.n, 0);
