@@ -105,6 +105,7 @@ cmd_console_exec(int argc, char **argv)
 	if (console_wants_store(&co, &e, &busy)) {
 		if ((store = cli_store_open(&co, "console", &status)) == NULL)
 			goto out;
+		store_set_retention(store, &cfg);
 		if ((rc = cli_store_restore(store, &e, "console")) != 0) {
 			status = rc;
 			goto out;

@@ -235,6 +235,7 @@ cmd_engine_exec(int argc, char **argv)
 	if ((r.store = cli_store_open_opts(&co, &so, "engine", &status)) ==
 	    NULL)
 		goto out;
+	store_set_retention(r.store, &cfg);
 	if ((rc = cli_store_restore(r.store, &e, "engine")) != 0) {
 		status = rc;
 		goto out;

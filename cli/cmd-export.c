@@ -35,6 +35,7 @@ struct export_ctx {
 	json_t *metrics;                /* object; owned */
 	bool running;                   /* an engine holds the store */
 	size_t *order;                  /* objs sorted by node, then check */
+	int64_t dead_letters;           /* rows in dead_letters; -1 unknown */
 };
 
 static const struct snap_proj *export_sort_p;
@@ -165,6 +166,9 @@ export_json(const struct export_ctx *x)
 	json_object_set_new(root, "tail_events",
 	    json_integer((json_int_t)p->tail));
 	json_object_set_new(root, "engine_running", json_boolean(x->running));
+	/* Events a subscriber could not handle, kept in the file. */
+	json_object_set_new(root, "dead_letters", x->dead_letters >= 0 ?
+	    json_integer((json_int_t)x->dead_letters) : json_null());
 	{
 		char hex[24];
 
@@ -517,6 +521,7 @@ cmd_export_exec(int argc, char **argv)
 		}
 		x.source = "store";
 		x.path = co.state_path;
+		x.dead_letters = store_dead_letter_count(s);
 		x.metrics = x.running ? export_status_metrics(co.state_path) :
 		    json_object();
 		if (json_object_get(x.metrics, "events_total") == NULL)
@@ -539,6 +544,7 @@ cmd_export_exec(int argc, char **argv)
 		snap_proj_from_engine(&p, &e, e.bus.seq);
 		x.source = "engine";
 		x.running = true;
+		x.dead_letters = -1;
 		x.metrics = json_object();
 		json_object_set_new(x.metrics, "events_total",
 		    json_integer((json_int_t)e.bus.seq));

@@ -110,6 +110,20 @@ static const struct cfg_key cfg_keys[] = {
 	  "most frames the console draws per second" },
 	{ "console", "theme", CFG_NAME, 1, 64, 0, "default",
 	  CFG_FIELD(console.theme), "colour theme by name" },
+
+	{ "store", "event_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
+	  7 * CFG_DAY, NULL, CFG_FIELD(store.event_retention_ms),
+	  "events older than this are deleted (never those after the last "
+	  "snapshot); 0 keeps all" },
+	{ "store", "metric_raw_retention", CFG_DURATION, 0, 365 * CFG_DAY,
+	  CFG_HOUR, NULL, CFG_FIELD(store.metric_raw_ms),
+	  "raw metric samples kept this long; 0 keeps all" },
+	{ "store", "metric_1m_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
+	  CFG_DAY, NULL, CFG_FIELD(store.metric_1m_ms),
+	  "1-minute metric averages (with min and max) kept this long" },
+	{ "store", "metric_1h_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
+	  30 * CFG_DAY, NULL, CFG_FIELD(store.metric_1h_ms),
+	  "1-hour metric averages (with min and max) kept this long" },
 };
 
 /* What one load is working on: the text and where errors go. */

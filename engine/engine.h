@@ -375,6 +375,12 @@ struct nx_config {
 		uint32_t fps;           /* frame cap */
 		char *theme;
 	} console;
+	struct {
+		uint64_t event_retention_ms;    /* store.event_retention */
+		uint64_t metric_raw_ms;         /* store.metric_raw_retention */
+		uint64_t metric_1m_ms;          /* store.metric_1m_retention */
+		uint64_t metric_1h_ms;          /* store.metric_1h_retention */
+	} store;
 	char **inventories;     /* inventory files, loaded in order; owned */
 	size_t ninventories;
 	/*
@@ -714,6 +720,13 @@ struct store_opts {
 	bool sync_full;                 /* fsync every group (synchronous=FULL), not only at checkpoints */
 	uint32_t snapshot_ms;           /* snapshot of engine state at most this often; 0 = never */
 	uint32_t snapshot_events;       /* ... or after this many events */
+	/* Retention (history.c); 0 keeps everything.  Data time, see doc/store.md. */
+	uint64_t event_retention_ms;    /* events older than this (and before the snapshot) go */
+	uint64_t metric_raw_ms;         /* raw samples kept this long */
+	uint64_t metric_1m_ms;          /* 1-minute averages */
+	uint64_t metric_1h_ms;          /* 1-hour averages */
+	uint32_t retention_batch;       /* rows deleted per table and pass */
+	size_t metric_queue_max_bytes;  /* bound of the sample queue; past it samples are dropped */
 };
 
 /* Why a store file could not be used (exit statuses follow from it). */
@@ -742,6 +755,11 @@ struct store_stats {
 	uint64_t snapshots;             /* snapshots committed */
 	uint64_t snapshots_partial;     /* ... of which incremental */
 	uint64_t snapshot_seq;          /* the last committed one covers up to */
+	uint64_t samples_committed;     /* metric samples written (history.c) */
+	uint64_t samples_dropped;       /* refused: sample queue full */
+	uint64_t rollup_rows;           /* rows written to metric_1m and metric_1h */
+	uint64_t pruned_rows;           /* expired rows deleted (events and metrics) */
+	uint64_t dead_letters;          /* events written to dead_letters since open */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */
@@ -754,6 +772,19 @@ struct store_event_row {
 	const char *payload;            /* JSON: the event's other fields */
 };
 typedef int (*store_event_fn)(void *arg, const struct store_event_row *);
+
+/* Metric history tiers and one point of a series (history.c). */
+enum hist_tier {
+	HIST_RAW,                       /* every sample, kept metric_raw_ms */
+	HIST_1M,                        /* 1-minute avg/min/max, kept metric_1m_ms */
+	HIST_1H,                        /* 1-hour avg/min/max, kept metric_1h_ms */
+};
+struct hist_point {
+	nx_time time;                   /* sample time, or start of the minute/hour */
+	double avg, min, max;
+	uint64_t count;                 /* samples summarised */
+};
+typedef int (*hist_point_fn)(void *arg, const struct hist_point *);
 
 /* Runs inside a writer transaction; see store_run_sync(). */
 typedef int (*store_job_fn)(struct sqlite3 *, void *arg, struct nx_err *);
@@ -785,6 +816,38 @@ int store_load_projection(struct store *, struct snap_proj *, struct nx_err *);
 void store_snapshot(struct store *);
 bool store_in_use(const char *path);
 enum store_fail store_fail_of_sqlite(int);
+int store_metric_series(struct store *, const char *node, const char *series,
+    enum hist_tier, nx_time from, nx_time to, hist_point_fn, void *,
+    struct nx_err *);
+void store_sample_metrics(struct store *);
+void store_metric_sample(struct store *, const char *node, const char *series,
+    nx_time, double);
+void store_dead_letter(struct store *, const struct event *, const char *reason);
+int64_t store_dead_letter_count(struct store *);
+int store_prune(struct store *, size_t *deleted, struct nx_err *);
+void store_set_retention(struct store *, const struct nx_config *);
+int store_node_state(struct store *, const char *node, struct snap_proj *,
+    struct nx_err *);
+
+/* history.c: metric history (raw, 1 min, 1 h) and retention */
+#define HIST_SAMPLE_MS 10000            /* node metrics sampled at most this often */
+struct store_retention {
+	uint64_t events_ms, metric_raw_ms, metric_1m_ms, metric_1h_ms;
+};
+struct hist_writer;
+struct hist_writer *hist_writer_new(struct sqlite3 *);
+void hist_writer_free(struct hist_writer *);
+void hist_writer_reset(struct hist_writer *);
+int hist_insert(struct hist_writer *, const char *node, size_t,
+    const char *name, size_t, nx_time, double, struct nx_err *);
+int hist_rollup(struct hist_writer *, uint64_t *rows, struct nx_err *);
+int hist_retain(struct hist_writer *, const struct store_retention *,
+    nx_time event_now, size_t batch, size_t *deleted, bool *more,
+    struct nx_err *);
+int hist_read(struct sqlite3 *, const char *node, const char *series,
+    enum hist_tier, nx_time from, nx_time to, hist_point_fn, void *,
+    struct nx_err *);
+const char *hist_metric_name(enum nx_metric);
 
 /*
  * Current state as a projection of the event log (snapshot.c): every node
@@ -850,6 +913,8 @@ void snap_proj_from_engine_dirty(struct snap_proj *, const struct engine *,
 int snap_proj_write(const struct snap_proj *, struct sqlite3 *,
     struct nx_err *);
 int snap_proj_apply(struct snap_proj *, const struct store_event_row *);
+int snap_proj_load_node(struct snap_proj *, struct sqlite3 *, const char *node,
+    struct nx_err *);
 int snap_proj_load(struct snap_proj *, struct sqlite3 *, struct nx_err *);
 void snap_proj_restore(const struct snap_proj *, struct engine *,
     struct snap_restore_stats *);

@@ -515,8 +515,35 @@ snap_load_fail(sqlite3 *db, int rc, struct nx_err *err)
  * schema version 2 or later; the read is one transaction, so a writer
  * committing meanwhile does not tear it.  Returns 0 or -1 with err.
  */
+static int snap_load(struct snap_proj *, sqlite3 *, const char *,
+    struct nx_err *);
+
+#define SNAP_SELECT "SELECT node, \"check\", state, state_type, attempt, " \
+	"last_hard_state, has_result, flapping, flap_ring, flap_count, " \
+	"flap_last, last_check, last_change, last_hard_change, output, " \
+	"ack_type, ack_author, ack_comment, ack_time, ack_expires FROM snapshot"
+
 int
 snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
+{
+	return snap_load(p, db, NULL, err);
+}
+
+/*
+ * snap_proj_load for one node: its snapshot rows (the node and its
+ * checks) and its events after the snapshot (index events_node), no
+ * downtimes.  The point read of store_node_state().
+ */
+int
+snap_proj_load_node(struct snap_proj *p, sqlite3 *db, const char *node,
+    struct nx_err *err)
+{
+	return snap_load(p, db, node, err);
+}
+
+static int
+snap_load(struct snap_proj *p, sqlite3 *db, const char *only,
+    struct nx_err *err)
 {
 	struct store_event_row row;
 	sqlite3_stmt *st = NULL;
@@ -546,13 +573,12 @@ snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 	}
 	p->last_seq = p->snap_seq;
 	sqlite3_finalize(st);
-	if ((rc = sqlite3_prepare_v2(db, "SELECT node, \"check\", state, "
-	    "state_type, attempt, last_hard_state, has_result, flapping, "
-	    "flap_ring, flap_count, flap_last, last_check, last_change, "
-	    "last_hard_change, output, ack_type, ack_author, ack_comment, "
-	    "ack_time, ack_expires FROM snapshot", -1, &st, NULL)) !=
-	    SQLITE_OK)
+	/* Two statements: "?1 IS NULL OR node = ?1" would not use the key. */
+	if ((rc = sqlite3_prepare_v2(db, only == NULL ? SNAP_SELECT :
+	    SNAP_SELECT " WHERE node = ?1", -1, &st, NULL)) != SQLITE_OK)
 		goto fail;
+	if (only != NULL)
+		sqlite3_bind_text(st, 1, only, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *node = (const char *)sqlite3_column_text(st, 0);
 		const char *check = (const char *)sqlite3_column_text(st, 1);
@@ -584,6 +610,9 @@ snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 	if (rc != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
+	st = NULL;
+	if (only != NULL)
+		goto tail;
 	if ((rc = sqlite3_prepare_v2(db, "SELECT id, node, \"check\", start, "
 	    "\"end\", duration_ms, fixed, in_effect, began, author, comment "
 	    "FROM snapshot_downtimes ORDER BY id", -1, &st, NULL)) !=
@@ -615,11 +644,15 @@ snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 
 tail:
 	/* The tail: every event after the snapshot, in order. */
-	if ((rc = sqlite3_prepare_v2(db, "SELECT seq, time, kind, node, "
-	    "\"check\", payload FROM events WHERE seq > ? ORDER BY seq", -1,
-	    &st, NULL)) != SQLITE_OK)
+	if ((rc = sqlite3_prepare_v2(db, only == NULL ? "SELECT seq, time, "
+	    "kind, node, \"check\", payload FROM events WHERE seq > ?1 "
+	    "ORDER BY seq" : "SELECT seq, time, kind, node, \"check\", "
+	    "payload FROM events WHERE node = ?2 AND seq > ?1 ORDER BY seq",
+	    -1, &st, NULL)) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)p->snap_seq);
+	if (only != NULL)
+		sqlite3_bind_text(st, 2, only, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
 		row.time = sqlite3_column_int64(st, 1);

@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,51 @@ static const char *const store_migrations[] = {
 	"  author TEXT,"
 	"  comment TEXT"
 	");",
+	/*
+	 * 2 -> 3: metric history in three tiers (history.c), dead letters,
+	 * and events by node for point reads (store_node_state).
+	 */
+	"CREATE TABLE metric_series ("
+	"  id INTEGER PRIMARY KEY,"
+	"  node TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"                /* "load", "check/label" */
+	"  UNIQUE (node, name)"
+	");"
+	"CREATE TABLE metric_raw ("
+	"  series INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"             /* ms since the epoch */
+	"  value REAL NOT NULL,"
+	"  PRIMARY KEY (series, time)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX metric_raw_time ON metric_raw (time);"
+	"CREATE TABLE metric_1m ("
+	"  series INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"             /* start of the minute */
+	"  avg REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (series, time)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX metric_1m_time ON metric_1m (time);"
+	"CREATE TABLE metric_1h ("
+	"  series INTEGER NOT NULL,"
+	"  time INTEGER NOT NULL,"             /* start of the hour */
+	"  avg REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (series, time)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX metric_1h_time ON metric_1h (time);"
+	"CREATE TABLE dead_letters ("
+	"  id INTEGER PRIMARY KEY,"
+	"  seq INTEGER,"                       /* the bus seq */
+	"  time INTEGER NOT NULL,"             /* the event's */
+	"  kind TEXT NOT NULL,"
+	"  node TEXT,"
+	"  \"check\" TEXT,"
+	"  payload TEXT,"                      /* as in events, when it could be encoded */
+	"  reason TEXT NOT NULL,"
+	"  recorded INTEGER NOT NULL"          /* wall clock, ms */
+	");"
+	"CREATE INDEX events_node ON events (node, seq);",
 };
 #define STORE_VERSION ((int)NX_ARRAY_LEN(store_migrations))
 
@@ -137,13 +183,29 @@ struct store_rec {
 	uint32_t node_off, node_len;    /* node_len STORE_NOLEN = NULL */
 	uint32_t check_off, check_len;
 	uint32_t payload_off, payload_len;
+	uint32_t reason_off, reason_len;        /* a dead letter; else STORE_NOLEN */
 };
+
 
 struct store_batch {
 	struct store_rec *recs;
 	size_t n, cap;
 	char *buf;
 	size_t len, cap_bytes;
+};
+
+/* One queued metric sample: strings in its batch's buffer. */
+struct store_msample {
+	uint32_t node_off, node_len;
+	uint32_t name_off, name_len;
+	nx_time time;
+	double value;
+};
+
+struct store_mbatch {
+	struct store_msample *v;
+	size_t n, cap;
+	struct store_batch strs;        /* only its buffer is used */
 };
 
 /* A range of seqs refused while degraded and full (see the top). */
@@ -212,6 +274,23 @@ struct store {
 	bool snap_full;                 /* the next snapshot must be complete */
 
 	struct snap_proj *snap_inflight;        /* writer only */
+
+	/* Metric history and retention (history.c). */
+	struct store_mbatch mcur;       /* under mu: filled by the loop thread */
+	struct store_mbatch minflight;  /* writer only */
+	struct store_retention ret;     /* under mu */
+	struct hist_writer *hist;       /* writer only */
+	nx_time event_now;              /* writer only: newest event time */
+	uint64_t ret_next_ns;           /* writer only: next retention pass */
+	nx_time ret_next_data;          /* writer only: ... or at this data time */
+	nx_time data_now;               /* writer only: newest event or sample time */
+	bool ret_more;                  /* writer only: the last pass was full */
+	nx_time *hist_last;             /* loop only: last sample per node */
+	uint32_t hist_nlast;
+	nx_time *hist_check_last;       /* loop only: last perfdata per check */
+	uint32_t hist_nchecks;
+	uint64_t hist_sweep_ns;         /* loop only: last sweep */
+	sqlite3_stmt *ins_dead;         /* writer only */
 };
 
 static uint64_t
@@ -241,6 +320,12 @@ store_opts_default(struct store_opts *o)
 	o->retry_ms = 1000;
 	o->snapshot_ms = 60000;
 	o->snapshot_events = 100000;
+	o->event_retention_ms = 7 * 86400000ULL;
+	o->metric_raw_ms = 3600000ULL;
+	o->metric_1m_ms = 86400000ULL;
+	o->metric_1h_ms = 30 * 86400000ULL;
+	o->retention_batch = 1000;
+	o->metric_queue_max_bytes = (size_t)8 << 20;
 }
 
 /*
@@ -766,7 +851,11 @@ store_open_opts(const char *path, const struct store_opts *o,
 	    SQLITE_PREPARE_PERSISTENT, &s->ins_event, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v3(s->db, "INSERT INTO gaps (first_seq, "
 	    "last_seq, time, reason) VALUES (?, ?, ?, ?)", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->ins_gap, NULL)) != SQLITE_OK) {
+	    SQLITE_PREPARE_PERSISTENT, &s->ins_gap, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(s->db, "INSERT INTO dead_letters (seq, "
+	    "time, kind, node, \"check\", payload, reason, recorded) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?)", -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->ins_dead, NULL)) != SQLITE_OK) {
 		store_sql_err(err, path, s->db, rc, "preparing statements",
 		    o->busy_timeout_ms);
 		*fail = store_fail_of_sqlite(rc);
@@ -775,8 +864,17 @@ store_open_opts(const char *path, const struct store_opts *o,
 	if (store_open_db(path, true, o->busy_timeout_ms, &s->rdb, fail,
 	    err) != 0)
 		goto fail;
-	if ((rc = store_pragma_int(s->rdb, "SELECT max(seq) FROM events",
-	    &last)) != SQLITE_OK) {
+	/*
+	 * The seq to continue from: retention keeps the newest event, but a
+	 * dead letter or the snapshot may be later than it.
+	 */
+	if ((rc = store_pragma_int(s->rdb, "SELECT max(coalesce((SELECT "
+	    "max(seq) FROM events), 0), coalesce((SELECT max(seq) FROM "
+	    "dead_letters), 0), coalesce((SELECT CAST(value AS INTEGER) FROM "
+	    "meta WHERE key = 'snapshot_seq'), 0))", &last)) != SQLITE_OK ||
+	    (rc = store_pragma_int(s->rdb, "SELECT coalesce((SELECT time FROM "
+	    "events ORDER BY seq DESC LIMIT 1), -9223372036854775808)",
+	    &s->event_now)) != SQLITE_OK) {
 		store_sql_err(err, path, s->rdb, rc, "reading the last event",
 		    o->busy_timeout_ms);
 		*fail = store_fail_of_sqlite(rc);
@@ -785,6 +883,15 @@ store_open_opts(const char *path, const struct store_opts *o,
 	s->committed_seq = s->enqueued_seq = s->st.last_seq = (uint64_t)last;
 	s->snap_last_seq = (uint64_t)last;
 	s->snap_last_ns = store_mono_ns();
+	s->hist = hist_writer_new(s->db);
+	s->ret.events_ms = o->event_retention_ms;
+	s->ret.metric_raw_ms = o->metric_raw_ms;
+	s->ret.metric_1m_ms = o->metric_1m_ms;
+	s->ret.metric_1h_ms = o->metric_1h_ms;
+	if (s->opts.retention_batch == 0)
+		s->opts.retention_batch = 1000;
+	if (s->opts.metric_queue_max_bytes == 0)
+		s->opts.metric_queue_max_bytes = (size_t)8 << 20;
 
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -799,6 +906,7 @@ store_open_opts(const char *path, const struct store_opts *o,
 		pthread_cond_destroy(&s->wake);
 		pthread_cond_destroy(&s->done);
 		pthread_mutex_destroy(&s->mu);
+		hist_writer_free(s->hist);
 		goto fail;
 	}
 	s->thread_started = true;
@@ -807,6 +915,7 @@ store_open_opts(const char *path, const struct store_opts *o,
 fail:
 	sqlite3_finalize(s->ins_event);
 	sqlite3_finalize(s->ins_gap);
+	sqlite3_finalize(s->ins_dead);
 	sqlite3_close(s->rdb);
 	sqlite3_close(s->db);
 	if (s->lock_fd != -1)
@@ -842,46 +951,195 @@ store_open_reader(const char *path, enum store_fail *fail, struct nx_err *err)
 /* ---------------------------------------------------------------------- */
 /* The writer thread                                                       */
 
+/* What one group commit did, for the stats (writer thread). */
+struct store_commit_res {
+	uint64_t max_seq;               /* highest seq handled (stored or dead) */
+	uint64_t events, dead, samples, rollup_rows;
+	size_t pruned;
+};
+
+static const char *
+store_rec_str(const struct store_batch *b, uint32_t off, uint32_t len,
+    int *n)
+{
+	if (len == STORE_NOLEN)
+		return NULL;
+	*n = (int)len;
+	return b->buf + off;
+}
+
 /*
- * Commits b (and a pending gap record) in one transaction.  Runs without
- * the lock.  Returns 0, or -1 with err (the transaction rolled back, b
- * untouched, to be retried).
+ * Writes r to dead_letters with reason (NUL-terminated or of reason_len
+ * bytes).  Inside the group's transaction.
+ */
+static int
+store_put_dead(struct store *s, const struct store_batch *b,
+    const struct store_rec *r, const char *reason, int reason_len)
+{
+	sqlite3_stmt *st = s->ins_dead;
+	const char *p;
+	int n = 0, rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
+	sqlite3_bind_int64(st, 2, r->time);
+	sqlite3_bind_text(st, 3, event_kind_name(r->kind), -1, SQLITE_STATIC);
+	if ((p = store_rec_str(b, r->node_off, r->node_len, &n)) != NULL)
+		sqlite3_bind_text(st, 4, p, n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	if ((p = store_rec_str(b, r->check_off, r->check_len, &n)) != NULL)
+		sqlite3_bind_text(st, 5, p, n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	if (r->payload_len > 0)
+		sqlite3_bind_text(st, 6, b->buf + r->payload_off,
+		    (int)r->payload_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_text(st, 7, reason, reason_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, nx_wallclock());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/*
+ * Inserts one event.  An event the file refuses by a constraint (a seq
+ * already there, say) cannot succeed on a retry: it goes to dead_letters
+ * with SQLite's reason instead of failing the group forever.  Other
+ * errors (disk full, locked, I/O) fail the group, which is retried.
+ */
+static int
+store_put_event(struct store *s, const struct store_batch *b,
+    const struct store_rec *r, struct store_commit_res *res)
+{
+	sqlite3_stmt *st = s->ins_event;
+	char reason[256];
+	int rc;
+
+	if (r->reason_len != STORE_NOLEN) {
+		rc = store_put_dead(s, b, r, b->buf + r->reason_off,
+		    (int)r->reason_len);
+		res->dead += rc == SQLITE_DONE;
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
+	sqlite3_bind_int64(st, 2, r->time);
+	sqlite3_bind_text(st, 3, event_kind_name(r->kind), -1, SQLITE_STATIC);
+	if (r->node_len == STORE_NOLEN)
+		sqlite3_bind_null(st, 4);
+	else
+		sqlite3_bind_text(st, 4, b->buf + r->node_off,
+		    (int)r->node_len, SQLITE_STATIC);
+	if (r->check_len == STORE_NOLEN)
+		sqlite3_bind_null(st, 5);
+	else
+		sqlite3_bind_text(st, 5, b->buf + r->check_off,
+		    (int)r->check_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, b->buf + r->payload_off, (int)r->payload_len,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		res->events++;
+		if (r->time > s->event_now)
+			s->event_now = r->time;
+		return rc;
+	}
+	if ((rc & 0xff) != SQLITE_CONSTRAINT)
+		return rc;
+	snprintf(reason, sizeof reason, "insert: %s", sqlite3_errmsg(s->db));
+	rc = store_put_dead(s, b, r, reason, -1);
+	res->dead += rc == SQLITE_DONE;
+	return rc;
+}
+
+/*
+ * The history part of a group (history.c): the samples, the rollup of
+ * finished minutes and hours, and a retention pass at most once a second
+ * (or at once again after a full one).
+ */
+static int
+store_put_history(struct store *s, const struct store_mbatch *m,
+    size_t nevents, struct store_commit_res *res, struct nx_err *err)
+{
+	struct store_retention ret;
+	const char *buf = m->strs.buf;
+	uint64_t now;
+	size_t i, batch;
+	bool more;
+	int rc;
+
+	for (i = 0; i < m->n; i++) {
+		const struct store_msample *x = &m->v[i];
+
+		if (hist_insert(s->hist, buf + x->node_off, x->node_len,
+		    buf + x->name_off, x->name_len, x->time, x->value,
+		    err) != 0)
+			return -1;
+		if (x->time > s->data_now)
+			s->data_now = x->time;
+	}
+	if (s->event_now > s->data_now)
+		s->data_now = s->event_now;
+	res->samples = m->n;
+	if ((rc = hist_rollup(s->hist, &res->rollup_rows, err)) < 0)
+		return -1;
+	if (rc > 0)
+		s->ret_more = true;     /* come back soon */
+	/*
+	 * A pass a second: of wall time, or of data time (which is what
+	 * makes a synthetic clock, running faster, prune at its own pace).
+	 */
+	now = store_mono_ns();
+	if (!s->ret_more && now < s->ret_next_ns &&
+	    s->data_now < s->ret_next_data)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	ret = s->ret;
+	pthread_mutex_unlock(&s->mu);
+	/*
+	 * Batches follow the ingest (twice this group), so that deleting
+	 * keeps up with writing however large the groups grow.
+	 */
+	batch = s->opts.retention_batch;
+	if (batch < 2 * (m->n + nevents))
+		batch = 2 * (m->n + nevents);
+	if (hist_retain(s->hist, &ret, s->event_now, batch, &res->pruned,
+	    &more, err) != 0)
+		return -1;
+	s->ret_more = more;
+	s->ret_next_ns = now + 1000000000u;
+	s->ret_next_data = s->data_now + 1000;
+	return 0;
+}
+
+/*
+ * Commits b, the samples m, a pending gap record and a snapshot in one
+ * transaction.  Runs without the lock.  Returns 0 with *res, or -1 with
+ * err (the transaction rolled back, b and m untouched, to be retried).
  */
 static int
 store_commit(struct store *s, const struct store_batch *b,
-    const struct store_gap *gaps, size_t ngaps, const struct snap_proj *snap,
+    const struct store_mbatch *m, const struct store_gap *gaps, size_t ngaps,
+    const struct snap_proj *snap, struct store_commit_res *res,
     struct nx_err *err)
 {
-	sqlite3_stmt *st = s->ins_event;
+	nx_time event_now = s->event_now;
 	size_t i;
 	int rc;
 
+	memset(res, 0, sizeof *res);
 	if ((rc = store_exec(s, s->db, "BEGIN IMMEDIATE", "committing events",
 	    err)) != SQLITE_OK)
 		return -1;
 	for (i = 0; i < b->n; i++) {
-		const struct store_rec *r = &b->recs[i];
-
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
-		sqlite3_bind_int64(st, 2, r->time);
-		sqlite3_bind_text(st, 3, event_kind_name(r->kind), -1,
-		    SQLITE_STATIC);
-		if (r->node_len == STORE_NOLEN)
-			sqlite3_bind_null(st, 4);
-		else
-			sqlite3_bind_text(st, 4, b->buf + r->node_off,
-			    (int)r->node_len, SQLITE_STATIC);
-		if (r->check_len == STORE_NOLEN)
-			sqlite3_bind_null(st, 5);
-		else
-			sqlite3_bind_text(st, 5, b->buf + r->check_off,
-			    (int)r->check_len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, b->buf + r->payload_off,
-		    (int)r->payload_len, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		if ((rc = store_put_event(s, b, &b->recs[i], res)) !=
+		    SQLITE_DONE)
 			goto fail;
+		if (b->recs[i].seq > res->max_seq)
+			res->max_seq = b->recs[i].seq;
 	}
 	for (i = 0; i < ngaps; i++) {
 		sqlite3_bind_int64(s->ins_gap, 1, (sqlite3_int64)gaps[i].first);
@@ -894,10 +1152,10 @@ store_commit(struct store *s, const struct store_batch *b,
 		if (rc != SQLITE_DONE)
 			goto fail;
 	}
-	if (snap != NULL && snap_proj_write(snap, s->db, err) != 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
+	if (store_put_history(s, m, b->n, res, err) != 0)
+		goto rollback;
+	if (snap != NULL && snap_proj_write(snap, s->db, err) != 0)
+		goto rollback;
 	if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) !=
 	    SQLITE_OK)
 		goto fail;
@@ -905,7 +1163,10 @@ store_commit(struct store *s, const struct store_batch *b,
 fail:
 	store_sql_err(err, s->path, s->db, rc, "committing events",
 	    s->opts.busy_timeout_ms);
+rollback:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->event_now = event_now;
+	hist_writer_reset(s->hist);
 	return -1;
 }
 
@@ -958,6 +1219,7 @@ store_writer(void *arg)
 	struct timespec ts;
 	struct nx_err err;
 	struct store_gap *gaps = NULL;
+	struct store_commit_res res;
 	uint64_t deadline, t0;
 	size_t ngaps, i;
 	int rc;
@@ -965,7 +1227,8 @@ store_writer(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->stop && s->job == NULL && s->cur.n == 0 &&
-		    s->inflight.n == 0 && s->ngaps == 0 &&
+		    s->inflight.n == 0 && s->ngaps == 0 && s->mcur.n == 0 &&
+		    s->minflight.n == 0 &&
 		    s->snap_pending == NULL && s->snap_inflight == NULL)
 			pthread_cond_wait(&s->wake, &s->mu);
 		if (s->job != NULL) {
@@ -980,6 +1243,7 @@ store_writer(void *arg)
 			continue;
 		}
 		if (s->cur.n == 0 && s->inflight.n == 0 && s->ngaps == 0 &&
+		    s->mcur.n == 0 && s->minflight.n == 0 &&
 		    s->snap_pending == NULL && s->snap_inflight == NULL)
 			break;          /* stopping, nothing left */
 
@@ -1003,6 +1267,12 @@ store_writer(void *arg)
 			continue;
 
 		batch_move(&s->inflight, &s->cur);
+		if (s->minflight.n == 0) {
+			struct store_mbatch t = s->minflight;
+
+			s->minflight = s->mcur;
+			s->mcur = t;
+		}
 		if (s->snap_pending != NULL) {
 			/* The newer snapshot covers what the older did. */
 			if (s->snap_inflight != NULL) {
@@ -1024,18 +1294,30 @@ store_writer(void *arg)
 		pthread_cond_broadcast(&s->done);
 
 		t0 = store_mono_ns();
-		rc = store_commit(s, &s->inflight, gaps, ngaps,
-		    s->snap_inflight, &err);
+		rc = store_commit(s, &s->inflight, &s->minflight, gaps, ngaps,
+		    s->snap_inflight, &res, &err);
 
 		pthread_mutex_lock(&s->mu);
 		if (rc == 0) {
 			if (s->inflight.n > 0) {
-				s->committed_seq =
-				    s->inflight.recs[s->inflight.n - 1].seq;
-				s->st.events_committed += s->inflight.n;
+				if (res.max_seq > s->committed_seq)
+					s->committed_seq = res.max_seq;
+				s->st.events_committed += res.events;
+				s->st.dead_letters += res.dead;
 				s->st.commits++;
 				store_record_latency(s,
 				    (double)(store_mono_ns() - t0) / 1e6);
+			}
+			s->st.samples_committed += res.samples;
+			s->st.rollup_rows += res.rollup_rows;
+			s->st.pruned_rows += res.pruned;
+			s->minflight.n = 0;
+			s->minflight.strs.len = 0;
+			if (s->minflight.strs.cap_bytes > STORE_KEEP_BYTES) {
+				batch_free(&s->minflight.strs);
+				free(s->minflight.v);
+				s->minflight.v = NULL;
+				s->minflight.cap = 0;
 			}
 			/*
 			 * Forget the recorded ranges; the last one may have
@@ -1276,14 +1558,18 @@ store_snapshot(struct store *s)
 		store_take_snapshot(s, s->e->bus.seq);
 }
 
+/*
+ * Queues ev for the writer: its payload (n bytes of s->scratch) and, for a
+ * dead letter, the reason.  Applies the queue bound (see the top).  Loop
+ * thread.
+ */
 static void
-store_on_event(void *arg, const struct event *ev)
+store_enqueue(struct store *s, const struct event *ev, size_t n,
+    const char *reason)
 {
-	struct store *s = arg;
 	const struct fleet *f = &s->e->fleet;
 	const char *node = NULL, *check = NULL;
 	struct store_rec *r;
-	size_t n = store_serialise(s, ev);
 
 	if (ev->node != NX_NONE && ev->node < f->nnodes)
 		node = f->nodes[ev->node].name;
@@ -1321,7 +1607,7 @@ store_on_event(void *arg, const struct event *ev)
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
-	if (s->cur.n == 0)
+	if (s->cur.n == 0 && s->mcur.n == 0)
 		s->cur_first_ns = store_mono_ns();
 	r = batch_add(&s->cur);
 	r->seq = ev->seq;
@@ -1331,11 +1617,166 @@ store_on_event(void *arg, const struct event *ev)
 	batch_put_str(&s->cur, check, &r->check_off, &r->check_len);
 	r->payload_len = (uint32_t)n;
 	r->payload_off = batch_put(&s->cur, s->scratch, n);
-	s->enqueued_seq = ev->seq;
+	batch_put_str(&s->cur, reason, &r->reason_off, &r->reason_len);
+	if (ev->seq > s->enqueued_seq)
+		s->enqueued_seq = ev->seq;
 	if (s->cur.n == 1 || s->cur.n == s->opts.group_events)
 		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Queues one metric sample for the history (history.c).  The loop never
+ * waits for it: past metric_queue_max_bytes samples are refused and
+ * counted (samples_dropped); history is a summary, events are not.
+ */
+void
+store_metric_sample(struct store *s, const char *node, const char *series,
+    nx_time t, double v)
+{
+	struct store_mbatch *m = &s->mcur;
+	struct store_msample *x;
+
+	if (s->reader_only || node == NULL || series == NULL || isnan(v) ||
+	    isinf(v))
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (m->strs.len + m->n * sizeof *m->v + s->minflight.strs.len +
+	    s->minflight.n * sizeof *m->v >= s->opts.metric_queue_max_bytes ||
+	    s->writer_exited) {
+		s->st.samples_dropped++;
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	if (s->cur.n == 0 && m->n == 0)
+		s->cur_first_ns = store_mono_ns();
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 1024;
+		m->v = xreallocarray(m->v, m->cap, sizeof *m->v);
+	}
+	x = &m->v[m->n++];
+	batch_put_str(&m->strs, node, &x->node_off, &x->node_len);
+	batch_put_str(&m->strs, series, &x->name_off, &x->name_len);
+	x->time = t;
+	x->value = v;
+	if (m->n == 1)
+		pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Samples every node's metrics (n->m.v[]) whose provider has sampled them
+ * since the last time, at most once per HIST_SAMPLE_MS of the node's
+ * sample time.  Loop thread; the subscriber calls it about once a second,
+ * a caller with a timer may too.
+ */
+void
+store_sample_metrics(struct store *s)
+{
+	const struct fleet *f;
+	uint32_t i;
+	int m;
+
+	if (s->e == NULL || s->reader_only)
+		return;
+	f = &s->e->fleet;
+	if (s->hist_nlast != f->nnodes) {
+		s->hist_last = xreallocarray(s->hist_last, f->nnodes + 1,
+		    sizeof *s->hist_last);
+		for (i = s->hist_nlast; i < f->nnodes; i++)
+			s->hist_last[i] = 0;
+		s->hist_nlast = f->nnodes;
+	}
+	for (i = 0; i < f->nnodes; i++) {
+		const struct node *n = &f->nodes[i];
+
+		if (n->m.sampled == 0 ||
+		    n->m.sampled < s->hist_last[i] + HIST_SAMPLE_MS)
+			continue;
+		s->hist_last[i] = n->m.sampled;
+		for (m = 0; m < NX_M__COUNT; m++)
+			store_metric_sample(s, n->name,
+			    hist_metric_name((enum nx_metric)m), n->m.sampled,
+			    n->m.v[m]);
+	}
+}
+
+/*
+ * The perfdata of a result as history samples: series "CHECK/LABEL" of
+ * the check's node, at the event's time; at most one result per check
+ * and HIST_SAMPLE_MS, like node metrics, however often it runs.
+ */
+static void
+store_sample_perfdata(struct store *s, const struct event *ev)
+{
+	const struct fleet *f = &s->e->fleet;
+	struct nx_plugin_output out;
+	const struct check *c;
+	char name[256];
+	size_t i;
+
+	if (ev->text == NULL || strchr(ev->text, '|') == NULL ||
+	    ev->check >= f->nchecks)
+		return;
+	c = &f->checks[ev->check];
+	if (c->node >= f->nnodes)
+		return;
+	if (s->hist_nchecks != f->nchecks) {
+		s->hist_check_last = xreallocarray(s->hist_check_last,
+		    f->nchecks + 1, sizeof *s->hist_check_last);
+		for (i = s->hist_nchecks; i < f->nchecks; i++)
+			s->hist_check_last[i] = INT64_MIN;
+		s->hist_nchecks = f->nchecks;
+	}
+	if (s->hist_check_last[ev->check] != INT64_MIN &&
+	    ev->time < s->hist_check_last[ev->check] + HIST_SAMPLE_MS)
+		return;
+	s->hist_check_last[ev->check] = ev->time;
+	plugin_output_parse(ev->text, strlen(ev->text), &out);
+	for (i = 0; i < out.nperf; i++) {
+		const struct nx_perf *pd = &out.perf[i];
+
+		if (pd->undetermined || pd->label == NULL)
+			continue;
+		snprintf(name, sizeof name, "%s/%s", c->name, pd->label);
+		store_metric_sample(s, f->nodes[c->node].name, name, ev->time,
+		    pd->value);
+	}
+	plugin_output_free(&out);
+}
+
+static void
+store_on_event(void *arg, const struct event *ev)
+{
+	struct store *s = arg;
+	size_t n = store_serialise(s, ev);
+	uint64_t now;
+
+	/* An event that cannot be encoded is kept as a dead letter. */
+	store_enqueue(s, ev, n, n == 0 ? "cannot be encoded as JSON" : NULL);
+	if (ev->kind == NX_EV_RESULT)
+		store_sample_perfdata(s, ev);
+	if ((now = store_mono_ns()) - s->hist_sweep_ns >= 1000000000u) {
+		s->hist_sweep_ns = now;
+		store_sample_metrics(s);
+	}
 	store_maybe_snapshot(s, ev);
+}
+
+/*
+ * Records ev as a dead letter with reason: for a bus subscriber that could
+ * not handle an event it must not lose.  Written with the next group
+ * (dead_letters table); counted in stats.dead_letters.  Loop thread.
+ */
+void
+store_dead_letter(struct store *s, const struct event *ev, const char *reason)
+{
+	size_t n;
+
+	if (s->e == NULL || s->reader_only)
+		return;
+	n = store_serialise(s, ev);
+	store_enqueue(s, ev, n, reason != NULL ? reason : "unknown");
 }
 
 /*
@@ -1356,6 +1797,18 @@ store_subscribe(struct store *s, struct engine *e)
 }
 
 /*
+ * Whether anything is queued or being written: events, dead letters,
+ * samples, a snapshot.  Under mu.
+ */
+static bool
+store_busy(const struct store *s)
+{
+	return s->cur.n > 0 || s->inflight.n > 0 || s->mcur.n > 0 ||
+	    s->minflight.n > 0 || s->snap_pending != NULL ||
+	    s->snap_inflight != NULL;
+}
+
+/*
  * Waits until everything queued before the call is committed.  Returns 0,
  * or -1 with the reason when a commit attempt failed meanwhile (the events
  * stay queued; the writer keeps retrying).
@@ -1371,13 +1824,11 @@ store_flush(struct store *s, struct nx_err *err)
 	failures = s->failures;
 	s->flushers++;
 	pthread_cond_signal(&s->wake);
-	while ((s->committed_seq < target || s->snap_pending != NULL ||
-	    s->snap_inflight != NULL) && s->failures == failures &&
-	    !s->writer_exited)
+	while ((s->committed_seq < target || store_busy(s)) &&
+	    s->failures == failures && !s->writer_exited)
 		pthread_cond_wait(&s->done, &s->mu);
 	s->flushers--;
-	if (s->committed_seq < target || s->snap_pending != NULL ||
-	    s->snap_inflight != NULL) {
+	if (s->committed_seq < target || store_busy(s)) {
 		nx_err_set(err, "%s", s->st.reason[0] != '\0' ? s->st.reason :
 		    "the store writer stopped");
 		rc = -1;
@@ -1474,6 +1925,8 @@ store_close(struct store *s, struct nx_err *err)
 	}
 	sqlite3_finalize(s->ins_event);
 	sqlite3_finalize(s->ins_gap);
+	sqlite3_finalize(s->ins_dead);
+	hist_writer_free(s->hist);
 	sqlite3_close(s->rdb);
 	if (sqlite3_close(s->db) != SQLITE_OK && rc == 0) {
 		nx_err_set(err, "%s: close: %s", s->path, sqlite3_errmsg(s->db));
@@ -1494,6 +1947,12 @@ store_close(struct store *s, struct nx_err *err)
 	}
 	batch_free(&s->cur);
 	batch_free(&s->inflight);
+	batch_free(&s->mcur.strs);
+	batch_free(&s->minflight.strs);
+	free(s->mcur.v);
+	free(s->minflight.v);
+	free(s->hist_last);
+	free(s->hist_check_last);
 	free(s->dirty_nodes);
 	free(s->dirty_checks);
 	free(s->gaps);
@@ -1617,4 +2076,112 @@ store_restore(struct store *s, struct engine *e, struct snap_restore_stats *st,
 		snap_proj_restore(&p, e, st);
 	snap_proj_free(&p);
 	return rc;
+}
+
+/*
+ * Reads one metric series (node, series name) of a tier between from
+ * (inclusive) and to (exclusive), in time order, through the reader
+ * connection; fn as in hist_read().  Returns 0, fn's non-zero value, or -1
+ * with err.
+ */
+int
+store_metric_series(struct store *s, const char *node, const char *series,
+    enum hist_tier tier, nx_time from, nx_time to, hist_point_fn fn,
+    void *arg, struct nx_err *err)
+{
+	return hist_read(s->rdb, node, series, tier, from, to, fn, arg, err);
+}
+
+/*
+ * The current state of one node (its snapshot rows and its events after
+ * the snapshot) into p (initialised, empty), through the reader
+ * connection: a point read, indexed (events_node).
+ */
+int
+store_node_state(struct store *s, const char *node, struct snap_proj *p,
+    struct nx_err *err)
+{
+	return snap_proj_load_node(p, s->rdb, node, err);
+}
+
+/* Rows in dead_letters, or -1 (a file without the table, a read error). */
+int64_t
+store_dead_letter_count(struct store *s)
+{
+	int64_t v = 0;
+
+	if (store_pragma_int(s->rdb, "SELECT count(*) FROM dead_letters",
+	    &v) != SQLITE_OK)
+		return -1;
+	return v;
+}
+
+/* The retentions of cfg's store section, from the next pass on. */
+void
+store_set_retention(struct store *s, const struct nx_config *cfg)
+{
+	if (s->reader_only)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->ret.events_ms = cfg->store.event_retention_ms;
+	s->ret.metric_raw_ms = cfg->store.metric_raw_ms;
+	s->ret.metric_1m_ms = cfg->store.metric_1m_ms;
+	s->ret.metric_1h_ms = cfg->store.metric_1h_ms;
+	pthread_mutex_unlock(&s->mu);
+}
+
+struct store_prune_arg {
+	struct store *s;
+	size_t deleted;
+	bool more;
+};
+
+static int
+store_job_prune(struct sqlite3 *db, void *arg, struct nx_err *err)
+{
+	struct store_prune_arg *a = arg;
+	struct store *s = a->s;
+	struct store_retention ret;
+	uint64_t rows = 0;
+	int rc;
+
+	(void)db;
+	pthread_mutex_lock(&s->mu);
+	ret = s->ret;
+	pthread_mutex_unlock(&s->mu);
+	if ((rc = hist_rollup(s->hist, &rows, err)) < 0 ||
+	    hist_retain(s->hist, &ret, s->event_now, s->opts.retention_batch,
+	    &a->deleted, &a->more, err) != 0) {
+		hist_writer_reset(s->hist);
+		return -1;
+	}
+	a->more |= rc > 0;
+	return 0;
+}
+
+/*
+ * Rolls up and deletes every expired row now, one small transaction per
+ * batch on the writer thread (what the writer otherwise does at most once
+ * a second, with the groups).  Flushes first.  *deleted counts the rows.
+ */
+int
+store_prune(struct store *s, size_t *deleted, struct nx_err *err)
+{
+	struct store_prune_arg a;
+
+	*deleted = 0;
+	if (store_flush(s, err) != 0)
+		return -1;
+	memset(&a, 0, sizeof a);
+	a.s = s;
+	do {
+		a.more = false;
+		if (store_run_sync(s, store_job_prune, &a, false, err) != 0)
+			return -1;
+	} while (a.more);
+	*deleted = a.deleted;
+	pthread_mutex_lock(&s->mu);
+	s->st.pruned_rows += a.deleted;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }

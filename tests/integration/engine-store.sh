@@ -13,7 +13,7 @@
 #  4. A second engine or console on the same file, and an sqlite3 process holding the
 #     write lock: clear error, exit 78.  A foreign and a corrupt file:
 #     clear error, exit 78, the file byte-for-byte unchanged.
-#  5. Disk full (a 2 MiB tmpfs in a private mount namespace): the engine
+#  5. Disk full (a 6 MiB tmpfs in a private mount namespace): the engine
 #     keeps running, says it is degraded and why (stderr, export), loses
 #     nothing committed, and resumes when space is freed.
 set -u
@@ -175,6 +175,10 @@ check_file "term"
 [ "$(jq -r .tail_events "$dir/export.json")" -eq 0 ] ||
     fail "after SIGTERM the snapshot does not cover the end: $(jq -c '{seq, snapshot_seq, tail_events}' "$dir/export.json")"
 echo "SIGTERM: exit 0, final snapshot at seq $(jq -r .snapshot_seq "$dir/export.json")"
+[ "$(jq -r .dead_letters "$dir/export.json")" = 0 ] ||
+    fail "dead letters: $(jq -r .dead_letters "$dir/export.json")"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM metric_raw")" -gt 0 ] ||
+    fail "no metric history recorded"
 
 # check writes a store only with --state.
 "$NEXUSCTL" check --demo=20 >/dev/null
@@ -237,7 +241,7 @@ wait_for() {
 		sleep 0.1
 	done
 }
-mount -t tmpfs -o size=2m nx-full "$DIR/full" || { echo "SKIP: no tmpfs"; exit 0; }
+mount -t tmpfs -o size=6m nx-full "$DIR/full" || { echo "SKIP: no tmpfs"; exit 0; }
 db=$DIR/full/state.db
 err=$DIR/full-err
 "$NEXUSCTL" engine --demo=300 --state "$db" 2>"$err" &

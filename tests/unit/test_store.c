@@ -216,7 +216,7 @@ test_open_creates(void **state)
 	assert_int_equal(store_close(s, &err), 0);
 	db = raw_open(f->path);
 	assert_int_equal(q_int(db, "PRAGMA application_id"), 0x4e585354);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
 	mode = q_text(db, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
@@ -247,7 +247,7 @@ test_migrations_idempotent(void **state)
 	}
 	db = raw_open(f->path);
 	schema2 = q_text(db, "SELECT group_concat(sql, ';') FROM sqlite_master");
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
 	sqlite3_close(db);
 	assert_string_equal(schema1, schema2);
 	free(schema1);
