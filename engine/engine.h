@@ -1040,6 +1040,12 @@ extern const struct provider provider_inventory;
 int inv_parse_ini(struct inventory *, const char *path, const char *text,
     size_t len, struct nx_err *);
 json_t *inv_ini_value(const char *);
+int inv_host_word(const char *word, char ***names, size_t *nnames,
+    long *port, struct nx_err *);
+
+/* providers/inv-ansible-yaml.c */
+int inv_parse_yaml(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
 
 /* providers/inv-json.c */
 int inv_parse_json(struct inventory *, const char *path, const char *text,

@@ -2,7 +2,7 @@
 # inventory.sh - the real nexusctl on the inventory fixtures: list/show,
 # targets, errors with file:line, merging with a warning, the provider in
 # `check`, and (when ansible-inventory is installed) the same listing as
-# Ansible's on three INI fixtures.
+# Ansible's on three INI and two YAML fixtures.
 #
 # Needs $NEXUSCTL and $TOP_SRCDIR (set by `make check`) and jq.
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -135,6 +135,13 @@ else
 	fail "missing file (rc $rc)"; cat "$TMP/err"
 fi
 
+nx inventory list -i "$FX/bad-range.yml"
+if [ $rc -eq 78 ] && grep -q "bad-range.yml:6:9: host 'www\[03:x\].example.com': column 5: range bound 'x' is not a number or a single letter" "$TMP/err"; then
+	pass "a bad YAML range is an error with file:line:column"
+else
+	fail "bad-range.yml (rc $rc)"; cat "$TMP/err"
+fi
+
 # --- content sniffing and merging two files
 nx inventory list --format json -i "$FX/inventory-noext"
 if [ $rc -eq 0 ] && [ "$(jq -c '.lab.hosts' "$TMP/out")" = '["lab1","lab2","lab3"]' ]; then
@@ -180,7 +187,7 @@ fi
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then
-	for f in hosts.ini children.ini ranges.ini; do
+	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml; do
 		timeout 60 ansible-inventory -i "$FX/$f" --list 2>"$TMP/aerr" |
 		    jq -S "$norm" >"$TMP/ansible.json"
 		nx inventory list --format json -i "$FX/$f"

@@ -361,23 +361,22 @@ test_ini_errors(void **state)
 		inv_free(&inv);
 	}
 	{
-		/* YAML, by extension or by content, is refused for now. */
-		static const char *paths[] = { "t.yml", "t.yaml", "inventory" };
-		static const char yaml[] = "# c\nweb:\n  hosts:\n";
+		/* YAML is chosen by extension or by content, not read as INI. */
+		static const char *paths[] = { "t.yml", "t.yaml", "inventory",
+		    "yaml:t.ini" };
+		static const char yaml[] = "# c\nweb:\n  hosts:\n    w1:\n";
 		size_t i;
 
 		for (i = 0; i < NX_ARRAY_LEN(paths); i++) {
 			struct nx_err err = { { 0 } };
 			struct inventory inv;
-			char want[128];
 
 			inv_init(&inv);
-			assert_int_equal(inv_parse(&inv, paths[i], yaml,
-			    strlen(yaml), &err), -1);
-			snprintf(want, sizeof want, "%s: YAML inventories are "
-			    "not supported yet (use Ansible INI or nexusctl "
-			    "JSON)", paths[i]);
-			assert_string_equal(err.msg, want);
+			if (inv_parse(&inv, paths[i], yaml, strlen(yaml),
+			    &err) != 0)
+				fail_msg("%s: %s", paths[i], err.msg);
+			assert_true(inv_group_find(&inv, "web") >= 0);
+			assert_true(inv_host_find(&inv, "w1") >= 0);
 			inv_free(&inv);
 		}
 	}
@@ -703,6 +702,206 @@ test_provider_clash_with_demo(void **state)
 	unlink(path);
 }
 
+/* Parses text as path; the error message must be want. */
+static void
+parse_error_is(const char *path, const char *text, const char *want)
+{
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	int rc;
+
+	inv_init(&inv);
+	rc = inv_parse(&inv, path, text, strlen(text), &err);
+	if (rc == 0)
+		rc = inv_finish(&inv, &err);
+	if (rc == 0)
+		fail_msg("no error for: %s", text);
+	assert_string_equal(err.msg, want);
+	inv_free(&inv);
+}
+
+static void
+test_yaml_fixture(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+
+	(void)state;
+	load(&inv, &w, "hosts.yml", NULL);
+	assert_int_equal(w.n, 0);
+	/* ranges as keys, host:port, null hosts */
+	assert_true(inv_host_find(&inv, "www02.example.com") >= 0);
+	assert_int_equal(json_integer_value(hostvar(&inv, "bar.example.com",
+	    "ansible_port", &hold)), 8080);
+	assert_int_equal(json_integer_value(hostvar(&inv, "bar.example.com",
+	    "http_port", &hold)), 8080);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "http_port", &hold)), 80);
+	/* Ansible's typing of plain scalars */
+	assert_true(json_is_true(hostvar(&inv, "foo.example.com", "enabled",
+	    &hold)));
+	assert_true(json_is_false(hostvar(&inv, "foo.example.com", "debug",
+	    &hold)));
+	assert_true(json_real_value(hostvar(&inv, "foo.example.com", "ratio",
+	    &hold)) == 1.5);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "mode", &hold)), 0644);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "mask", &hold)), 31);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "big", &hold)), 1000);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "minutes", &hold)), 90);
+	assert_string_equal(json_string_value(hostvar(&inv, "foo.example.com",
+	    "version", &hold)), "2.0");
+	assert_true(json_is_null(hostvar(&inv, "foo.example.com", "nothing",
+	    &hold)));
+	assert_string_equal(json_string_value(hostvar(&inv, "foo.example.com",
+	    "words", &hold)), "not a number");
+	v = hostvar(&inv, "foo.example.com", "dns", &hold);
+	assert_int_equal(json_array_size(v), 2);
+	assert_string_equal(json_string_value(json_array_get(v, 1)),
+	    "10.0.0.2");
+	v = hostvar(&inv, "foo.example.com", "limits", &hold);
+	assert_int_equal(json_integer_value(json_object_get(v, "cpu")), 2);
+	assert_string_equal(json_string_value(json_object_get(v, "mem")), "4G");
+	assert_string_equal(json_string_value(hostvar(&inv,
+	    "lonely.example.com", "note", &hold)), "two\nlines\n");
+	/* children and priority: test (priority 10) over prod's west */
+	assert_string_equal(json_string_value(hostvar(&inv, "three.example.com",
+	    "env", &hold)), "test");
+	assert_string_equal(json_string_value(hostvar(&inv, "jumper",
+	    "ntp_server", &hold)), "ntp.atlanta.example.com");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_yaml_anchors(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+
+	(void)state;
+	load(&inv, &w, "anchors.yaml", NULL);
+	assert_int_equal(json_integer_value(hostvar(&inv, "app1",
+	    "ansible_port", &hold)), 2200);
+	assert_string_equal(json_string_value(hostvar(&inv, "app1",
+	    "ansible_user", &hold)), "deploy");
+	assert_int_equal(json_integer_value(hostvar(&inv, "app2",
+	    "ansible_port", &hold)), 2222);
+	v = hostvar(&inv, "app3", "tags", &hold);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "blue");
+	assert_string_equal(json_string_value(hostvar(&inv, "redisb", "role",
+	    &hold)), "cache");
+	assert_int_equal(json_integer_value(hostvar(&inv, "redisc",
+	    "ansible_port", &hold)), 2222);
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_yaml_errors(void **state)
+{
+	(void)state;
+	parse_error_is("t.yml", "all:\n  hosts:\n    a: [1\n",
+	    "t.yml:4:1: while parsing a flow sequence: did not find expected "
+	    "',' or ']'");
+	parse_error_is("t.yml", "all:\n  hosts:\n    bad_-:\n",
+	    "t.yml:3:5: invalid host name 'bad_-': a label ends with '-' or '_'");
+	parse_error_is("t.yml", "all:\n  chidren:\n    web:\n",
+	    "t.yml:2:3: unknown key 'chidren' in group 'all' (hosts, vars, "
+	    "children)");
+	parse_error_is("t.yml", "web:\n  hosts:\n    - a\n    - b\n",
+	    "t.yml:3:5: \"hosts\" of group 'web' must be a mapping, not a list");
+	parse_error_is("t.yml", "web:\n  hosts:\n    h1: 5\n",
+	    "t.yml:3:9: host 'h1': its value must be a mapping of variables, "
+	    "or empty");
+	parse_error_is("t.yml", "web:\n  hosts:\n    h1:70000:\n",
+	    "t.yml:3:5: host 'h1:70000': port 70000 is not in 1-65535");
+	parse_error_is("t.yml", "all:\n  vars:\n    x: *nope\n",
+	    "t.yml:3:8: alias *nope refers to no anchor defined before it");
+	parse_error_is("t.yml", "all:\n  vars: &a\n    x: *a\n",
+	    "t.yml:3:8: alias *a refers to a node that contains it (recursive "
+	    "structures are not supported)");
+	parse_error_is("t.yml", "all:\n  vars:\n    p: !vault |\n      $ANSIBLE\n",
+	    "t.yml:3:8: vault-encrypted values are not supported");
+	parse_error_is("t.yml", "plugin: aws_ec2\nregions: [x]\n",
+	    "t.yml:1:1: an inventory plugin configuration (plugin:), not a "
+	    "YAML inventory; inventory plugins are not supported");
+	parse_error_is("t.yml", "- a\n- b\n", "t.yml:1:1: a YAML inventory is "
+	    "a mapping of group names (all:, web:, ...), not a list");
+	parse_error_is("t.yml", "# nothing\n", "t.yml: an empty YAML inventory");
+	parse_error_is("t.yml", "web:\n  children:\n    all:\n",
+	    "t.yml:3:5: group 'all' cannot be a child of 'web'");
+	parse_error_is("t.yml", "a:\n---\nb:\n",
+	    "t.yml:2:1: a second YAML document: an inventory is one document");
+	parse_error_is("t.yml", "we b:\n", "t.yml:1:1: invalid group name "
+	    "'we b' (letters, digits, '_' and '-')");
+	parse_error_is("t.yml", "a:\n  children:\n    b:\n      children:\n"
+	    "        a:\n", "t.yml:1: group 'a' is a child of 'b' and also its "
+	    "ancestor: a cycle in :children");
+	/* billion laughs: aliases of aliases stop at the budget */
+	parse_error_is("t.yml",
+	    "all:\n  vars:\n"
+	    "    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "    g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+	    "t.yml:3:12: aliases expand to more than 2000000 nodes");
+}
+
+static void
+test_yaml_duplicates_and_strings(void **state)
+{
+	static const char text[] =
+	    "web:\n  hosts: w1\n  vars:\n    a: 1\n    a: 2\n"
+	    "db:\n  hosts:\n    d1: {x: !!str 5, y: '07', z: !unsafe '{{ x }}',"
+	    " n: -0b101, o: 0X1, t: .5, e: 1.0e+3, f: 1e3}\n";
+	struct warnings w = { { 0 }, 0 };
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+
+	(void)state;
+	inv_init(&inv);
+	inv.warn = collect_warning;
+	inv.warn_arg = &w;
+	if (inv_parse(&inv, "t.yaml", text, strlen(text), &err) != 0 ||
+	    inv_finish(&inv, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.text[0], "t.yaml:5:5: duplicate key 'a' (also at "
+	    "line 4); the last value wins");
+	assert_int_equal(json_integer_value(hostvar(&inv, "w1", "a", &hold)), 2);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "x", &hold)),
+	    "5");
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "y", &hold)),
+	    "07");
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "z", &hold)),
+	    "{{ x }}");
+	assert_int_equal(json_integer_value(hostvar(&inv, "d1", "n", &hold)),
+	    -5);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "o", &hold)),
+	    "0X1");
+	assert_true(json_real_value(hostvar(&inv, "d1", "t", &hold)) == 0.5);
+	assert_true(json_real_value(hostvar(&inv, "d1", "e", &hold)) == 1000.0);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "f", &hold)),
+	    "1e3");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
 int
 main(void)
 {
@@ -722,6 +921,10 @@ main(void)
 		cmocka_unit_test(test_to_fleet_errors),
 		cmocka_unit_test(test_provider_in_engine),
 		cmocka_unit_test(test_provider_clash_with_demo),
+		cmocka_unit_test(test_yaml_fixture),
+		cmocka_unit_test(test_yaml_anchors),
+		cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_yaml_duplicates_and_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
