@@ -1013,6 +1013,7 @@ struct inventory {
 	const char *cur_file;   /* the file being parsed */
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
+	int script_timeout_ms;  /* per run of a script source; 0: 30 s */
 };
 
 void inv_init(struct inventory *);
@@ -1042,6 +1043,14 @@ int inv_parse_ini(struct inventory *, const char *path, const char *text,
 json_t *inv_ini_value(const char *);
 int inv_host_word(const char *word, char ***names, size_t *nnames,
     long *port, struct nx_err *);
+
+/* providers/inv-script.c */
+bool inv_script_claims(const char *path, bool executable, const char *text,
+    size_t len);
+int inv_parse_script(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
+int inv_script_apply(struct inventory *, const char *path, json_t *root,
+    uint32_t **ask, size_t *nask, struct nx_err *);
 
 /* providers/inv-ansible-yaml.c */
 int inv_parse_yaml(struct inventory *, const char *path, const char *text,

@@ -365,6 +365,8 @@ struct inv_source {
 };
 
 static const struct inv_source inv_sources[] = {
+	{ .name = "script", .by_path = inv_script_claims,
+	  .parse = inv_parse_script },
 	{ .name = "json", .suffixes = ".json", .sniff = inv_sniff_json,
 	  .parse = inv_parse_json },
 	{ .name = "yaml", .suffixes = ".yml .yaml",

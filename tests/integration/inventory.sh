@@ -2,7 +2,7 @@
 # inventory.sh - the real nexusctl on the inventory fixtures: list/show,
 # targets, errors with file:line, merging with a warning, the provider in
 # `check`, and (when ansible-inventory is installed) the same listing as
-# Ansible's on three INI and two YAML fixtures.
+# Ansible's on three INI and two YAML fixtures and a script.
 #
 # Needs $NEXUSCTL and $TOP_SRCDIR (set by `make check`) and jq.
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -184,13 +184,38 @@ else
 	fail "check -i bad (rc $rc)"; cat "$TMP/err"
 fi
 
+# --- a dynamic inventory script (chosen by its executable bit)
+mkdir -p "$TMP/fx"
+cat >"$TMP/fx/cloud.sh" <<'EOF'
+#!/bin/sh
+case "$1" in
+--list) cat <<'J'
+{"web": {"hosts": ["w1", "w2"], "vars": {"http_port": 80}, "children": ["canary"]},
+ "canary": ["w3"], "db": ["d1"], "lonely": {"ansible_host": "10.9.9.9"}}
+J
+;;
+--host) echo "{\"who\": \"$2\"}";;
+esac
+EOF
+chmod +x "$TMP/fx/cloud.sh"
+printf '#!/bin/sh\necho "cloud API: 403 Forbidden" >&2\nexit 2\n' >"$TMP/fx/broken.sh"
+chmod +x "$TMP/fx/broken.sh"
+nx inventory list -i "$TMP/fx/broken.sh"
+if [ $rc -eq 78 ] && grep -q 'broken.sh --list: exit status 2 (stderr: cloud API: 403 Forbidden)' "$TMP/err"; then
+	pass "a failing inventory script is an error quoting its stderr"
+else
+	fail "broken.sh (rc $rc)"; cat "$TMP/err"
+fi
+
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then
-	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml; do
-		timeout 60 ansible-inventory -i "$FX/$f" --list 2>"$TMP/aerr" |
+	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml \
+	    "$TMP/fx/cloud.sh"; do
+		case $f in /*) ;; *) f="$FX/$f";; esac
+		timeout 60 ansible-inventory -i "$f" --list 2>"$TMP/aerr" |
 		    jq -S "$norm" >"$TMP/ansible.json"
-		nx inventory list --format json -i "$FX/$f"
+		nx inventory list --format json -i "$f"
 		jq -S "$norm" "$TMP/out" >"$TMP/nexus.json"
 		if [ -s "$TMP/ansible.json" ] && [ $rc -eq 0 ] &&
 		   cmp -s "$TMP/ansible.json" "$TMP/nexus.json"; then

@@ -14,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -902,6 +906,224 @@ test_yaml_duplicates_and_strings(void **state)
 	warnings_free(&w);
 }
 
+/* Writes an executable sh script into a new temporary directory. */
+static char *
+write_script(const char *body)
+{
+	char dir[] = "/tmp/nx-invscript.XXXXXX", *path;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	xasprintf(&path, "%s/inventory.sh", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\n%s", body);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+	return path;
+}
+
+static void
+remove_script(char *path)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strrchr(path, '/') -
+	    path), path);
+	assert_int_equal(system(cmd), 0);
+	free(path);
+}
+
+static int
+load_script(struct inventory *inv, const char *path, int timeout_ms,
+    struct nx_err *err)
+{
+	inv_init(inv);
+	inv->script_timeout_ms = timeout_ms;
+	if (inv_load_file(inv, path, err) != 0)
+		return -1;
+	return inv_finish(inv, err);
+}
+
+static void
+test_script_meta(void **state)
+{
+	/* The shape of the EC2/OpenStack scripts: groups and _meta. */
+	char *path = write_script(
+	    "[ \"$1\" = --list ] || { echo 'called without --list' >&2; exit 3; }\n"
+	    "cat <<'EOF'\n"
+	    "{ \"web\": { \"hosts\": [\"w1\", \"w2\"], \"vars\": {\"http_port\": 80},\n"
+	    "           \"children\": [\"canary\"] },\n"
+	    "  \"canary\": [\"w3\"],\n"
+	    "  \"lonely\": { \"ansible_host\": \"10.9.9.9\" },\n"
+	    "  \"_meta\": { \"hostvars\": { \"w1\": { \"ansible_host\": \"10.0.0.1\" },\n"
+	    "                             \"w3\": { \"rack\": \"r3\" } } } }\n"
+	    "EOF\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+	int g;
+
+	(void)state;
+	if (load_script(&inv, path, 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(inv.nhosts, 4);
+	assert_string_equal(json_string_value(hostvar(&inv, "w1",
+	    "ansible_host", &hold)), "10.0.0.1");
+	assert_int_equal(json_integer_value(hostvar(&inv, "w3", "http_port",
+	    &hold)), 80);
+	assert_string_equal(json_string_value(hostvar(&inv, "w3", "rack",
+	    &hold)), "r3");
+	/* Ansible's simplified syntax: a host named like the group. */
+	assert_string_equal(json_string_value(hostvar(&inv, "lonely",
+	    "ansible_host", &hold)), "10.9.9.9");
+	g = inv_group_find(&inv, "web");
+	assert_true(g >= 0);
+	assert_int_equal(inv.groups[g].nchildren, 1);
+	json_decref(hold);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_host_calls(void **state)
+{
+	/* Without _meta, one --host NAME run per host. */
+	char *path = write_script(
+	    "case \"$1\" in\n"
+	    "--list) echo '{\"db\": [\"d1\", \"d2\"], \"all\": {\"vars\": {\"x\": 1}}}';;\n"
+	    "--host) printf '{\"who\": \"%s\", \"n\": %d}' \"$2\" ${#2};;\n"
+	    "*) exit 2;;\n"
+	    "esac\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+
+	(void)state;
+	if (load_script(&inv, path, 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(json_string_value(hostvar(&inv, "d2", "who",
+	    &hold)), "d2");
+	assert_int_equal(json_integer_value(hostvar(&inv, "d1", "x", &hold)), 1);
+	json_decref(hold);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+script_error_contains(const char *body, int timeout_ms, const char *want)
+{
+	char *path = write_script(body);
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	if (load_script(&inv, path, timeout_ms, &err) == 0)
+		fail_msg("no error for: %s", body);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("'%s' not in '%s'", want, err.msg);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_errors(void **state)
+{
+	(void)state;
+	script_error_contains("echo 'no credentials for the cloud' >&2\nexit 4\n",
+	    0, "inventory.sh --list: exit status 4 (stderr: no credentials for "
+	    "the cloud)");
+	script_error_contains("echo '{\"web\": [\"w1\",'\necho oops >&2\n", 0,
+	    "inventory.sh --list: output line 2 column 0: ");
+	script_error_contains("echo '{\"web\": [\"w1\",'\necho oops >&2\n", 0,
+	    "(stderr: oops)");
+	script_error_contains("echo '[1]'\n", 0,
+	    "inventory.sh --list: the output must be a JSON object");
+	script_error_contains("echo '{\"web\": {\"hosts\": \"w1\"}}'\n", 0,
+	    "inventory.sh --list: group 'web': \"hosts\" must be a list");
+	script_error_contains("echo '{\"web\": [\"-bad\"]}'\n", 0,
+	    "group 'web' hosts[0]: invalid host name '-bad'");
+	script_error_contains("case $1 in --list) echo '{\"w\": [\"a\"]}';;"
+	    " *) echo 'host lookup failed' >&2; exit 1;; esac\n", 0,
+	    "inventory.sh --host a: exit status 1 (stderr: host lookup failed)");
+	script_error_contains("kill -9 $$\n", 0, "killed by signal 9");
+	{
+		/* A stdout of 2000 lines of stderr: only the first 1000 bytes. */
+		char *path = write_script("i=0; while [ $i -lt 2000 ]; do "
+		    "echo 'error line' >&2; i=$((i+1)); done; exit 1\n");
+		struct nx_err err = { { 0 } };
+		struct inventory inv;
+
+		assert_int_equal(load_script(&inv, path, 0, &err), -1);
+		assert_true(strlen(err.msg) < sizeof err.msg - 1 ||
+		    strstr(err.msg, "exit status 1") != NULL);
+		inv_free(&inv);
+		remove_script(path);
+	}
+}
+
+static void
+test_script_timeout(void **state)
+{
+	/* A hung script and its children are killed at the timeout. */
+	char *path = write_script("sleep 30 &\necho $! > \"$0.pid\"\n"
+	    "echo started >&2\nwait\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	struct timespec t0, t1;
+	char *pidfile;
+	FILE *fp;
+	int pid = 0;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(load_script(&inv, path, 300, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (strstr(err.msg, "--list: no answer in 300 ms; its process group "
+	    "was killed (stderr: started)") == NULL)
+		fail_msg("%s", err.msg);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	xasprintf(&pidfile, "%s.pid", path);
+	fp = fopen(pidfile, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &pid), 1);
+	fclose(fp);
+	free(pidfile);
+	usleep(100000);
+	/* The sleep is gone too (or a zombie no one has reaped yet). */
+	if (kill(pid, 0) == 0) {
+		char stat[64], buf[256];
+		const char *st;
+
+		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
+		fp = fopen(stat, "r");
+		assert_non_null(fp);
+		assert_non_null(fgets(buf, sizeof buf, fp));
+		fclose(fp);
+		st = strrchr(buf, ')');
+		assert_non_null(st);
+		assert_int_equal(st[2], 'Z');
+	}
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_not_executable(void **state)
+{
+	/* Without the executable bit the file is read, not run. */
+	char *path = write_script("[web]\nbad_-\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	(void)state;
+	assert_int_equal(chmod(path, 0644), 0);
+	inv_init(&inv);
+	assert_int_equal(inv_load_file(&inv, path, &err), -1);
+	assert_non_null(strstr(err.msg, "inventory.sh:3: invalid host name"));
+	inv_free(&inv);
+	remove_script(path);
+}
+
 int
 main(void)
 {
@@ -925,6 +1147,11 @@ main(void)
 		cmocka_unit_test(test_yaml_anchors),
 		cmocka_unit_test(test_yaml_errors),
 		cmocka_unit_test(test_yaml_duplicates_and_strings),
+		cmocka_unit_test(test_script_meta),
+		cmocka_unit_test(test_script_host_calls),
+		cmocka_unit_test(test_script_errors),
+		cmocka_unit_test(test_script_timeout),
+		cmocka_unit_test(test_script_not_executable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
