@@ -1052,6 +1052,12 @@ int inv_parse_script(struct inventory *, const char *path, const char *text,
 int inv_script_apply(struct inventory *, const char *path, json_t *root,
     uint32_t **ask, size_t *nask, struct nx_err *);
 
+/* providers/inv-ssh-config.c */
+bool inv_ssh_config_claims(const char *path, bool executable,
+    const char *text, size_t len);
+int inv_parse_ssh_config(struct inventory *, const char *path,
+    const char *text, size_t len, struct nx_err *);
+
 /* providers/inv-ansible-yaml.c */
 int inv_parse_yaml(struct inventory *, const char *path, const char *text,
     size_t len, struct nx_err *);

@@ -367,6 +367,8 @@ struct inv_source {
 static const struct inv_source inv_sources[] = {
 	{ .name = "script", .by_path = inv_script_claims,
 	  .parse = inv_parse_script },
+	{ .name = "ssh_config", .by_path = inv_ssh_config_claims,
+	  .parse = inv_parse_ssh_config },
 	{ .name = "json", .suffixes = ".json", .sniff = inv_sniff_json,
 	  .parse = inv_parse_json },
 	{ .name = "yaml", .suffixes = ".yml .yaml",
@@ -482,12 +484,21 @@ inv_load_file(struct inventory *inv, const char *path, struct nx_err *err)
 	const char *file;
 	FILE *fp;
 	struct stat st;
-	char *text;
+	char *text, *home = NULL;
 	size_t n;
 	bool executable;
 	int rc;
 
+	/* `-i ssh_config:~/.ssh/config`: the shell leaves that ~ alone. */
 	inv_source_prefix(path, &file);
+	if (file != path && file[0] == '~' && file[1] == '/' &&
+	    getenv("HOME") != NULL) {
+		xasprintf(&home, "%.*s%s%s", (int)(file - path), path,
+		    getenv("HOME"), file + 1);
+		rc = inv_load_file(inv, home, err);
+		free(home);
+		return rc;
+	}
 	if ((fp = fopen(file, "rb")) == NULL) {
 		nx_err_set(err, "%s: %s", file, strerror(errno));
 		return -1;

@@ -207,6 +207,30 @@ else
 	fail "broken.sh (rc $rc)"; cat "$TMP/err"
 fi
 
+# --- ssh_config: each concrete Host as `ssh -G` resolves it
+mkdir -p "$TMP/home"
+cp -r "$FX/ssh" "$TMP/home/.ssh"
+HOME="$TMP/home" nx inventory list --format json -i 'ssh_config:~/.ssh/config'
+if [ $rc -eq 0 ] && [ "$(jq -r '._meta.hostvars | keys | join(",")' "$TMP/out")" = bastion,db1,db2,gitlab,legacy ]; then
+	pass "ssh_config: concrete Host names become hosts, patterns do not"
+else
+	fail "ssh_config list (rc $rc)"; cat "$TMP/out" "$TMP/err"
+fi
+if command -v ssh >/dev/null 2>&1; then
+	for h in bastion db1 db2 gitlab legacy; do
+		want=$(HOME="$TMP/home" timeout 10 ssh -G -F "$TMP/home/.ssh/config" "$h" 2>/dev/null |
+		    awk '{ v[$1] = $2 } END { printf "%s %s %s ", v["hostname"], v["port"], v["user"] }')
+		got=$(jq -r --arg h "$h" '._meta.hostvars[$h] | "\(.ansible_host) \(.ansible_port) \(.ansible_user) "' "$TMP/out")
+		if [ "$want" = "$got" ]; then
+			pass "ssh_config: $h as ssh -G has it ($got)"
+		else
+			fail "ssh_config: $h: ssh -G says '$want', we say '$got'"
+		fi
+	done
+else
+	echo "SKIP: no ssh client; the ssh -G comparison is skipped"
+fi
+
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then

@@ -1124,6 +1124,133 @@ test_script_not_executable(void **state)
 	remove_script(path);
 }
 
+/* Loads FIXTURES/ssh/config with HOME at FIXTURES (Include is ~/.ssh). */
+static void
+test_ssh_config(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+	char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL, *dir;
+
+	(void)state;
+	/* the fixture's Include is relative to ~/.ssh: make a HOME for it */
+	dir = xstrdup("/tmp/nx-sshhome.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof cmd, "cp -r '%s/ssh' '%s/.ssh'", FIXTURES,
+		    dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	setenv("HOME", dir, 1);
+	inv_init(&inv);
+	inv.warn = collect_warning;
+	inv.warn_arg = &w;
+	if (inv_load_file(&inv, "ssh_config:~/.ssh/config", &err) != 0 ||
+	    inv_finish(&inv, &err) != 0)
+		fail_msg("%s", err.msg);
+	/* concrete names only: bastion db1 db2 legacy gitlab */
+	assert_int_equal(inv.nhosts, 5);
+	assert_true(inv_host_find(&inv, "db3") < 0);
+	assert_string_equal(json_string_value(hostvar(&inv, "bastion",
+	    "ansible_host", &hold)), "192.0.2.10");
+	assert_int_equal(json_integer_value(hostvar(&inv, "bastion",
+	    "ansible_port", &hold)), 2222);
+	assert_string_equal(json_string_value(hostvar(&inv, "bastion",
+	    "ansible_user", &hold)), "jump");
+	/* %h, and the first value wins: `Host *` comes last */
+	assert_string_equal(json_string_value(hostvar(&inv, "db2",
+	    "ansible_host", &hold)), "db2.internal");
+	assert_string_equal(json_string_value(hostvar(&inv, "db2",
+	    "ansible_user", &hold)), "fallback");
+	/* `Host = legacy`, `HostName="..."`, `Port=2200` */
+	assert_int_equal(json_integer_value(hostvar(&inv, "legacy",
+	    "ansible_port", &hold)), 2200);
+	assert_string_equal(json_string_value(hostvar(&inv, "legacy",
+	    "ansible_host", &hold)), "198.51.100.7");
+	/* from the Included file */
+	assert_string_equal(json_string_value(hostvar(&inv, "gitlab",
+	    "ansible_user", &hold)), "git");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "config:23: Match blocks are not "
+	    "evaluated"));
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(dir);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
+static void
+test_ssh_config_errors(void **state)
+{
+	char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	char dir[] = "/tmp/nx-sshloop.XXXXXX", *loop;
+	FILE *fp;
+
+	(void)state;
+	parse_error_is("ssh_config:c", "Host a\n  Port 70000\n",
+	    "c:2: Port '70000' is not a number from 1 to 65535");
+	parse_error_is("ssh_config:c", "Host a\n  Port\n",
+	    "c:2: Port takes one value");
+	parse_error_is("ssh_config:c", "Host a\n  HostName \"x\n",
+	    "c:2: no closing quote");
+	parse_error_is("ssh_config:c", "Host bad_-\n",
+	    "c:1: invalid host name 'bad_-': a label ends with '-' or '_'");
+	parse_error_is("ssh_config:c", "Host a\n  HostName %h.%d\n",
+	    "c:2: HostName '%h.%d': only %h and %% are expanded");
+	parse_error_is("ssh_config:c", "Host a\n  HostName -oProxy\n",
+	    "c:2: HostName '-oProxy' (for 'a') is not an address: a label "
+	    "starts with '-' or '_'");
+	parse_error_is("ssh_config:c", "Host\n", "c:1: Host needs a pattern");
+	/* An Include of itself stops at the depth limit. */
+	assert_non_null(mkdtemp(dir));
+	setenv("HOME", dir, 1);
+	xasprintf(&loop, "%s/.ssh", dir);
+	assert_int_equal(mkdir(loop, 0700), 0);
+	free(loop);
+	xasprintf(&loop, "%s/.ssh/loop", dir);
+	fp = fopen(loop, "w");
+	assert_non_null(fp);
+	fputs("Host x\nInclude loop\n", fp);
+	fclose(fp);
+	{
+		struct nx_err err = { { 0 } };
+		struct inventory inv;
+		char *spec;
+
+		xasprintf(&spec, "ssh_config:%s", loop);
+		inv_init(&inv);
+		assert_int_equal(inv_load_file(&inv, spec, &err), -1);
+		assert_non_null(strstr(err.msg, "/.ssh/loop:2: Include nested "
+		    "more than 16 deep"));
+		inv_free(&inv);
+		free(spec);
+	}
+	unlink(loop);
+	free(loop);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
 int
 main(void)
 {
@@ -1152,6 +1279,8 @@ main(void)
 		cmocka_unit_test(test_script_errors),
 		cmocka_unit_test(test_script_timeout),
 		cmocka_unit_test(test_script_not_executable),
+		cmocka_unit_test(test_ssh_config),
+		cmocka_unit_test(test_ssh_config_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
