@@ -1058,6 +1058,12 @@ bool inv_ssh_config_claims(const char *path, bool executable,
 int inv_parse_ssh_config(struct inventory *, const char *path,
     const char *text, size_t len, struct nx_err *);
 
+/* providers/inv-terraform.c */
+bool inv_terraform_claims(const char *path, bool executable,
+    const char *text, size_t len);
+int inv_parse_terraform(struct inventory *, const char *path,
+    const char *text, size_t len, struct nx_err *);
+
 /* providers/inv-ansible-yaml.c */
 int inv_parse_yaml(struct inventory *, const char *path, const char *text,
     size_t len, struct nx_err *);

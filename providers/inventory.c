@@ -369,6 +369,8 @@ static const struct inv_source inv_sources[] = {
 	  .parse = inv_parse_script },
 	{ .name = "ssh_config", .by_path = inv_ssh_config_claims,
 	  .parse = inv_parse_ssh_config },
+	{ .name = "terraform", .suffixes = ".tfstate",
+	  .by_path = inv_terraform_claims, .parse = inv_parse_terraform },
 	{ .name = "json", .suffixes = ".json", .sniff = inv_sniff_json,
 	  .parse = inv_parse_json },
 	{ .name = "yaml", .suffixes = ".yml .yaml",

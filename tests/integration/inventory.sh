@@ -231,6 +231,22 @@ else
 	echo "SKIP: no ssh client; the ssh -G comparison is skipped"
 fi
 
+# --- Terraform state: compute instances become hosts
+nx inventory show db-primary --format json -i "$FX/terraform.tfstate"
+if [ $rc -eq 0 ] && [ "$(jq -r '.address' "$TMP/out")" = 198.51.100.20 ] &&
+   [ "$(jq -r '.vars.tf_address' "$TMP/out")" = 'google_compute_instance.db["primary"]' ] &&
+   [ "$(jq -c '.groups' "$TMP/out")" = '["google_compute_instance","tag_env_prod","tag_tier_db","all"]' ]; then
+	pass "terraform: a google instance with its nat_ip, address and label groups"
+else
+	fail "terraform show (rc $rc)"; cat "$TMP/out" "$TMP/err"
+fi
+nx inventory list -i "$FX/state-v3.json"
+if [ $rc -eq 78 ] && grep -q 'state-v3.json:2:5: \$.version: Terraform state format version other than 4' "$TMP/err"; then
+	pass "terraform: a version 3 state is refused with file:line:column"
+else
+	fail "state-v3.json (rc $rc)"; cat "$TMP/err"
+fi
+
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then

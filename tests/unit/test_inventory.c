@@ -1251,6 +1251,100 @@ test_ssh_config_errors(void **state)
 	free(home);
 }
 
+static void
+test_terraform(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+	int g;
+
+	(void)state;
+	load(&inv, &w, "terraform.tfstate", NULL);
+	/* 7 compute instances; the data source and security group are not */
+	assert_int_equal(inv.nhosts, 8);
+	assert_true(inv_host_find(&inv, "ubuntu") < 0);
+	/* aws: tags.Name, public over private, id, module and tag groups */
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0",
+	    "ansible_host", &hold)), "203.0.113.10");
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0", "tf_id",
+	    &hold)), "i-0a1b2c3d4e5f60001");
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0",
+	    "tf_address", &hold)), "module.web.aws_instance.app[0]");
+	v = hostvar(&inv, "web-0", "tf_tags", &hold);
+	assert_string_equal(json_string_value(json_object_get(v, "Role")), "web");
+	g = inv_group_find(&inv, "module_web");
+	assert_true(g >= 0);
+	assert_int_equal(inv.groups[g].nhosts, 2);
+	assert_true(inv_group_find(&inv, "tag_Env_prod") >= 0);
+	assert_true(inv_group_find(&inv, "tag_Name_web-0") < 0);
+	/* a Name that is no host name: the address, a warning */
+	assert_string_equal(json_string_value(hostvar(&inv,
+	    "aws_instance.app.1", "ansible_host", &hold)), "10.0.1.11");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "terraform.tfstate:39: "
+	    "module.web.aws_instance.app[1]: its name 'Web Server (old)' is not "
+	    "a host name"));
+	/* google: nat_ip, else network_ip; for_each keys */
+	assert_string_equal(json_string_value(hostvar(&inv, "db-primary",
+	    "ansible_host", &hold)), "198.51.100.20");
+	assert_string_equal(json_string_value(hostvar(&inv, "db-replica",
+	    "ansible_host", &hold)), "10.132.0.6");
+	assert_string_equal(json_string_value(hostvar(&inv, "db-replica",
+	    "tf_address", &hold)), "google_compute_instance.db[\"replica\"]");
+	assert_true(inv_group_find(&inv, "tag_tier_db") >= 0);
+	/* azure, openstack, digitalocean (a list of tags) */
+	assert_string_equal(json_string_value(hostvar(&inv, "jumpbox",
+	    "ansible_host", &hold)), "192.0.2.44");
+	assert_string_equal(json_string_value(hostvar(&inv, "worker-1",
+	    "ansible_host", &hold)), "10.20.0.7");
+	assert_true(inv_group_find(&inv, "tag_role_batch") >= 0);
+	assert_string_equal(json_string_value(hostvar(&inv, "cache-1",
+	    "tf_private_ip", &hold)), "10.110.0.2");
+	assert_true(inv_group_find(&inv, "tag_redis") >= 0);
+	/* attributes_flat of older providers */
+	assert_string_equal(json_string_value(hostvar(&inv, "legacy-box",
+	    "ansible_host", &hold)), "10.0.9.9");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_terraform_errors(void **state)
+{
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	char *path;
+
+	(void)state;
+	/* by content, even named .json */
+	inv_init(&inv);
+	xasprintf(&path, "%s/state-v3.json", FIXTURES);
+	assert_int_equal(inv_load_file(&inv, path, &err), -1);
+	assert_non_null(strstr(err.msg, "state-v3.json:2:5: $.version: "
+	    "Terraform state format version other than 4 is not supported"));
+	free(path);
+	inv_free(&inv);
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\",\n \"resources\": [\n  {\"mode\": \"managed\", \"type\": "
+	    "\"aws_instance\", \"name\": \"x\", \"instances\": [\n   "
+	    "{\"attributes\": {\"public_ip\": \"-oProxyCommand=x\"}}]}]}\n",
+	    "t.tfstate:4:4: $.resources[0].instances[0]: aws_instance.x: "
+	    "'-oProxyCommand=x' is not an address: a label starts with '-' or "
+	    "'_'");
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\", \"resources\": {}}",
+	    "t.tfstate:1:46: $.resources: \"resources\" must be an array");
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\", \"resources\": [{\"mode\": \"managed\"}]}",
+	    "t.tfstate:1:60: $.resources[0]: a resource needs string \"mode\", "
+	    "\"type\" and \"name\"");
+	parse_error_is("t.tfstate", "{\"version\": 4,\n\"terraform_version\": 1,",
+	    "t.tfstate:2:23: string or '}' expected near end of file");
+}
+
 int
 main(void)
 {
@@ -1281,6 +1375,8 @@ main(void)
 		cmocka_unit_test(test_script_not_executable),
 		cmocka_unit_test(test_ssh_config),
 		cmocka_unit_test(test_ssh_config_errors),
+		cmocka_unit_test(test_terraform),
+		cmocka_unit_test(test_terraform_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
