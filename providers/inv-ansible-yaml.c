@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,7 @@ yscalar_int(const char *s, json_int_t *out)
 	char buf[80], *d, *end;
 	int sign = 1, base = 10;
 	const char *p = s;
+	unsigned long long u;
 	long long v;
 
 	if (*p == '-' || *p == '+') {
@@ -412,10 +414,11 @@ yscalar_int(const char *s, json_int_t *out)
 	if (base == 10 && p[0] == '0' && p[1] != '\0')
 		return false;
 	errno = 0;
-	v = strtoll(d, &end, base);
-	if (errno != 0 || *end != '\0')
+	u = strtoull(d, &end, base);
+	if (errno != 0 || *end != '\0' || u > (unsigned long long)LLONG_MAX +
+	    (sign < 0))
 		return false;           /* beyond 64 bits: kept as a string */
-	*out = sign * v;
+	*out = sign < 0 ? (json_int_t)(0 - u) : (json_int_t)u;
 	return true;
 }
 
@@ -429,7 +432,7 @@ yscalar_float(const char *s, double *out)
 
 	if (*p == '-' || *p == '+')
 		p++;
-	/* [0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? or \.[0-9_]+(...)? */
+	/* [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? or \.[0-9][0-9_]*(...)? */
 	i = 0;
 	if (isdigit((unsigned char)p[0])) {
 		while (isdigit((unsigned char)p[i]) || p[i] == '_')
@@ -439,8 +442,7 @@ yscalar_float(const char *s, double *out)
 		i++;
 		while (isdigit((unsigned char)p[i]) || p[i] == '_')
 			i++;
-	} else if (p[0] == '.' && (isdigit((unsigned char)p[1]) ||
-	    p[1] == '_')) {
+	} else if (p == s && p[0] == '.' && isdigit((unsigned char)p[1])) {
 		i = 1;
 		while (isdigit((unsigned char)p[i]) || p[i] == '_')
 			i++;
@@ -483,6 +485,17 @@ yscalar_value(const struct ynode *n)
 	    "!unsafe") == 0) || (!n->plain && n->tag == NULL) ||
 	    strlen(n->text) != n->len)
 		return json_stringn(n->text, n->len);
+	if (ytag_is(n, "float") && yscalar_float(n->text, &f))
+		return json_real(f);
+	if (ytag_is(n, "float") || ytag_is(n, "int")) {
+		char *end;
+
+		/* an explicit tag on text the resolver would not type so */
+		f = strtod(n->text, &end);
+		if (*end == '\0' && end != n->text && isfinite(f))
+			return ytag_is(n, "int") && f == (double)(json_int_t)f ?
+			    json_integer((json_int_t)f) : json_real(f);
+	}
 	if (yword_in(n->text, nulls) || ytag_is(n, "null"))
 		return json_null();
 	if (yword_in(n->text, trues))

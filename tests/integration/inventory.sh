@@ -250,7 +250,7 @@ fi
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then
-	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml \
+	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml typing.yml \
 	    "$TMP/fx/cloud.sh"; do
 		case $f in /*) ;; *) f="$FX/$f";; esac
 		timeout 60 ansible-inventory -i "$f" --list 2>"$TMP/aerr" |
