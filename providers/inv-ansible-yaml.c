@@ -533,23 +533,23 @@ yspend(struct yinv *y, const struct ynode *at)
 }
 
 static int yflatten_into(struct yinv *, const struct ynode *, struct ypair **,
-    size_t *, bool, int);
+    size_t *, json_t *, bool, int);
 
 /* Adds the pairs of a `<<` value (a mapping or a list of mappings). */
 static int
 ymerge(struct yinv *y, const struct ynode *v, struct ypair **out, size_t *n,
-    int depth)
+    json_t *seen, int depth)
 {
 	size_t i;
 
 	if (v->type == Y_MAP)
-		return yflatten_into(y, v, out, n, true, depth + 1);
+		return yflatten_into(y, v, out, n, seen, true, depth + 1);
 	if (v->type == Y_SEQ) {
 		for (i = 0; i < v->nitems; i++) {
 			if (v->items[i]->type != Y_MAP)
 				return yerr(y, v->items[i], "a '<<' merge takes "
 				    "a mapping or a list of mappings");
-			if (yflatten_into(y, v->items[i], out, n, true,
+			if (yflatten_into(y, v->items[i], out, n, seen, true,
 			    depth + 1) != 0)
 				return -1;
 		}
@@ -562,18 +562,19 @@ ymerge(struct yinv *y, const struct ynode *v, struct ypair **out, size_t *n,
  * Appends the pairs of mapping m to *out: its own keys (a repeated key
  * warns and replaces the earlier), then those of its `<<` merges that are
  * not there yet (merged = true: keys already present win silently).
+ * seen maps each key in *out to its index, so this is linear.
  */
 static int
 yflatten_into(struct yinv *y, const struct ynode *m, struct ypair **out,
-    size_t *n, bool merged, int depth)
+    size_t *n, json_t *seen, bool merged, int depth)
 {
-	size_t i, k, first = *n;
+	size_t i, k;
 
 	if (depth > INV_YAML_DEPTH)
 		return yerr(y, m, "'<<' merges nested too deep");
 	for (i = 0; i + 1 < m->nitems; i += 2) {
 		const struct ynode *key = m->items[i], *v = m->items[i + 1];
-		bool dup = false;
+		json_t *at;
 
 		if (yspend(y, key) != 0)
 			return -1;
@@ -582,17 +583,11 @@ yflatten_into(struct yinv *y, const struct ynode *m, struct ypair **out,
 			    key->type == Y_SEQ ? "list" : "mapping");
 		if (key->plain && key->tag == NULL && ykey_is(key, "<<"))
 			continue;
-		for (k = merged ? 0 : first; k < *n; k++) {
-			if ((*out)[k].key->len == key->len &&
-			    memcmp((*out)[k].key->text, key->text,
-			    key->len) == 0) {
-				dup = true;
-				break;
-			}
-		}
-		if (dup && merged)
+		at = json_object_getn(seen, key->text, key->len);
+		if (at != NULL && merged)
 			continue;
-		if (dup) {
+		if (at != NULL) {
+			k = (size_t)json_integer_value(at);
 			inv_warn(y->inv, "%s:%u:%u: duplicate key '%s' (also at "
 			    "line %u); the last value wins", y->path, key->line,
 			    key->col, key->text, (*out)[k].key->line);
@@ -600,6 +595,8 @@ yflatten_into(struct yinv *y, const struct ynode *m, struct ypair **out,
 			(*out)[k].value = v;
 			continue;
 		}
+		json_object_setn_new(seen, key->text, key->len,
+		    json_integer((json_int_t)*n));
 		*out = xreallocarray(*out, *n + 1, sizeof **out);
 		(*out)[*n].key = key;
 		(*out)[(*n)++].value = v;
@@ -609,7 +606,7 @@ yflatten_into(struct yinv *y, const struct ynode *m, struct ypair **out,
 
 		if (key->type == Y_SCALAR && key->plain && key->tag == NULL &&
 		    ykey_is(key, "<<") && ymerge(y, m->items[i + 1], out, n,
-		    depth) != 0)
+		    seen, depth) != 0)
 			return -1;
 	}
 	return 0;
@@ -619,14 +616,18 @@ yflatten_into(struct yinv *y, const struct ynode *m, struct ypair **out,
 static int
 yflatten(struct yinv *y, const struct ynode *m, struct ypair **out, size_t *n)
 {
+	json_t *seen = json_object();
+	int rc;
+
 	*out = NULL;
 	*n = 0;
-	if (yflatten_into(y, m, out, n, false, 0) != 0) {
+	rc = yflatten_into(y, m, out, n, seen, false, 0);
+	json_decref(seen);
+	if (rc != 0) {
 		free(*out);
 		*out = NULL;
-		return -1;
 	}
-	return 0;
+	return rc;
 }
 
 /* The JSON value of node n (new reference), or NULL with the error set. */
