@@ -209,7 +209,7 @@ fi
 
 # --- ssh_config: each concrete Host as `ssh -G` resolves it
 mkdir -p "$TMP/home"
-cp -r "$FX/ssh" "$TMP/home/.ssh"
+cp -r "$FX/ssh" "$TMP/home/.ssh" && chmod -R u+w "$TMP/home/.ssh"
 HOME="$TMP/home" nx inventory list --format json -i 'ssh_config:~/.ssh/config'
 if [ $rc -eq 0 ] && [ "$(jq -r '._meta.hostvars | keys | join(",")' "$TMP/out")" = bastion,db1,db2,gitlab,legacy ]; then
 	pass "ssh_config: concrete Host names become hosts, patterns do not"

@@ -1141,8 +1141,9 @@ test_ssh_config(void **state)
 	{
 		char cmd[512];
 
-		snprintf(cmd, sizeof cmd, "cp -r '%s/ssh' '%s/.ssh'", FIXTURES,
-		    dir);
+		/* u+w: distcheck's source tree is read-only */
+		snprintf(cmd, sizeof cmd, "cp -r '%s/ssh' '%s/.ssh' && "
+		    "chmod -R u+w '%s/.ssh'", FIXTURES, dir, dir);
 		assert_int_equal(system(cmd), 0);
 	}
 	setenv("HOME", dir, 1);
