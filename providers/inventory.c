@@ -203,9 +203,16 @@ inv_host(struct inventory *inv, const char *name, unsigned line)
 	if (found >= 0) {
 		h = &inv->hosts[found];
 		if (h->file != inv->cur_file) {
-			inv_warn(inv, "%s:%u: host '%s' is also defined in "
-			    "%s:%u; merged, the vars of %s win", inv->cur_file,
-			    line, name, h->file, h->line, inv->cur_file);
+			char here[32] = "", there[32] = "";
+
+			/* Line 0: a source without lines (a script's output). */
+			if (line != 0)
+				snprintf(here, sizeof here, ":%u", line);
+			if (h->line != 0)
+				snprintf(there, sizeof there, ":%u", h->line);
+			inv_warn(inv, "%s%s: host '%s' is also defined in "
+			    "%s%s; merged, the vars of %s win", inv->cur_file,
+			    here, name, h->file, there, inv->cur_file);
 			h->file = inv->cur_file;
 			h->line = line;
 		}
