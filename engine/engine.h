@@ -1078,6 +1078,7 @@ struct inventory {
 	const char *cur_file;   /* the file being parsed */
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
+	int script_timeout_ms;  /* per run of a script source; 0: 30 s */
 };
 
 void inv_init(struct inventory *);
@@ -1105,6 +1106,32 @@ extern const struct provider provider_inventory;
 int inv_parse_ini(struct inventory *, const char *path, const char *text,
     size_t len, struct nx_err *);
 json_t *inv_ini_value(const char *);
+int inv_host_word(const char *word, char ***names, size_t *nnames,
+    long *port, struct nx_err *);
+
+/* providers/inv-script.c */
+bool inv_script_claims(const char *path, bool executable, const char *text,
+    size_t len);
+int inv_parse_script(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
+int inv_script_apply(struct inventory *, const char *path, json_t *root,
+    uint32_t **ask, size_t *nask, struct nx_err *);
+
+/* providers/inv-ssh-config.c */
+bool inv_ssh_config_claims(const char *path, bool executable,
+    const char *text, size_t len);
+int inv_parse_ssh_config(struct inventory *, const char *path,
+    const char *text, size_t len, struct nx_err *);
+
+/* providers/inv-terraform.c */
+bool inv_terraform_claims(const char *path, bool executable,
+    const char *text, size_t len);
+int inv_parse_terraform(struct inventory *, const char *path,
+    const char *text, size_t len, struct nx_err *);
+
+/* providers/inv-ansible-yaml.c */
+int inv_parse_yaml(struct inventory *, const char *path, const char *text,
+    size_t len, struct nx_err *);
 
 /* providers/inv-json.c */
 int inv_parse_json(struct inventory *, const char *path, const char *text,

@@ -864,13 +864,82 @@ ini_host_pattern(const char *w, long *port, const char **why)
 	return xstrndup(w, (size_t)(colon - w));
 }
 
+/*
+ * Expands one Ansible host word (name, name:port, [v6]:port, bare IPv6,
+ * names with [beg:end[:step]] ranges) into *names (owned by the caller,
+ * free with range_free()) and *port (-1 if none), every name validated.
+ * Shared by the INI and YAML sources.  Returns 0, or -1 with err holding
+ * "host 'WORD': reason" (no file:line: the caller adds it).
+ */
+int
+inv_host_word(const char *word, char ***names, size_t *nnames, long *port,
+    struct nx_err *err)
+{
+	const char *why = "";
+	char *pat, *b;
+	struct nx_err rerr;
+	size_t i;
+
+	*names = NULL;
+	*nnames = 0;
+	if ((pat = ini_host_pattern(word, port, &why)) == NULL) {
+		nx_err_set(err, "host '%s': %s", word, why);
+		return -1;
+	}
+	if (*port == 0 || *port > 65535) {
+		nx_err_set(err, "host '%s': port %ld is not in 1-65535", word,
+		    *port);
+		goto fail;
+	}
+	/* Ansible ranges only: pdsh lists and top-level commas are not Ansible's. */
+	for (b = strchr(pat, '['); b != NULL; b = strchr(b + 1, '[')) {
+		const char *close = strchr(b, ']');
+
+		if (close != NULL && memchr(b, ':', (size_t)(close - b)) == NULL) {
+			nx_err_set(err, "host '%s': an INI range is [begin:end] "
+			    "or [begin:end:step]", word);
+			goto fail;
+		}
+	}
+	if (strchr(pat, ',') != NULL && (strchr(pat, '[') == NULL ||
+	    strchr(pat, ',') < strchr(pat, '['))) {
+		nx_err_set(err, "host '%s': ',' is not allowed in a host name",
+		    word);
+		goto fail;
+	}
+	if (strchr(pat, '[') == NULL) {
+		*names = xmalloc(sizeof **names);
+		(*names)[0] = xstrdup(pat);
+		*nnames = 1;
+	} else if (hostlist_expand(pat, names, nnames, &rerr) != 0) {
+		nx_err_set(err, "host '%s': %s", word, rerr.msg);
+		goto fail;
+	}
+	for (i = 0; i < *nnames; i++) {
+		if (!inv_valid_name((*names)[i], &why)) {
+			nx_err_set(err, "invalid host name '%s': %s", (*names)[i],
+			    why);
+			goto fail;
+		}
+	}
+	free(pat);
+	return 0;
+fail:
+	if (*names != NULL)
+		range_free(*names, *nnames);
+	*names = NULL;
+	*nnames = 0;
+	free(pat);
+	return -1;
+}
+
 /* A host line of [g]: pattern, then key=value words. */
 static int
 ini_host_line(struct ini *p, const char *s, size_t len)
 {
 	struct word *w = NULL;
 	const char *why = "";
-	char **names = NULL, *pat = NULL, *b;
+	char **names = NULL;
 	size_t nnames = 0, i, k;
 	long port;
 	int nw, rc = -1;
@@ -882,37 +951,8 @@ ini_host_line(struct ini *p, const char *s, size_t len)
 		rc = 0;
 		goto out;
 	}
-	if ((pat = ini_host_pattern(w[0].text, &port, &why)) == NULL) {
-		ini_error(p, "host '%s': %s", w[0].text, why);
-		goto out;
-	}
-	if (port == 0 || port > 65535) {
-		ini_error(p, "host '%s': port %ld is not in 1-65535", w[0].text,
-		    port);
-		goto out;
-	}
-	/* Ansible ranges only: pdsh lists and top-level commas are not INI. */
-	for (b = strchr(pat, '['); b != NULL; b = strchr(b + 1, '[')) {
-		const char *close = strchr(b, ']');
-
-		if (close != NULL && memchr(b, ':', (size_t)(close - b)) == NULL) {
-			ini_error(p, "host '%s': an INI range is [begin:end] or "
-			    "[begin:end:step]", w[0].text);
-			goto out;
-		}
-	}
-	if (strchr(pat, ',') != NULL && (strchr(pat, '[') == NULL ||
-	    strchr(pat, ',') < strchr(pat, '['))) {
-		ini_error(p, "host '%s': ',' is not allowed in a host name",
-		    w[0].text);
-		goto out;
-	}
-	if (strchr(pat, '[') == NULL) {
-		names = xmalloc(sizeof *names);
-		names[0] = xstrdup(pat);
-		nnames = 1;
-	} else if (hostlist_expand(pat, &names, &nnames, &rerr) != 0) {
-		ini_error(p, "host '%s': %s", w[0].text, rerr.msg);
+	if (inv_host_word(w[0].text, &names, &nnames, &port, &rerr) != 0) {
+		ini_error(p, "%s", rerr.msg);
 		goto out;
 	}
 	p->expanded += nnames;
@@ -920,12 +960,6 @@ ini_host_line(struct ini *p, const char *s, size_t len)
 		ini_error(p, "host '%s': ranges in this file make more than %d "
 		    "hosts", w[0].text, NX_RANGE_MAX);
 		goto out;
-	}
-	for (i = 0; i < nnames; i++) {
-		if (!inv_valid_name(names[i], &why)) {
-			ini_error(p, "invalid host name '%s': %s", names[i], why);
-			goto out;
-		}
 	}
 	for (k = 1; k < (size_t)nw; k++) {
 		if (strchr(w[k].text, '=') == NULL) {
@@ -961,7 +995,6 @@ out:
 	for (k = 0; k < (size_t)(nw > 0 ? nw : 0); k++)
 		free(w[k].text);
 	free(w);
-	free(pat);
 	if (names != NULL)
 		range_free(names, nnames);
 	return rc;

@@ -203,9 +203,16 @@ inv_host(struct inventory *inv, const char *name, unsigned line)
 	if (found >= 0) {
 		h = &inv->hosts[found];
 		if (h->file != inv->cur_file) {
-			inv_warn(inv, "%s:%u: host '%s' is also defined in "
-			    "%s:%u; merged, the vars of %s win", inv->cur_file,
-			    line, name, h->file, h->line, inv->cur_file);
+			char here[32] = "", there[32] = "";
+
+			/* Line 0: a source without lines (a script's output). */
+			if (line != 0)
+				snprintf(here, sizeof here, ":%u", line);
+			if (h->line != 0)
+				snprintf(there, sizeof there, ":%u", h->line);
+			inv_warn(inv, "%s%s: host '%s' is also defined in "
+			    "%s%s; merged, the vars of %s win", inv->cur_file,
+			    here, name, h->file, there, inv->cur_file);
 			h->file = inv->cur_file;
 			h->line = line;
 		}
@@ -295,7 +302,7 @@ inv_has_suffix(const char *s, const char *suffix)
 	return l >= k && strcasecmp(s + l - k, suffix) == 0;
 }
 
-/* Whether text looks like YAML, which a later session parses. */
+/* Whether text looks like YAML: a first line `---` or `name:`. */
 static bool
 inv_looks_like_yaml(const char *text, size_t len)
 {
@@ -329,41 +336,150 @@ inv_looks_like_yaml(const char *text, size_t len)
 	return false;
 }
 
-/*
- * Parses text (the contents of path) into inv, choosing the parser by the
- * name's extension (.json, .ini) or else by the content: a document that
- * starts with '{' is JSON, anything else INI.  YAML is refused with a
- * clear error until its parser lands.
- */
-int
-inv_parse(struct inventory *inv, const char *path, const char *text,
-    size_t len, struct nx_err *err)
+static bool
+inv_sniff_json(const char *text, size_t len)
 {
 	size_t i = 0;
 
-	/* Hosts and groups keep the file name: keep one copy per file. */
+	while (i < len && isspace((unsigned char)text[i]))
+		i++;
+	return i < len && text[i] == '{';
+}
+
+static bool
+inv_sniff_any(const char *text, size_t len)
+{
+	(void)text;
+	(void)len;
+	return true;
+}
+
+/*
+ * The inventory sources, in the order they are tried.  A file is given to
+ * the first source whose `prefix:` it was named with (`-i yaml:hosts`),
+ * else the first that claims it by its path (suffixes, or `by_path`: the
+ * executable bit, the base name), else the first whose `sniff` claims its
+ * contents.  INI takes whatever is left.
+ */
+struct inv_source {
+	const char *name;               /* also the `name:` prefix */
+	const char *suffixes;           /* space-separated, caseless */
+	bool (*by_path)(const char *path, bool executable, const char *text,
+	    size_t len);
+	bool (*sniff)(const char *text, size_t len);
+	int (*parse)(struct inventory *, const char *path, const char *text,
+	    size_t len, struct nx_err *);
+};
+
+static const struct inv_source inv_sources[] = {
+	{ .name = "script", .by_path = inv_script_claims,
+	  .parse = inv_parse_script },
+	{ .name = "ssh_config", .by_path = inv_ssh_config_claims,
+	  .parse = inv_parse_ssh_config },
+	{ .name = "terraform", .suffixes = ".tfstate",
+	  .by_path = inv_terraform_claims, .parse = inv_parse_terraform },
+	{ .name = "json", .suffixes = ".json", .sniff = inv_sniff_json,
+	  .parse = inv_parse_json },
+	{ .name = "yaml", .suffixes = ".yml .yaml",
+	  .sniff = inv_looks_like_yaml, .parse = inv_parse_yaml },
+	{ .name = "ini", .suffixes = ".ini .cfg", .sniff = inv_sniff_any,
+	  .parse = inv_parse_ini },
+};
+
+static bool
+inv_suffix_in(const char *path, const char *list)
+{
+	char suf[32];
+	size_t n;
+
+	while (list != NULL && *list != '\0') {
+		n = strcspn(list, " ");
+		if (n < sizeof suf) {
+			memcpy(suf, list, n);
+			suf[n] = '\0';
+			if (inv_has_suffix(path, suf))
+				return true;
+		}
+		list += n;
+		list += strspn(list, " ");
+	}
+	return false;
+}
+
+/* The source forced by a `name:` prefix of path (and the rest), or NULL. */
+static const struct inv_source *
+inv_source_prefix(const char *path, const char **rest)
+{
+	size_t i, n;
+
+	for (i = 0; i < NX_ARRAY_LEN(inv_sources); i++) {
+		n = strlen(inv_sources[i].name);
+		if (strncmp(path, inv_sources[i].name, n) == 0 &&
+		    path[n] == ':') {
+			*rest = path + n + 1;
+			return &inv_sources[i];
+		}
+	}
+	*rest = path;
+	return NULL;
+}
+
+static const struct inv_source *
+inv_source_choose(const char *path, bool executable, const char *text,
+    size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NX_ARRAY_LEN(inv_sources); i++) {
+		const struct inv_source *s = &inv_sources[i];
+
+		if (inv_suffix_in(path, s->suffixes) || (s->by_path != NULL &&
+		    s->by_path(path, executable, text, len)))
+			return s;
+	}
+	for (i = 0; i < NX_ARRAY_LEN(inv_sources); i++) {
+		if (inv_sources[i].sniff != NULL && inv_sources[i].sniff(text,
+		    len))
+			return &inv_sources[i];
+	}
+	return &inv_sources[NX_ARRAY_LEN(inv_sources) - 1];
+}
+
+/* Keeps one copy of each file name: hosts and groups point at it. */
+static const char *
+inv_file_name(struct inventory *inv, const char *path)
+{
 	if (inv->cur_file == NULL || strcmp(inv->cur_file, path) != 0) {
 		inv->files = xreallocarray(inv->files, inv->nfiles + 1,
 		    sizeof *inv->files);
 		inv->files[inv->nfiles] = xstrdup(path);
 		inv->cur_file = inv->files[inv->nfiles++];
 	}
-	path = inv->cur_file;
-	if (inv_has_suffix(path, ".json"))
-		return inv_parse_json(inv, path, text, len, err);
-	if (inv_has_suffix(path, ".ini") || inv_has_suffix(path, ".cfg"))
-		return inv_parse_ini(inv, path, text, len, err);
-	if (inv_has_suffix(path, ".yml") || inv_has_suffix(path, ".yaml") ||
-	    inv_looks_like_yaml(text, len)) {
-		nx_err_set(err, "%s: YAML inventories are not supported yet "
-		    "(use Ansible INI or nexusctl JSON)", path);
-		return -1;
-	}
-	while (i < len && isspace((unsigned char)text[i]))
-		i++;
-	if (i < len && (text[i] == '{'))
-		return inv_parse_json(inv, path, text, len, err);
-	return inv_parse_ini(inv, path, text, len, err);
+	return inv->cur_file;
+}
+
+static int
+inv_parse_as(struct inventory *inv, const char *path, const char *text,
+    size_t len, bool executable, struct nx_err *err)
+{
+	const struct inv_source *src;
+	const char *rest;
+
+	if ((src = inv_source_prefix(path, &rest)) == NULL)
+		src = inv_source_choose(path, executable, text, len);
+	return src->parse(inv, inv_file_name(inv, rest), text, len, err);
+}
+
+/*
+ * Parses text (the contents of path) into inv with the source the table
+ * above chooses (a `name:` prefix, the path, else the contents; never a
+ * script: text is not a file).  Returns 0, or -1 with err set.
+ */
+int
+inv_parse(struct inventory *inv, const char *path, const char *text,
+    size_t len, struct nx_err *err)
+{
+	return inv_parse_as(inv, path, text, len, false, err);
 }
 
 /*
@@ -374,23 +490,35 @@ inv_parse(struct inventory *inv, const char *path, const char *text,
 int
 inv_load_file(struct inventory *inv, const char *path, struct nx_err *err)
 {
-	FILE *fp = fopen(path, "rb");
+	const char *file;
+	FILE *fp;
 	struct stat st;
-	char *text;
+	char *text, *home = NULL;
 	size_t n;
+	bool executable;
 	int rc;
 
-	if (fp == NULL) {
-		nx_err_set(err, "%s: %s", path, strerror(errno));
+	/* `-i ssh_config:~/.ssh/config`: the shell leaves that ~ alone. */
+	inv_source_prefix(path, &file);
+	if (file != path && file[0] == '~' && file[1] == '/' &&
+	    getenv("HOME") != NULL) {
+		xasprintf(&home, "%.*s%s%s", (int)(file - path), path,
+		    getenv("HOME"), file + 1);
+		rc = inv_load_file(inv, home, err);
+		free(home);
+		return rc;
+	}
+	if ((fp = fopen(file, "rb")) == NULL) {
+		nx_err_set(err, "%s: %s", file, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		nx_err_set(err, "%s: not a regular file", path);
+		nx_err_set(err, "%s: not a regular file", file);
 		fclose(fp);
 		return -1;
 	}
 	if ((uintmax_t)st.st_size > INV_FILE_MAX) {
-		nx_err_set(err, "%s: larger than %u MiB", path,
+		nx_err_set(err, "%s: larger than %u MiB", file,
 		    INV_FILE_MAX >> 20);
 		fclose(fp);
 		return -1;
@@ -398,15 +526,16 @@ inv_load_file(struct inventory *inv, const char *path, struct nx_err *err)
 	text = xmalloc((size_t)st.st_size + 1);
 	n = fread(text, 1, (size_t)st.st_size, fp);
 	if (ferror(fp)) {
-		nx_err_set(err, "%s: %s", path, strerror(errno));
+		nx_err_set(err, "%s: %s", file, strerror(errno));
 		fclose(fp);
 		free(text);
 		return -1;
 	}
 	fclose(fp);
 	text[n] = '\0';
+	executable = (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
 	inv->cur_file = NULL;           /* a new file, even if named alike */
-	rc = inv_parse(inv, path, text, n, err);
+	rc = inv_parse_as(inv, path, text, n, executable, err);
 	free(text);
 	return rc;
 }

@@ -2,7 +2,7 @@
 # inventory.sh - the real nexusctl on the inventory fixtures: list/show,
 # targets, errors with file:line, merging with a warning, the provider in
 # `check`, and (when ansible-inventory is installed) the same listing as
-# Ansible's on three INI fixtures.
+# Ansible's on three INI and two YAML fixtures and a script.
 #
 # Needs $NEXUSCTL and $TOP_SRCDIR (set by `make check`) and jq.
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -135,6 +135,13 @@ else
 	fail "missing file (rc $rc)"; cat "$TMP/err"
 fi
 
+nx inventory list -i "$FX/bad-range.yml"
+if [ $rc -eq 78 ] && grep -q "bad-range.yml:6:9: host 'www\[03:x\].example.com': column 5: range bound 'x' is not a number or a single letter" "$TMP/err"; then
+	pass "a bad YAML range is an error with file:line:column"
+else
+	fail "bad-range.yml (rc $rc)"; cat "$TMP/err"
+fi
+
 # --- content sniffing and merging two files
 nx inventory list --format json -i "$FX/inventory-noext"
 if [ $rc -eq 0 ] && [ "$(jq -c '.lab.hosts' "$TMP/out")" = '["lab1","lab2","lab3"]' ]; then
@@ -177,13 +184,78 @@ else
 	fail "check -i bad (rc $rc)"; cat "$TMP/err"
 fi
 
+# --- a dynamic inventory script (chosen by its executable bit)
+mkdir -p "$TMP/fx"
+cat >"$TMP/fx/cloud.sh" <<'EOF'
+#!/bin/sh
+case "$1" in
+--list) cat <<'J'
+{"web": {"hosts": ["w1", "w2"], "vars": {"http_port": 80}, "children": ["canary"]},
+ "canary": ["w3"], "db": ["d1"], "lonely": {"ansible_host": "10.9.9.9"}}
+J
+;;
+--host) echo "{\"who\": \"$2\"}";;
+esac
+EOF
+chmod +x "$TMP/fx/cloud.sh"
+printf '#!/bin/sh\necho "cloud API: 403 Forbidden" >&2\nexit 2\n' >"$TMP/fx/broken.sh"
+chmod +x "$TMP/fx/broken.sh"
+nx inventory list -i "$TMP/fx/broken.sh"
+if [ $rc -eq 78 ] && grep -q 'broken.sh --list: exit status 2 (stderr: cloud API: 403 Forbidden)' "$TMP/err"; then
+	pass "a failing inventory script is an error quoting its stderr"
+else
+	fail "broken.sh (rc $rc)"; cat "$TMP/err"
+fi
+
+# --- ssh_config: each concrete Host as `ssh -G` resolves it
+mkdir -p "$TMP/home"
+cp -r "$FX/ssh" "$TMP/home/.ssh" && chmod -R u+w "$TMP/home/.ssh"
+HOME="$TMP/home" nx inventory list --format json -i 'ssh_config:~/.ssh/config'
+if [ $rc -eq 0 ] && [ "$(jq -r '._meta.hostvars | keys | join(",")' "$TMP/out")" = bastion,db1,db2,gitlab,legacy ]; then
+	pass "ssh_config: concrete Host names become hosts, patterns do not"
+else
+	fail "ssh_config list (rc $rc)"; cat "$TMP/out" "$TMP/err"
+fi
+if command -v ssh >/dev/null 2>&1; then
+	for h in bastion db1 db2 gitlab legacy; do
+		want=$(HOME="$TMP/home" timeout 10 ssh -G -F "$TMP/home/.ssh/config" "$h" 2>/dev/null |
+		    awk '{ v[$1] = $2 } END { printf "%s %s %s ", v["hostname"], v["port"], v["user"] }')
+		got=$(jq -r --arg h "$h" '._meta.hostvars[$h] | "\(.ansible_host) \(.ansible_port) \(.ansible_user) "' "$TMP/out")
+		if [ "$want" = "$got" ]; then
+			pass "ssh_config: $h as ssh -G has it ($got)"
+		else
+			fail "ssh_config: $h: ssh -G says '$want', we say '$got'"
+		fi
+	done
+else
+	echo "SKIP: no ssh client; the ssh -G comparison is skipped"
+fi
+
+# --- Terraform state: compute instances become hosts
+nx inventory show db-primary --format json -i "$FX/terraform.tfstate"
+if [ $rc -eq 0 ] && [ "$(jq -r '.address' "$TMP/out")" = 198.51.100.20 ] &&
+   [ "$(jq -r '.vars.tf_address' "$TMP/out")" = 'google_compute_instance.db["primary"]' ] &&
+   [ "$(jq -c '.groups' "$TMP/out")" = '["google_compute_instance","tag_env_prod","tag_tier_db","all"]' ]; then
+	pass "terraform: a google instance with its nat_ip, address and label groups"
+else
+	fail "terraform show (rc $rc)"; cat "$TMP/out" "$TMP/err"
+fi
+nx inventory list -i "$FX/state-v3.json"
+if [ $rc -eq 78 ] && grep -q 'state-v3.json:2:5: \$.version: Terraform state format version other than 4' "$TMP/err"; then
+	pass "terraform: a version 3 state is refused with file:line:column"
+else
+	fail "state-v3.json (rc $rc)"; cat "$TMP/err"
+fi
+
 # --- the same listing as ansible-inventory, normalised with jq
 norm='walk(if type == "array" then sort else . end)'
 if command -v ansible-inventory >/dev/null 2>&1; then
-	for f in hosts.ini children.ini ranges.ini; do
-		timeout 60 ansible-inventory -i "$FX/$f" --list 2>"$TMP/aerr" |
+	for f in hosts.ini children.ini ranges.ini hosts.yml anchors.yaml typing.yml \
+	    "$TMP/fx/cloud.sh"; do
+		case $f in /*) ;; *) f="$FX/$f";; esac
+		timeout 60 ansible-inventory -i "$f" --list 2>"$TMP/aerr" |
 		    jq -S "$norm" >"$TMP/ansible.json"
-		nx inventory list --format json -i "$FX/$f"
+		nx inventory list --format json -i "$f"
 		jq -S "$norm" "$TMP/out" >"$TMP/nexus.json"
 		if [ -s "$TMP/ansible.json" ] && [ $rc -eq 0 ] &&
 		   cmp -s "$TMP/ansible.json" "$TMP/nexus.json"; then

@@ -14,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -361,23 +365,22 @@ test_ini_errors(void **state)
 		inv_free(&inv);
 	}
 	{
-		/* YAML, by extension or by content, is refused for now. */
-		static const char *paths[] = { "t.yml", "t.yaml", "inventory" };
-		static const char yaml[] = "# c\nweb:\n  hosts:\n";
+		/* YAML is chosen by extension or by content, not read as INI. */
+		static const char *paths[] = { "t.yml", "t.yaml", "inventory",
+		    "yaml:t.ini" };
+		static const char yaml[] = "# c\nweb:\n  hosts:\n    w1:\n";
 		size_t i;
 
 		for (i = 0; i < NX_ARRAY_LEN(paths); i++) {
 			struct nx_err err = { { 0 } };
 			struct inventory inv;
-			char want[128];
 
 			inv_init(&inv);
-			assert_int_equal(inv_parse(&inv, paths[i], yaml,
-			    strlen(yaml), &err), -1);
-			snprintf(want, sizeof want, "%s: YAML inventories are "
-			    "not supported yet (use Ansible INI or nexusctl "
-			    "JSON)", paths[i]);
-			assert_string_equal(err.msg, want);
+			if (inv_parse(&inv, paths[i], yaml, strlen(yaml),
+			    &err) != 0)
+				fail_msg("%s: %s", paths[i], err.msg);
+			assert_true(inv_group_find(&inv, "web") >= 0);
+			assert_true(inv_host_find(&inv, "w1") >= 0);
 			inv_free(&inv);
 		}
 	}
@@ -703,6 +706,647 @@ test_provider_clash_with_demo(void **state)
 	unlink(path);
 }
 
+/* Parses text as path; the error message must be want. */
+static void
+parse_error_is(const char *path, const char *text, const char *want)
+{
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	int rc;
+
+	inv_init(&inv);
+	rc = inv_parse(&inv, path, text, strlen(text), &err);
+	if (rc == 0)
+		rc = inv_finish(&inv, &err);
+	if (rc == 0)
+		fail_msg("no error for: %s", text);
+	assert_string_equal(err.msg, want);
+	inv_free(&inv);
+}
+
+static void
+test_yaml_fixture(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+
+	(void)state;
+	load(&inv, &w, "hosts.yml", NULL);
+	assert_int_equal(w.n, 0);
+	/* ranges as keys, host:port, null hosts */
+	assert_true(inv_host_find(&inv, "www02.example.com") >= 0);
+	assert_int_equal(json_integer_value(hostvar(&inv, "bar.example.com",
+	    "ansible_port", &hold)), 8080);
+	assert_int_equal(json_integer_value(hostvar(&inv, "bar.example.com",
+	    "http_port", &hold)), 8080);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "http_port", &hold)), 80);
+	/* Ansible's typing of plain scalars */
+	assert_true(json_is_true(hostvar(&inv, "foo.example.com", "enabled",
+	    &hold)));
+	assert_true(json_is_false(hostvar(&inv, "foo.example.com", "debug",
+	    &hold)));
+	assert_true(json_real_value(hostvar(&inv, "foo.example.com", "ratio",
+	    &hold)) == 1.5);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "mode", &hold)), 0644);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "mask", &hold)), 31);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "big", &hold)), 1000);
+	assert_int_equal(json_integer_value(hostvar(&inv, "foo.example.com",
+	    "minutes", &hold)), 90);
+	assert_string_equal(json_string_value(hostvar(&inv, "foo.example.com",
+	    "version", &hold)), "2.0");
+	assert_true(json_is_null(hostvar(&inv, "foo.example.com", "nothing",
+	    &hold)));
+	assert_string_equal(json_string_value(hostvar(&inv, "foo.example.com",
+	    "words", &hold)), "not a number");
+	v = hostvar(&inv, "foo.example.com", "dns", &hold);
+	assert_int_equal(json_array_size(v), 2);
+	assert_string_equal(json_string_value(json_array_get(v, 1)),
+	    "10.0.0.2");
+	v = hostvar(&inv, "foo.example.com", "limits", &hold);
+	assert_int_equal(json_integer_value(json_object_get(v, "cpu")), 2);
+	assert_string_equal(json_string_value(json_object_get(v, "mem")), "4G");
+	assert_string_equal(json_string_value(hostvar(&inv,
+	    "lonely.example.com", "note", &hold)), "two\nlines\n");
+	/* children and priority: test (priority 10) over prod's west */
+	assert_string_equal(json_string_value(hostvar(&inv, "three.example.com",
+	    "env", &hold)), "test");
+	assert_string_equal(json_string_value(hostvar(&inv, "jumper",
+	    "ntp_server", &hold)), "ntp.atlanta.example.com");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_yaml_anchors(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+
+	(void)state;
+	load(&inv, &w, "anchors.yaml", NULL);
+	assert_int_equal(json_integer_value(hostvar(&inv, "app1",
+	    "ansible_port", &hold)), 2200);
+	assert_string_equal(json_string_value(hostvar(&inv, "app1",
+	    "ansible_user", &hold)), "deploy");
+	assert_int_equal(json_integer_value(hostvar(&inv, "app2",
+	    "ansible_port", &hold)), 2222);
+	v = hostvar(&inv, "app3", "tags", &hold);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "blue");
+	assert_string_equal(json_string_value(hostvar(&inv, "redisb", "role",
+	    &hold)), "cache");
+	assert_int_equal(json_integer_value(hostvar(&inv, "redisc",
+	    "ansible_port", &hold)), 2222);
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_yaml_errors(void **state)
+{
+	(void)state;
+	parse_error_is("t.yml", "all:\n  hosts:\n    a: [1\n",
+	    "t.yml:4:1: while parsing a flow sequence: did not find expected "
+	    "',' or ']'");
+	parse_error_is("t.yml", "all:\n  hosts:\n    bad_-:\n",
+	    "t.yml:3:5: invalid host name 'bad_-': a label ends with '-' or '_'");
+	parse_error_is("t.yml", "all:\n  chidren:\n    web:\n",
+	    "t.yml:2:3: unknown key 'chidren' in group 'all' (hosts, vars, "
+	    "children)");
+	parse_error_is("t.yml", "web:\n  hosts:\n    - a\n    - b\n",
+	    "t.yml:3:5: \"hosts\" of group 'web' must be a mapping, not a list");
+	parse_error_is("t.yml", "web:\n  hosts:\n    h1: 5\n",
+	    "t.yml:3:9: host 'h1': its value must be a mapping of variables, "
+	    "or empty");
+	parse_error_is("t.yml", "web:\n  hosts:\n    h1:70000:\n",
+	    "t.yml:3:5: host 'h1:70000': port 70000 is not in 1-65535");
+	parse_error_is("t.yml", "all:\n  vars:\n    x: *nope\n",
+	    "t.yml:3:8: alias *nope refers to no anchor defined before it");
+	parse_error_is("t.yml", "all:\n  vars: &a\n    x: *a\n",
+	    "t.yml:3:8: alias *a refers to a node that contains it (recursive "
+	    "structures are not supported)");
+	parse_error_is("t.yml", "all:\n  vars:\n    p: !vault |\n      $ANSIBLE\n",
+	    "t.yml:3:8: vault-encrypted values are not supported");
+	parse_error_is("t.yml", "plugin: aws_ec2\nregions: [x]\n",
+	    "t.yml:1:1: an inventory plugin configuration (plugin:), not a "
+	    "YAML inventory; inventory plugins are not supported");
+	parse_error_is("t.yml", "- a\n- b\n", "t.yml:1:1: a YAML inventory is "
+	    "a mapping of group names (all:, web:, ...), not a list");
+	parse_error_is("t.yml", "# nothing\n", "t.yml: an empty YAML inventory");
+	parse_error_is("t.yml", "web:\n  children:\n    all:\n",
+	    "t.yml:3:5: group 'all' cannot be a child of 'web'");
+	parse_error_is("t.yml", "a:\n---\nb:\n",
+	    "t.yml:2:1: a second YAML document: an inventory is one document");
+	parse_error_is("t.yml", "we b:\n", "t.yml:1:1: invalid group name "
+	    "'we b' (letters, digits, '_' and '-')");
+	parse_error_is("t.yml", "a:\n  children:\n    b:\n      children:\n"
+	    "        a:\n", "t.yml:1: group 'a' is a child of 'b' and also its "
+	    "ancestor: a cycle in :children");
+	/* billion laughs: aliases of aliases stop at the budget */
+	parse_error_is("t.yml",
+	    "all:\n  vars:\n"
+	    "    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "    g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+	    "t.yml:3:12: aliases expand to more than 2000000 nodes");
+}
+
+static void
+test_yaml_duplicates_and_strings(void **state)
+{
+	static const char text[] =
+	    "web:\n  hosts: w1\n  vars:\n    a: 1\n    a: 2\n"
+	    "db:\n  hosts:\n    d1: {x: !!str 5, y: '07', z: !unsafe '{{ x }}',"
+	    " n: -0b101, o: 0X1, t: .5, e: 1.0e+3, f: 1e3}\n";
+	struct warnings w = { { 0 }, 0 };
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+
+	(void)state;
+	inv_init(&inv);
+	inv.warn = collect_warning;
+	inv.warn_arg = &w;
+	if (inv_parse(&inv, "t.yaml", text, strlen(text), &err) != 0 ||
+	    inv_finish(&inv, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.text[0], "t.yaml:5:5: duplicate key 'a' (also at "
+	    "line 4); the last value wins");
+	assert_int_equal(json_integer_value(hostvar(&inv, "w1", "a", &hold)), 2);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "x", &hold)),
+	    "5");
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "y", &hold)),
+	    "07");
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "z", &hold)),
+	    "{{ x }}");
+	assert_int_equal(json_integer_value(hostvar(&inv, "d1", "n", &hold)),
+	    -5);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "o", &hold)),
+	    "0X1");
+	assert_true(json_real_value(hostvar(&inv, "d1", "t", &hold)) == 0.5);
+	assert_true(json_real_value(hostvar(&inv, "d1", "e", &hold)) == 1000.0);
+	assert_string_equal(json_string_value(hostvar(&inv, "d1", "f", &hold)),
+	    "1e3");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+/* Writes an executable sh script into a new temporary directory. */
+static char *
+write_script(const char *body)
+{
+	char dir[] = "/tmp/nx-invscript.XXXXXX", *path;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	xasprintf(&path, "%s/inventory.sh", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\n%s", body);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+	return path;
+}
+
+static void
+remove_script(char *path)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strrchr(path, '/') -
+	    path), path);
+	assert_int_equal(system(cmd), 0);
+	free(path);
+}
+
+static int
+load_script(struct inventory *inv, const char *path, int timeout_ms,
+    struct nx_err *err)
+{
+	inv_init(inv);
+	inv->script_timeout_ms = timeout_ms;
+	if (inv_load_file(inv, path, err) != 0)
+		return -1;
+	return inv_finish(inv, err);
+}
+
+static void
+test_script_meta(void **state)
+{
+	/* The shape of the EC2/OpenStack scripts: groups and _meta. */
+	char *path = write_script(
+	    "[ \"$1\" = --list ] || { echo 'called without --list' >&2; exit 3; }\n"
+	    "cat <<'EOF'\n"
+	    "{ \"web\": { \"hosts\": [\"w1\", \"w2\"], \"vars\": {\"http_port\": 80},\n"
+	    "           \"children\": [\"canary\"] },\n"
+	    "  \"canary\": [\"w3\"],\n"
+	    "  \"lonely\": { \"ansible_host\": \"10.9.9.9\" },\n"
+	    "  \"_meta\": { \"hostvars\": { \"w1\": { \"ansible_host\": \"10.0.0.1\" },\n"
+	    "                             \"w3\": { \"rack\": \"r3\" } } } }\n"
+	    "EOF\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+	int g;
+
+	(void)state;
+	if (load_script(&inv, path, 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(inv.nhosts, 4);
+	assert_string_equal(json_string_value(hostvar(&inv, "w1",
+	    "ansible_host", &hold)), "10.0.0.1");
+	assert_int_equal(json_integer_value(hostvar(&inv, "w3", "http_port",
+	    &hold)), 80);
+	assert_string_equal(json_string_value(hostvar(&inv, "w3", "rack",
+	    &hold)), "r3");
+	/* Ansible's simplified syntax: a host named like the group. */
+	assert_string_equal(json_string_value(hostvar(&inv, "lonely",
+	    "ansible_host", &hold)), "10.9.9.9");
+	g = inv_group_find(&inv, "web");
+	assert_true(g >= 0);
+	assert_int_equal(inv.groups[g].nchildren, 1);
+	json_decref(hold);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_host_calls(void **state)
+{
+	/* Without _meta, one --host NAME run per host. */
+	char *path = write_script(
+	    "case \"$1\" in\n"
+	    "--list) echo '{\"db\": [\"d1\", \"d2\"], \"all\": {\"vars\": {\"x\": 1}}}';;\n"
+	    "--host) printf '{\"who\": \"%s\", \"n\": %d}' \"$2\" ${#2};;\n"
+	    "*) exit 2;;\n"
+	    "esac\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+
+	(void)state;
+	if (load_script(&inv, path, 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(json_string_value(hostvar(&inv, "d2", "who",
+	    &hold)), "d2");
+	assert_int_equal(json_integer_value(hostvar(&inv, "d1", "x", &hold)), 1);
+	json_decref(hold);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+script_error_contains(const char *body, int timeout_ms, const char *want)
+{
+	char *path = write_script(body);
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	if (load_script(&inv, path, timeout_ms, &err) == 0)
+		fail_msg("no error for: %s", body);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("'%s' not in '%s'", want, err.msg);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_errors(void **state)
+{
+	(void)state;
+	script_error_contains("echo 'no credentials for the cloud' >&2\nexit 4\n",
+	    0, "inventory.sh --list: exit status 4 (stderr: no credentials for "
+	    "the cloud)");
+	script_error_contains("echo '{\"web\": [\"w1\",'\necho oops >&2\n", 0,
+	    "inventory.sh --list: output line 2 column 0: ");
+	script_error_contains("echo '{\"web\": [\"w1\",'\necho oops >&2\n", 0,
+	    "(stderr: oops)");
+	script_error_contains("echo '[1]'\n", 0,
+	    "inventory.sh --list: the output must be a JSON object");
+	script_error_contains("echo '{\"web\": {\"hosts\": \"w1\"}}'\n", 0,
+	    "inventory.sh --list: group 'web': \"hosts\" must be a list");
+	script_error_contains("echo '{\"web\": [\"-bad\"]}'\n", 0,
+	    "group 'web' hosts[0]: invalid host name '-bad'");
+	script_error_contains("case $1 in --list) echo '{\"w\": [\"a\"]}';;"
+	    " *) echo 'host lookup failed' >&2; exit 1;; esac\n", 0,
+	    "inventory.sh --host a: exit status 1 (stderr: host lookup failed)");
+	script_error_contains("kill -9 $$\n", 0, "killed by signal 9");
+	{
+		/* A stdout of 2000 lines of stderr: only the first 1000 bytes. */
+		char *path = write_script("i=0; while [ $i -lt 2000 ]; do "
+		    "echo 'error line' >&2; i=$((i+1)); done; exit 1\n");
+		struct nx_err err = { { 0 } };
+		struct inventory inv;
+
+		assert_int_equal(load_script(&inv, path, 0, &err), -1);
+		assert_true(strlen(err.msg) < sizeof err.msg - 1 ||
+		    strstr(err.msg, "exit status 1") != NULL);
+		inv_free(&inv);
+		remove_script(path);
+	}
+}
+
+static void
+test_script_timeout(void **state)
+{
+	/* A hung script and its children are killed at the timeout. */
+	char *path = write_script("sleep 30 &\necho $! > \"$0.pid\"\n"
+	    "echo started >&2\nwait\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	struct timespec t0, t1;
+	char *pidfile;
+	FILE *fp;
+	int pid = 0;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* 1.5 s: room for a loaded machine to start the script */
+	assert_int_equal(load_script(&inv, path, 1500, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (strstr(err.msg, "--list: no answer in 1500 ms; its process group "
+	    "was killed (stderr: started)") == NULL)
+		fail_msg("%s", err.msg);
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	xasprintf(&pidfile, "%s.pid", path);
+	fp = fopen(pidfile, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &pid), 1);
+	fclose(fp);
+	free(pidfile);
+	usleep(100000);
+	/* The sleep is gone too (or a zombie no one has reaped yet). */
+	if (kill(pid, 0) == 0) {
+		char stat[64], buf[256];
+		const char *st;
+
+		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
+		fp = fopen(stat, "r");
+		assert_non_null(fp);
+		assert_non_null(fgets(buf, sizeof buf, fp));
+		fclose(fp);
+		st = strrchr(buf, ')');
+		assert_non_null(st);
+		assert_int_equal(st[2], 'Z');
+	}
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_not_executable(void **state)
+{
+	/* Without the executable bit the file is read, not run. */
+	char *path = write_script("[web]\nbad_-\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	(void)state;
+	assert_int_equal(chmod(path, 0644), 0);
+	inv_init(&inv);
+	assert_int_equal(inv_load_file(&inv, path, &err), -1);
+	assert_non_null(strstr(err.msg, "inventory.sh:3: invalid host name"));
+	inv_free(&inv);
+	remove_script(path);
+}
+
+/* Loads FIXTURES/ssh/config with HOME at FIXTURES (Include is ~/.ssh). */
+static void
+test_ssh_config(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	json_t *hold = NULL;
+	char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL, *dir;
+
+	(void)state;
+	/* the fixture's Include is relative to ~/.ssh: make a HOME for it */
+	dir = xstrdup("/tmp/nx-sshhome.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	{
+		char cmd[512];
+
+		/* u+w: distcheck's source tree is read-only */
+		snprintf(cmd, sizeof cmd, "cp -r '%s/ssh' '%s/.ssh' && "
+		    "chmod -R u+w '%s/.ssh'", FIXTURES, dir, dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	setenv("HOME", dir, 1);
+	inv_init(&inv);
+	inv.warn = collect_warning;
+	inv.warn_arg = &w;
+	if (inv_load_file(&inv, "ssh_config:~/.ssh/config", &err) != 0 ||
+	    inv_finish(&inv, &err) != 0)
+		fail_msg("%s", err.msg);
+	/* concrete names only: bastion db1 db2 legacy gitlab */
+	assert_int_equal(inv.nhosts, 5);
+	assert_true(inv_host_find(&inv, "db3") < 0);
+	assert_string_equal(json_string_value(hostvar(&inv, "bastion",
+	    "ansible_host", &hold)), "192.0.2.10");
+	assert_int_equal(json_integer_value(hostvar(&inv, "bastion",
+	    "ansible_port", &hold)), 2222);
+	assert_string_equal(json_string_value(hostvar(&inv, "bastion",
+	    "ansible_user", &hold)), "jump");
+	/* %h, and the first value wins: `Host *` comes last */
+	assert_string_equal(json_string_value(hostvar(&inv, "db2",
+	    "ansible_host", &hold)), "db2.internal");
+	assert_string_equal(json_string_value(hostvar(&inv, "db2",
+	    "ansible_user", &hold)), "fallback");
+	/* `Host = legacy`, `HostName="..."`, `Port=2200` */
+	assert_int_equal(json_integer_value(hostvar(&inv, "legacy",
+	    "ansible_port", &hold)), 2200);
+	assert_string_equal(json_string_value(hostvar(&inv, "legacy",
+	    "ansible_host", &hold)), "198.51.100.7");
+	/* from the Included file */
+	assert_string_equal(json_string_value(hostvar(&inv, "gitlab",
+	    "ansible_user", &hold)), "git");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "config:23: Match blocks are not "
+	    "evaluated"));
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(dir);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
+static void
+test_ssh_config_errors(void **state)
+{
+	char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	char dir[] = "/tmp/nx-sshloop.XXXXXX", *loop;
+	FILE *fp;
+
+	(void)state;
+	parse_error_is("ssh_config:c", "Host a\n  Port 70000\n",
+	    "c:2: Port '70000' is not a number from 1 to 65535");
+	parse_error_is("ssh_config:c", "Host a\n  Port\n",
+	    "c:2: Port takes one value");
+	parse_error_is("ssh_config:c", "Host a\n  HostName \"x\n",
+	    "c:2: no closing quote");
+	parse_error_is("ssh_config:c", "Host bad_-\n",
+	    "c:1: invalid host name 'bad_-': a label ends with '-' or '_'");
+	parse_error_is("ssh_config:c", "Host a\n  HostName %h.%d\n",
+	    "c:2: HostName '%h.%d': only %h and %% are expanded");
+	parse_error_is("ssh_config:c", "Host a\n  HostName -oProxy\n",
+	    "c:2: HostName '-oProxy' (for 'a') is not an address: a label "
+	    "starts with '-' or '_'");
+	parse_error_is("ssh_config:c", "Host\n", "c:1: Host needs a pattern");
+	/* An Include of itself stops at the depth limit. */
+	assert_non_null(mkdtemp(dir));
+	setenv("HOME", dir, 1);
+	xasprintf(&loop, "%s/.ssh", dir);
+	assert_int_equal(mkdir(loop, 0700), 0);
+	free(loop);
+	xasprintf(&loop, "%s/.ssh/loop", dir);
+	fp = fopen(loop, "w");
+	assert_non_null(fp);
+	fputs("Host x\nInclude loop\n", fp);
+	fclose(fp);
+	{
+		struct nx_err err = { { 0 } };
+		struct inventory inv;
+		char *spec;
+
+		xasprintf(&spec, "ssh_config:%s", loop);
+		inv_init(&inv);
+		assert_int_equal(inv_load_file(&inv, spec, &err), -1);
+		assert_non_null(strstr(err.msg, "/.ssh/loop:2: Include nested "
+		    "more than 16 deep"));
+		inv_free(&inv);
+		free(spec);
+	}
+	unlink(loop);
+	free(loop);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
+static void
+test_terraform(void **state)
+{
+	struct warnings w = { { 0 }, 0 };
+	struct inventory inv;
+	json_t *hold = NULL;
+	const json_t *v;
+	int g;
+
+	(void)state;
+	load(&inv, &w, "terraform.tfstate", NULL);
+	/* 7 compute instances; the data source and security group are not */
+	assert_int_equal(inv.nhosts, 8);
+	assert_true(inv_host_find(&inv, "ubuntu") < 0);
+	/* aws: tags.Name, public over private, id, module and tag groups */
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0",
+	    "ansible_host", &hold)), "203.0.113.10");
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0", "tf_id",
+	    &hold)), "i-0a1b2c3d4e5f60001");
+	assert_string_equal(json_string_value(hostvar(&inv, "web-0",
+	    "tf_address", &hold)), "module.web.aws_instance.app[0]");
+	v = hostvar(&inv, "web-0", "tf_tags", &hold);
+	assert_string_equal(json_string_value(json_object_get(v, "Role")), "web");
+	g = inv_group_find(&inv, "module_web");
+	assert_true(g >= 0);
+	assert_int_equal(inv.groups[g].nhosts, 2);
+	assert_true(inv_group_find(&inv, "tag_Env_prod") >= 0);
+	assert_true(inv_group_find(&inv, "tag_Name_web-0") < 0);
+	/* a Name that is no host name: the address, a warning */
+	assert_string_equal(json_string_value(hostvar(&inv,
+	    "aws_instance.app.1", "ansible_host", &hold)), "10.0.1.11");
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.text[0], "terraform.tfstate:39: "
+	    "module.web.aws_instance.app[1]: its name 'Web Server (old)' is not "
+	    "a host name"));
+	/* google: nat_ip, else network_ip; for_each keys */
+	assert_string_equal(json_string_value(hostvar(&inv, "db-primary",
+	    "ansible_host", &hold)), "198.51.100.20");
+	assert_string_equal(json_string_value(hostvar(&inv, "db-replica",
+	    "ansible_host", &hold)), "10.132.0.6");
+	assert_string_equal(json_string_value(hostvar(&inv, "db-replica",
+	    "tf_address", &hold)), "google_compute_instance.db[\"replica\"]");
+	assert_true(inv_group_find(&inv, "tag_tier_db") >= 0);
+	/* azure, openstack, digitalocean (a list of tags) */
+	assert_string_equal(json_string_value(hostvar(&inv, "jumpbox",
+	    "ansible_host", &hold)), "192.0.2.44");
+	assert_string_equal(json_string_value(hostvar(&inv, "worker-1",
+	    "ansible_host", &hold)), "10.20.0.7");
+	assert_true(inv_group_find(&inv, "tag_role_batch") >= 0);
+	assert_string_equal(json_string_value(hostvar(&inv, "cache-1",
+	    "tf_private_ip", &hold)), "10.110.0.2");
+	assert_true(inv_group_find(&inv, "tag_redis") >= 0);
+	/* attributes_flat of older providers */
+	assert_string_equal(json_string_value(hostvar(&inv, "legacy-box",
+	    "ansible_host", &hold)), "10.0.9.9");
+	json_decref(hold);
+	inv_free(&inv);
+	warnings_free(&w);
+}
+
+static void
+test_terraform_errors(void **state)
+{
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	char *path;
+
+	(void)state;
+	/* by content, even named .json */
+	inv_init(&inv);
+	xasprintf(&path, "%s/state-v3.json", FIXTURES);
+	assert_int_equal(inv_load_file(&inv, path, &err), -1);
+	assert_non_null(strstr(err.msg, "state-v3.json:2:5: $.version: "
+	    "Terraform state format version other than 4 is not supported"));
+	free(path);
+	inv_free(&inv);
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\",\n \"resources\": [\n  {\"mode\": \"managed\", \"type\": "
+	    "\"aws_instance\", \"name\": \"x\", \"instances\": [\n   "
+	    "{\"attributes\": {\"public_ip\": \"-oProxyCommand=x\"}}]}]}\n",
+	    "t.tfstate:4:4: $.resources[0].instances[0]: aws_instance.x: "
+	    "'-oProxyCommand=x' is not an address: a label starts with '-' or "
+	    "'_'");
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\", \"resources\": {}}",
+	    "t.tfstate:1:46: $.resources: \"resources\" must be an array");
+	parse_error_is("t.tfstate", "{\"version\": 4, \"terraform_version\": "
+	    "\"1.6.0\", \"resources\": [{\"mode\": \"managed\"}]}",
+	    "t.tfstate:1:60: $.resources[0]: a resource needs string \"mode\", "
+	    "\"type\" and \"name\"");
+	parse_error_is("t.tfstate", "{\"version\": 4,\n\"terraform_version\": 1,",
+	    "t.tfstate:2:23: string or '}' expected near end of file");
+}
+
 int
 main(void)
 {
@@ -722,6 +1366,19 @@ main(void)
 		cmocka_unit_test(test_to_fleet_errors),
 		cmocka_unit_test(test_provider_in_engine),
 		cmocka_unit_test(test_provider_clash_with_demo),
+		cmocka_unit_test(test_yaml_fixture),
+		cmocka_unit_test(test_yaml_anchors),
+		cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_yaml_duplicates_and_strings),
+		cmocka_unit_test(test_script_meta),
+		cmocka_unit_test(test_script_host_calls),
+		cmocka_unit_test(test_script_errors),
+		cmocka_unit_test(test_script_timeout),
+		cmocka_unit_test(test_script_not_executable),
+		cmocka_unit_test(test_ssh_config),
+		cmocka_unit_test(test_ssh_config_errors),
+		cmocka_unit_test(test_terraform),
+		cmocka_unit_test(test_terraform_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

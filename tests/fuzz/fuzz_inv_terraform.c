@@ -1,0 +1,52 @@
+/*
+ * fuzz_inv_terraform.c - libFuzzer harness for the Terraform state source
+ * (providers/inv-terraform.c): resources and instances, attribute paths
+ * in `attributes` and `attributes_flat`, names, tags to groups, and the
+ * JSON locator for its messages; then reconciliation and nodes.
+ *
+ * Build and run from the source tree, with a configured build in $B:
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iengine -I$B \
+ *       tests/fuzz/fuzz_inv_terraform.c engine/?*.c providers/?*.c \
+ *       $(pkg-config --cflags --libs jansson libuv libpcre2-8 yaml-0.1) -lm \
+ *       -o fuzz_inv_terraform
+ *   ./fuzz_inv_terraform -max_len=4096 -timeout=20 -rss_limit_mb=3000 \
+ *       -max_total_time=30 tests/fixtures/inventory
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+fuzz_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nx_err err;
+	struct inventory inv;
+	struct fleet f;
+
+	inv_init(&inv);
+	inv.warn = fuzz_quiet;
+	if (inv_parse(&inv, "terraform:fuzz.tfstate", (const char *)data, size,
+	    &err) == 0 && inv_finish(&inv, &err) == 0) {
+		fleet_init(&f);
+		if (inv_to_fleet(&inv, &f, NULL, &err) == 0 &&
+		    f.nnodes != inv.nhosts)
+			abort();
+		fleet_free(&f);
+	}
+	inv_free(&inv);
+	return 0;
+}
