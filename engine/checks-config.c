@@ -158,38 +158,6 @@ cd_where(struct cd_ctx *ctx, const char *key, bool at_key)
 	return s;
 }
 
-/* A JSON value described for "got ...". */
-static void
-cd_describe(const json_t *v, char *buf, size_t size)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, size, "\"%.40s%s\"", json_string_value(v),
-		    json_string_length(v) > 40 ? "..." : "");
-		break;
-	case JSON_INTEGER:
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		break;
-	case JSON_REAL:
-		snprintf(buf, size, "%.15g", json_real_value(v));
-		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
-		break;
-	case JSON_NULL:
-		snprintf(buf, size, "null");
-		break;
-	case JSON_OBJECT:
-		snprintf(buf, size, "an object");
-		break;
-	case JSON_ARRAY:
-		snprintf(buf, size, "an array");
-		break;
-	}
-}
-
 /* A JSON string without NUL bytes, or NULL. */
 static const char *
 cd_string(const json_t *v)
@@ -357,7 +325,7 @@ cd_duration(struct cd_ctx *ctx, const json_t *v, const char *key,
 	} else
 		goto bad;
 	if (ms < min || ms > max) {
-		cd_describe(v, got, sizeof got);
+		config_describe(v, got, sizeof got);
 		config_format_duration(min, lo, sizeof lo);
 		config_format_duration(max, hi, sizeof hi);
 		return cd_fail(ctx, &key, 1, false, "expected a duration from "
@@ -366,7 +334,7 @@ cd_duration(struct cd_ctx *ctx, const json_t *v, const char *key,
 	*out = (uint32_t)ms;
 	return 0;
 bad:
-	cd_describe(v, got, sizeof got);
+	config_describe(v, got, sizeof got);
 	return cd_fail(ctx, &key, 1, false, "expected a duration like \"10s\" "
 	    "or a number of seconds, got %s", got);
 }
@@ -381,7 +349,7 @@ cd_strings(struct cd_ctx *ctx, const json_t *v, const char *key,
 	char got[64];
 
 	if (!json_is_array(v)) {
-		cd_describe(v, got, sizeof got);
+		config_describe(v, got, sizeof got);
 		return cd_fail(ctx, &key, 1, false, "expected an array of "
 		    "strings, got %s", got);
 	}
@@ -389,7 +357,7 @@ cd_strings(struct cd_ctx *ctx, const json_t *v, const char *key,
 	*n = 0;
 	json_array_foreach(v, i, el) {
 		if (cd_string(el) == NULL) {
-			cd_describe(el, got, sizeof got);
+			config_describe(el, got, sizeof got);
 			return cd_fail(ctx, &key, 1, false, "element %zu: "
 			    "expected a string without NUL bytes, got %s", i,
 			    got);
@@ -416,7 +384,7 @@ cd_range(struct cd_ctx *ctx, const char *label, const json_t *v,
 	else if (json_is_real(v))
 		snprintf(buf, sizeof buf, "%.15g", json_real_value(v));
 	else {
-		cd_describe(v, got, sizeof got);
+		config_describe(v, got, sizeof got);
 		return cd_fail(ctx, sub, 3, false, "expected a range such as "
 		    "\"10\", \"5:\", \"~:10\" or \"@10:20\", got %s", got);
 	}
@@ -436,7 +404,7 @@ cd_thresholds(struct cd_ctx *ctx, const json_t *v, struct nx_checkdef *d)
 	char got[64];
 
 	if (!json_is_object(v)) {
-		cd_describe(v, got, sizeof got);
+		config_describe(v, got, sizeof got);
 		return cd_fail(ctx, &key, 1, false, "expected an object of "
 		    "perfdata labels, got %s", got);
 	}
@@ -452,7 +420,7 @@ cd_thresholds(struct cd_ctx *ctx, const json_t *v, struct nx_checkdef *d)
 			return cd_fail(ctx, sub, 2, true, "empty perfdata "
 			    "label");
 		if (!json_is_object(o)) {
-			cd_describe(o, got, sizeof got);
+			config_describe(o, got, sizeof got);
 			return cd_fail(ctx, sub, 2, false, "expected an object "
 			    "with \"warning\" and/or \"critical\", got %s", got);
 		}
@@ -537,7 +505,7 @@ cd_kind(struct cd_ctx *ctx, const json_t *v, const struct check_kind **kind)
 		if (n >= sizeof known)
 			n = sizeof known - 1;
 	}
-	cd_describe(v, got, sizeof got);
+	config_describe(v, got, sizeof got);
 	return cd_fail(ctx, &key, 1, false, "unknown check kind %s (known: "
 	    "%s)", got, known);
 }
@@ -552,7 +520,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 	size_t i;
 
 	if (!json_is_object(el)) {
-		cd_describe(el, got, sizeof got);
+		config_describe(el, got, sizeof got);
 		return cd_fail(ctx, NULL, 0, false, "expected an object "
 		    "defining a check, got %s", got);
 	}
@@ -573,7 +541,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 	if ((v = json_object_get(el, "name")) == NULL)
 		return cd_fail(ctx, NULL, 0, false, "missing \"name\"");
 	if ((s = cd_string(v)) == NULL || !cd_valid_name(s)) {
-		cd_describe(v, got, sizeof got);
+		config_describe(v, got, sizeof got);
 		return cd_fail(ctx, &key, 1, false, "expected a name of "
 		    "letters, digits, '_', '-', '.' and ':' (at most %d), "
 		    "got %s", CD_NAME_MAX, got);
@@ -602,7 +570,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 			struct nx_target *t;
 
 			if ((s = cd_string(v)) == NULL || *s == '\0') {
-				cd_describe(v, got, sizeof got);
+				config_describe(v, got, sizeof got);
 				return cd_fail(ctx, &key, 1, false, "expected a "
 				    "target such as \"@web\" or \"web[01-10]\", "
 				    "got %s", got);
@@ -616,7 +584,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 		} else if (strcmp(key, "local") == 0 ||
 		    strcmp(key, "host_check") == 0) {
 			if (!json_is_boolean(v)) {
-				cd_describe(v, got, sizeof got);
+				config_describe(v, got, sizeof got);
 				return cd_fail(ctx, &key, 1, false, "expected "
 				    "true or false, got %s", got);
 			}
@@ -642,7 +610,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 
 			if (!json_is_integer(v) || json_integer_value(v) < lo ||
 			    json_integer_value(v) > hi) {
-				cd_describe(v, got, sizeof got);
+				config_describe(v, got, sizeof got);
 				return cd_fail(ctx, &key, 1, false, "expected an "
 				    "integer from %d to %d, got %s", (int)lo,
 				    (int)hi, got);
@@ -669,7 +637,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 
 			if ((s = cd_string(v)) == NULL || (*s == '\0' &&
 			    key[0] != 's')) {
-				cd_describe(v, got, sizeof got);
+				config_describe(v, got, sizeof got);
 				return cd_fail(ctx, &key, 1, false, "expected a "
 				    "non-empty string, got %s", got);
 			}
@@ -726,7 +694,7 @@ checkdefs_parse(const char *file, const char *text, size_t len,
 	*defs = NULL;
 	*n = 0;
 	if (!json_is_array(define)) {
-		cd_describe(define, got, sizeof got);
+		config_describe(define, got, sizeof got);
 		if (jpos_find(text, len, path, 2, NULL, &pos) == 0)
 			nx_err_set(err, "%s:%d:%d: checks.define: expected an "
 			    "array of check definitions, got %s", file,

@@ -444,9 +444,13 @@ cfg_quote(char *buf, size_t size, const char *s, size_t len)
 	buf[n] = '\0';
 }
 
-/* Describes a JSON value for "got ...": the value itself, or its kind. */
-static void
-cfg_describe(const json_t *v, char *buf, size_t size)
+/*
+ * Describes a JSON value for "got ..." in an error: the value itself
+ * (strings quoted, control characters escaped, long ones cut), or its kind
+ * ("an object").  Writes at most size bytes (size >= 16) into buf.
+ */
+void
+config_describe(const json_t *v, char *buf, size_t size)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -692,7 +696,7 @@ cfg_set(struct cfg_ctx *ctx, const struct cfg_key *k, const json_t *v,
 	uint64_t ms;
 	double secs;
 
-	cfg_describe(v, got, sizeof got);
+	config_describe(v, got, sizeof got);
 	switch (k->type) {
 	case CFG_BOOL:
 		if (!json_is_boolean(v))
@@ -822,7 +826,7 @@ cfg_apply(struct cfg_ctx *ctx, json_t *root, struct nx_config *cfg)
 			    "unknown section %s%s", q, hint);
 		}
 		if (!json_is_object(obj)) {
-			cfg_describe(obj, got, sizeof got);
+			config_describe(obj, got, sizeof got);
 			return cfg_fail(ctx, path, 1, false,
 			    "%s: expected an object of settings, got %s",
 			    section, got);
@@ -974,7 +978,7 @@ cfg_load_buffer(struct nx_config *cfg, const char *name, const char *text,
 	}
 	if (!json_is_object(root)) {
 		jpos_at(text, len, i, &pos);
-		cfg_describe(root, got, sizeof got);
+		config_describe(root, got, sizeof got);
 		nx_err_set(err, "%s:%d:%d: expected a JSON object at the top "
 		    "level, got %s", name, pos.line, pos.column, got);
 		json_decref(root);

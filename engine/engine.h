@@ -599,6 +599,7 @@ char *config_default_path(void);
 json_t *config_to_json(const struct nx_config *);
 const char *config_key_help(const char *section, const char *key);
 int config_parse_duration(const char *, uint64_t *ms);
+void config_describe(const json_t *, char *, size_t);
 void config_format_duration(uint64_t ms, char *buf, size_t len);
 
 /* jsonpos.c: line:column of keys and values in JSON text. */
