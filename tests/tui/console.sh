@@ -19,77 +19,16 @@
 #
 set -u
 
-: "${NEXUSCTL:?NEXUSCTL must name the nexusctl binary}"
-if ! command -v tmux >/dev/null 2>&1; then
-	echo "SKIP: tmux not found"
-	exit 77
-fi
-
 SOCKBASE=nxtest-$$
-NSERVERS=0
-# The console keeps a state store: one per console started, never the
-# user's ($XDG_STATE_HOME/nexusctl/state.db).
-STATEDIR=$(mktemp -d)
-SOCK=
-ESC=$(printf '\033')
-STATES='OK|WARNING|CRITICAL|UNKNOWN|DOWN|UNREACHABLE|PENDING'
-
-cleanup() {
-	i=1
-	while [ "$i" -le "$NSERVERS" ]; do
-		tmux -L "$SOCKBASE-$i" kill-server >/dev/null 2>&1
-		i=$((i + 1))
-	done
-	rm -rf "$STATEDIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-tm() {
-	tmux -L "$SOCK" "$@"
-}
-
-cap() {
-	tm capture-pane -p -t nx 2>/dev/null
-}
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- the pane:"
-	cap
-	echo "---"
-	exit 1
-}
-
-# wait_for REGEX [TENTHS]: poll the pane until a line matches (default 5 s).
-wait_for() {
-	n=0
-	while [ "$n" -lt "${2:-50}" ]; do
-		if cap | grep -Eq -- "$1"; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
-}
+. "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/tui/lib.sh"
 
 # start [VAR=value ...]: the console in a new private server, 160x48.
 # The shell around it traps SIGINT so that ^C (sent to the whole foreground
 # process group) ends only the console and the shell lives to print EXIT=;
 # the console itself starts with the default disposition.
 start() {
-	NSERVERS=$((NSERVERS + 1))
-	SOCK=$SOCKBASE-$NSERVERS
-	tmux -L "$SOCK" -f /dev/null new-session -d -s nx -x 160 -y 48 \
-	    "env TERM=tmux-256color XDG_STATE_HOME='$STATEDIR/$NSERVERS' $* sh -c 'trap : INT; ulimit -c 0; \"\$0\" --demo=5000; echo EXIT=\$?; sleep 60' '$NEXUSCTL'" ||
-	    fail "tmux new-session"
+	new_server "$* sh -c 'trap : INT; ulimit -c 0; \"\$0\" --demo=5000; echo EXIT=\$?; sleep 60' '$NEXUSCTL'"
 	wait_for '[0-9]+ nodes' 20 || fail "no node count in the header within 2 s"
-}
-
-# The table rows: lines that start with the marker column and a state.
-rows() {
-	cap | grep -E "^[> ] ($STATES) "
 }
 
 # row_name K: the NAME of the K-th table row.

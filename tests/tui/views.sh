@@ -21,74 +21,14 @@
 #
 set -u
 
-: "${NEXUSCTL:?NEXUSCTL must name the nexusctl binary}"
-if ! command -v tmux >/dev/null 2>&1; then
-	echo "SKIP: tmux not found"
-	exit 77
-fi
-
 SOCKBASE=nxviews-$$
-NSERVERS=0
-SOCK=
-TMP=$(mktemp -d)
-ESC=$(printf '\033')
-STATES='OK|WARNING|CRITICAL|UNKNOWN|DOWN|UNREACHABLE|PENDING'
+. "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/tui/lib.sh"
 PROBLEMS='WARNING|CRITICAL|UNKNOWN|DOWN|UNREACHABLE'
 
-cleanup() {
-	i=1
-	while [ "$i" -le "$NSERVERS" ]; do
-		tmux -L "$SOCKBASE-$i" kill-server >/dev/null 2>&1
-		i=$((i + 1))
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-tm() {
-	tmux -L "$SOCK" "$@"
-}
-
-cap() {
-	tm capture-pane -p -t nx 2>/dev/null
-}
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- the pane:"
-	cap
-	echo "---"
-	exit 1
-}
-
-# wait_for REGEX [TENTHS]: poll the pane until a line matches (default 5 s).
-wait_for() {
-	n=0
-	while [ "$n" -lt "${2:-50}" ]; do
-		if cap | grep -Eq -- "$1"; then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
-}
-
-# start ARGS...: the console with ARGS in a new private server, 160x48,
-# with a state directory of its own (never the user's store).
+# start ARGS...: the console with ARGS in a new private server, 160x48.
 start() {
-	NSERVERS=$((NSERVERS + 1))
-	SOCK=$SOCKBASE-$NSERVERS
-	tmux -L "$SOCK" -f /dev/null new-session -d -s nx -x 160 -y 48 \
-	    "env TERM=tmux-256color XDG_STATE_HOME='$TMP/state-$NSERVERS' sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*" ||
-	    fail "tmux new-session"
+	new_server "sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*"
 	wait_for '[0-9]+ nodes' 30 || fail "no node count in the header within 3 s"
-}
-
-# Table rows: the marker column, then a state word.
-rows() {
-	cap | grep -E "^[> ] ($STATES) "
 }
 
 footer() {
