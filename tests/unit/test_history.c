@@ -30,66 +30,18 @@
 #define MINUTE 60000LL
 #define HOURS 3600000LL
 
-struct fix {
-	char dir[64];
-	char path[128];
-	uv_loop_t loop;
-	struct nx_config cfg;
-	struct engine e;
-	bool engine_up;
-};
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+#include "store_fixture.h"
 
 static int
 setup(void **state)
 {
-	struct fix *f = xcalloc(1, sizeof *f);
-
-	snprintf(f->dir, sizeof f->dir, "/tmp/nx-hist-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	uv_loop_init(&f->loop);
-	*state = f;
-	return 0;
+	return fix_setup_at(state, "nx-hist", "state.db");
 }
 
 static int
 teardown(void **state)
 {
-	struct fix *f = *state;
-
-	if (f->engine_up) {
-		engine_free(&f->e);
-		config_free(&f->cfg);
-	}
-	uv_run(&f->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&f->loop);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-static struct engine *
-fix_engine(struct fix *f, uint32_t nodes)
-{
-	struct nx_err err;
-
-	config_defaults(&f->cfg);
-	f->cfg.demo.enabled = true;
-	f->cfg.demo.nodes = nodes;
-	f->cfg.demo.local = false;
-	engine_init(&f->e, &f->loop, &f->cfg);
-	assert_int_equal(engine_load(&f->e, &err), 0);
-	f->engine_up = true;
-	return &f->e;
+	return fix_teardown(state);
 }
 
 static struct store *
