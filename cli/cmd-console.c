@@ -112,6 +112,7 @@ cmd_console_exec(int argc, char **argv)
 		}
 		store_subscribe(store, &e);
 	}
+	topts.store = store;
 	topts.fps = cfg.console.fps;
 	topts.theme = cfg.console.theme;
 	if (engine_start(&e) != 0) {

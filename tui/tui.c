@@ -437,6 +437,38 @@ tui_key_name(const struct tui_key *k, char *buf, size_t len)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/*
+ * The store's state at the right of the counters line, when it fits:
+ * whether this console records, and loudly when the store is degraded
+ * (disk full, locked) or has dead letters.
+ */
+static void
+tui_draw_store(struct tui *t, WINDOW *w, int x)
+{
+	struct store_stats st;
+	char buf[sizeof st.reason + 64];
+	attr_t attr = t->theme.dim;
+	int len;
+
+	if (t->opts->store == NULL)
+		len = snprintf(buf, sizeof buf, "not recording ");
+	else {
+		store_get_stats(t->opts->store, &st);
+		if (st.degraded) {
+			attr = t->theme.health[NX_H_CRITICAL];
+			len = snprintf(buf, sizeof buf, "STORE DEGRADED: %s ",
+			    st.reason);
+		} else if (st.dead_letters > 0) {
+			attr = t->theme.health[NX_H_WARNING];
+			len = snprintf(buf, sizeof buf, "recording, %llu dead "
+			    "letters ", (unsigned long long)st.dead_letters);
+		} else
+			len = snprintf(buf, sizeof buf, "recording ");
+	}
+	if (len > 0 && x + 2 < t->cols)
+		tui_print_right(t, w, 1, x + 1, t->cols - x - 1, attr, buf);
+}
+
 /* The header: title line, then the health counters. */
 static void
 tui_draw_header(struct tui *t)
@@ -509,6 +541,7 @@ tui_draw_header(struct tui *t)
 		x += tui_print(t, w, 1, x, -1, A_NORMAL, buf, strlen(buf));
 		x += 2;
 	}
+	tui_draw_store(t, w, x);
 }
 
 /*

@@ -22,8 +22,10 @@
 
 #include "engine.h"
 
+struct store;
 struct tui_opts {
 	bool readonly;
+	struct store *store;    /* the store this console records to, or NULL */
 	uint32_t fps;           /* frame cap; 0 = default (10) */
 	const char *theme;
 };

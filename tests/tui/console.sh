@@ -72,6 +72,8 @@ cap | sed -n 1p | grep -q 'NexusController' || fail "no product name"
 cap | sed -n 1p | grep -Eq '[0-9]+ events/s' || fail "no events/s"
 cap | sed -n 1p | grep -Eq '[0-9]{2}:[0-9]{2}:[0-9]{2}' || fail "no clock"
 cap | sed -n 2p | grep -Eq "($STATES) [0-9]+" || fail "no health counters"
+# The built-in demo alone is not recorded, and the header says so.
+cap | sed -n 2p | grep -q 'not recording$' || fail "no store state in the header"
 cap | grep -q 'STATE  *NAME  *ADDRESS  *GROUP  *LOAD  *CPU  *MEM  *DISK  *LAST CHANGE' ||
     fail "column titles at 160 columns"
 R=$(rows | wc -l)
