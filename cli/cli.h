@@ -42,6 +42,7 @@ enum {
 	CLI_OPT_FORMAT,
 	CLI_OPT_COUNT,
 	CLI_OPT_READONLY,
+	CLI_OPT_EXIT,                   /* cli_next_opt(): return *status now */
 	CLI_OPT_STATE,
 	CLI_OPT__CMD,                   /* first free value for commands */
 };
@@ -61,8 +62,9 @@ enum {
 extern const struct cmd_entry cmd_table[];
 const struct cmd_entry *cli_cmd_find(const char *);
 void cli_common_init(struct cli_common *, char **argv);
-int cli_common_opt(const struct cmd_entry *, struct cli_common *, int opt,
-    const char *arg, int *exit_status);
+int cli_next_opt(const struct cmd_entry *, struct cli_common *, int argc,
+    char **argv, const char *shortopts, const struct option *longopts,
+    int *status);
 int cli_usage_error(const struct cmd_entry *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_print_help(const struct cmd_entry *, FILE *);

@@ -51,15 +51,13 @@ cmd_audit_exec(int argc, char **argv)
 	char *path, hex[2 * AUDIT_HASH_LEN + 1];
 	enum store_fail fail;
 	uint64_t seq;
-	int opt, rc, status = 0;
+	int opt, status = 0;
 
 	cli_common_init(&co, argv);
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+	while ((opt = cli_next_opt(cmd, &co, argc, argv, CLI_COMMON_SHORTOPTS,
+	    longopts, &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
 			return status;
-		if (rc > 0)
-			continue;
 		if (opt == AUDIT_OPT_HEAD)
 			head = optarg;
 	}

@@ -161,12 +161,10 @@ cmd_check_exec(int argc, char **argv)
 	int choice, opt, rc, status = 0;
 
 	cli_common_init(&co, argv);
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+	while ((opt = cli_next_opt(cmd, &co, argc, argv, CLI_COMMON_SHORTOPTS,
+	    longopts, &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
 			return status;
-		if (rc > 0)
-			continue;
 		if (opt == CLI_OPT_FORMAT) {
 			if ((rc = cli_choice(cmd, "format", optarg,
 			    check_formats, &choice)) >= 0)

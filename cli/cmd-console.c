@@ -76,12 +76,10 @@ cmd_console_exec(int argc, char **argv)
 
 	cli_common_init(&co, argv);
 	memset(&topts, 0, sizeof topts);
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+	while ((opt = cli_next_opt(cmd, &co, argc, argv, CLI_COMMON_SHORTOPTS,
+	    longopts, &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
 			return status;
-		if (rc > 0)
-			continue;
 		if (opt == CLI_OPT_READONLY)
 			topts.readonly = true;
 	}

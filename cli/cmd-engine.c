@@ -197,12 +197,10 @@ cmd_engine_exec(int argc, char **argv)
 
 	cli_common_init(&co, argv);
 	store_opts_default(&so);
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+	while ((opt = cli_next_opt(cmd, &co, argc, argv, CLI_COMMON_SHORTOPTS,
+	    longopts, &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
 			return status;
-		if (rc > 0)
-			continue;
 		if (opt == ENGINE_OPT_SNAP_EVENTS) {
 			if (cli_parse_long("--snapshot-events", optarg, 0,
 			    UINT32_MAX, &v) != 0)

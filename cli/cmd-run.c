@@ -437,12 +437,11 @@ cmd_run_exec(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	memset(&e, 0, sizeof e);
 	cli_common_init(&co, argv);
-	while ((opt = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS
-	    "t:w:f:u:l:p:F:", longopts, NULL)) != -1) {
-		if ((rc = cli_common_opt(cmd, &co, opt, optarg, &status)) < 0)
+	while ((opt = cli_next_opt(cmd, &co, argc, argv,
+	    "+" CLI_COMMON_SHORTOPTS "t:w:f:u:l:p:F:", longopts,
+	    &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
 			return status;
-		if (rc > 0)
-			continue;
 		switch (opt) {
 		case CLI_OPT_FORMAT:
 			if ((rc = cli_choice(cmd, "format", optarg,

@@ -203,7 +203,7 @@ cli_common_init(struct cli_common *co, char **argv)
  * the caller continues), 0 if it is not a common option, and -1 when the
  * command must exit now with *exit_status (help, version, bad value).
  */
-int
+static int
 cli_common_opt(const struct cmd_entry *cmd, struct cli_common *co, int opt,
     const char *arg, int *exit_status)
 {
@@ -279,6 +279,30 @@ cli_warn(void *arg, const char *msg)
 {
 	(void)arg;
 	fprintf(stderr, "nexusctl: warning: %s\n", msg);
+}
+
+/*
+ * The option loop every command shares: the next option from getopt_long,
+ * with the common ones handled here.  Returns an option for the command to
+ * handle, -1 when the options are over (optind is at the first operand), or
+ * CLI_OPT_EXIT when the command must return *status now (help, version, a
+ * usage error).
+ */
+int
+cli_next_opt(const struct cmd_entry *cmd, struct cli_common *co, int argc,
+    char **argv, const char *shortopts, const struct option *longopts,
+    int *status)
+{
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, shortopts, longopts,
+	    NULL)) != -1) {
+		if ((rc = cli_common_opt(cmd, co, opt, optarg, status)) < 0)
+			return CLI_OPT_EXIT;
+		if (rc == 0)
+			return opt;
+	}
+	return -1;
 }
 
 /*
