@@ -11,7 +11,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -Ibuild -Iengine tests/fuzz/fuzz_config.c \
- *       $(ls engine/*.c | grep -v -e store.c -e audit.c) providers/*.c \
+ *       $(ls engine/?*.c | grep -v -e store.c -e audit.c) providers/?*.c \
  *       $(pkg-config --cflags --libs jansson libuv libpcre2-8 yaml-0.1) \
  *       -lm -o build/fuzz_config
  *

@@ -23,41 +23,17 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fuzz-inventory.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-fuzz_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nx_err err;
-	struct inventory inv;
-	struct fleet f;
 	char *s;
 	json_t *v;
-	size_t i;
 
-	inv_init(&inv);
-	inv.warn = fuzz_quiet;
-	if (inv_parse(&inv, "fuzz.ini", (const char *)data, size,
-	    &err) == 0 && inv_finish(&inv, &err) == 0) {
-		fleet_init(&f);
-		if (inv_to_fleet(&inv, &f, NULL, &err) == 0 &&
-		    f.nnodes != inv.nhosts)
-			abort();
-		for (i = 0; i < inv.nhosts && i < 16; i++) {
-			v = inv_host_vars(&inv, (uint32_t)i);
-			json_decref(v);
-		}
-		fleet_free(&f);
-	}
-	inv_free(&inv);
+	fuzz_inventory("fuzz.ini", data, size);
 	/* The whole input as one value, as a [g:vars] line would give it. */
 	s = xstrndup((const char *)data, size);
 	v = inv_ini_value(s);

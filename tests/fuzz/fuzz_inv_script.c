@@ -23,22 +23,15 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fuzz-inventory.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-fuzz_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nx_err err;
 	struct inventory inv;
-	struct fleet f;
 	json_t *root;
 	uint32_t *ask;
 	size_t nask;
@@ -58,13 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (json_object_get(root, "_meta") != NULL && nask != 0)
 			abort();
 		free(ask);
-		if (inv_finish(&inv, &err) == 0) {
-			fleet_init(&f);
-			if (inv_to_fleet(&inv, &f, NULL, &err) == 0 &&
-			    f.nnodes != inv.nhosts)
-				abort();
-			fleet_free(&f);
-		}
+		fuzz_inventory_check(&inv);
 	}
 	inv_free(&inv);
 	json_decref(root);

@@ -22,39 +22,14 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fuzz-inventory.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-fuzz_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nx_err err;
-	struct inventory inv;
-	struct fleet f;
-	char *text = xmalloc(size + 1);
-
-	/* Files are NUL-terminated by inv_load_file(); so is this. */
-	memcpy(text, data, size);
-	text[size] = '\0';
 	setenv("HOME", "/nonexistent-fuzz-home", 1);
-	inv_init(&inv);
-	inv.warn = fuzz_quiet;
-	if (inv_parse(&inv, "ssh_config:fuzz", text, size, &err) == 0 &&
-	    inv_finish(&inv, &err) == 0) {
-		fleet_init(&f);
-		if (inv_to_fleet(&inv, &f, NULL, &err) == 0 &&
-		    f.nnodes != inv.nhosts)
-			abort();
-		fleet_free(&f);
-	}
-	inv_free(&inv);
-	free(text);
+	fuzz_inventory("ssh_config:fuzz", data, size);
 	return 0;
 }

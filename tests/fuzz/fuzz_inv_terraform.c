@@ -20,33 +20,13 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fuzz-inventory.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-fuzz_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nx_err err;
-	struct inventory inv;
-	struct fleet f;
-
-	inv_init(&inv);
-	inv.warn = fuzz_quiet;
-	if (inv_parse(&inv, "terraform:fuzz.tfstate", (const char *)data, size,
-	    &err) == 0 && inv_finish(&inv, &err) == 0) {
-		fleet_init(&f);
-		if (inv_to_fleet(&inv, &f, NULL, &err) == 0 &&
-		    f.nnodes != inv.nhosts)
-			abort();
-		fleet_free(&f);
-	}
-	inv_free(&inv);
+	fuzz_inventory("terraform:fuzz.tfstate", data, size);
 	return 0;
 }
