@@ -1159,3 +1159,48 @@ checkdef_apply_result(struct engine *e, struct check *c,
 	mon_apply_result(e, c, &r);
 	free(buf);
 }
+
+/* checks.define as a configuration key (engine/config.c's cfg_keys[]). */
+static int
+cd_cfg_parse(struct nx_config *cfg, const char *file, const char *text,
+    size_t len, const json_t *v, struct nx_err *err)
+{
+	struct nx_checkdef *defs;
+	size_t n;
+
+	if (checkdefs_parse(file, text, len, v, &defs, &n, err) != 0)
+		return -1;
+	checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
+	cfg->checks.defs = defs;
+	cfg->checks.ndefs = n;
+	return 0;
+}
+
+static void
+cd_cfg_free(struct nx_config *cfg)
+{
+	checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
+	cfg->checks.defs = NULL;
+	cfg->checks.ndefs = 0;
+}
+
+static void
+cd_cfg_clone(struct nx_config *dst, const struct nx_config *src)
+{
+	dst->checks.defs = checkdefs_clone(src->checks.defs,
+	    src->checks.ndefs);
+	dst->checks.ndefs = src->checks.ndefs;
+}
+
+static json_t *
+cd_cfg_to_json(const struct nx_config *cfg)
+{
+	return checkdefs_to_json(cfg->checks.defs, cfg->checks.ndefs);
+}
+
+const struct cfg_custom checkdefs_config = {
+	.parse = cd_cfg_parse,
+	.free = cd_cfg_free,
+	.clone = cd_cfg_clone,
+	.to_json = cd_cfg_to_json,
+};

@@ -48,8 +48,7 @@ enum cfg_type {
 	CFG_INT,                /* unsigned integer field of `size` bytes */
 	CFG_DURATION,           /* milliseconds in an unsigned integer field */
 	CFG_NAME,               /* char *, [A-Za-z0-9_-]{1,max} */
-	CFG_CHECKDEFS,          /* checks.define: struct nx_checkdef array
-				 * (checks-config.c); the count follows it */
+	CFG_CUSTOM,             /* parsed by its module: cfg_key.custom */
 };
 
 struct cfg_key {
@@ -61,6 +60,7 @@ struct cfg_key {
 	const char *def_name;   /* default of NAME */
 	size_t offset, size;    /* the field in struct nx_config */
 	const char *help;
+	const struct cfg_custom *custom;        /* CFG_CUSTOM */
 };
 
 #define CFG_FIELD(f) \
@@ -70,60 +70,61 @@ struct cfg_key {
  * show` prints them. */
 static const struct cfg_key cfg_keys[] = {
 	{ "demo", "enabled", CFG_BOOL, 0, 1, 1, NULL, CFG_FIELD(demo.enabled),
-	  "add the simulated demo fleet" },
+	  "add the simulated demo fleet", NULL },
 	{ "demo", "nodes", CFG_INT, 0, 10000000, 5000, NULL,
-	  CFG_FIELD(demo.nodes), "number of simulated nodes" },
+	  CFG_FIELD(demo.nodes), "number of simulated nodes", NULL },
 	{ "demo", "seed", CFG_INT, 0, INT64_MAX, 1, NULL, CFG_FIELD(demo.seed),
-	  "seed of the simulation (same seed, same fleet)" },
+	  "seed of the simulation (same seed, same fleet)", NULL },
 	{ "demo", "local", CFG_BOOL, 0, 1, 1, NULL, CFG_FIELD(demo.local),
-	  "add this machine as one real node" },
+	  "add this machine as one real node", NULL },
 
 	{ "checks", "interval", CFG_DURATION, 100, 7 * CFG_DAY, 30 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.interval_ms),
-	  "default time between two checks in a steady state" },
+	  "default time between two checks in a steady state", NULL },
 	{ "checks", "retry_interval", CFG_DURATION, 100, 7 * CFG_DAY,
 	  10 * CFG_SECOND, NULL, CFG_FIELD(checks.retry_ms),
-	  "default time between checks while a problem is SOFT" },
+	  "default time between checks while a problem is SOFT", NULL },
 	{ "checks", "max_attempts", CFG_INT, 1, 100, 3, NULL,
 	  CFG_FIELD(checks.max_attempts),
-	  "default non-OK results in a row before a state is HARD" },
+	  "default non-OK results in a row before a state is HARD", NULL },
 	{ "checks", "timeout", CFG_DURATION, 100, CFG_HOUR, 10 * CFG_SECOND,
 	  NULL, CFG_FIELD(checks.timeout_ms),
-	  "default time a check may run before it is stopped (CRITICAL)" },
+	  "default time a check may run before it is stopped (CRITICAL)", NULL },
 	{ "checks", "max_concurrent", CFG_INT, 1, 100000, 512, NULL,
 	  CFG_FIELD(checks.max_concurrent),
-	  "most checks running at once; the rest wait their turn" },
+	  "most checks running at once; the rest wait their turn", NULL },
 	{ "checks", "flap_low_threshold", CFG_INT, 1, 100, 20, NULL,
 	  CFG_FIELD(checks.flap_low),
-	  "% of state changes below which a flapping check stops flapping" },
+	  "% of state changes below which a flapping check stops flapping", NULL },
 	{ "checks", "flap_high_threshold", CFG_INT, 0, 100, 30, NULL,
 	  CFG_FIELD(checks.flap_high),
-	  "% of state changes above which a check is flapping" },
+	  "% of state changes above which a check is flapping", NULL },
 	{ "checks", "timeout_state", CFG_NAME, 1, 16, 0, "critical",
 	  CFG_FIELD(checks.timeout_state),
-	  "state of a check that timed out: critical, warning, unknown or ok" },
-	{ "checks", "define", CFG_CHECKDEFS, 0, 0, 0, NULL,
+	  "state of a check that timed out: critical, warning, unknown or ok", NULL },
+	{ "checks", "define", CFG_CUSTOM, 0, 0, 0, NULL,
 	  CFG_FIELD(checks.defs),
-	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))" },
+	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))",
+	  &checkdefs_config },
 
 	{ "console", "fps", CFG_INT, 1, 60, 10, NULL, CFG_FIELD(console.fps),
-	  "most frames the console draws per second" },
+	  "most frames the console draws per second", NULL },
 	{ "console", "theme", CFG_NAME, 1, 64, 0, "default",
-	  CFG_FIELD(console.theme), "colour theme by name" },
+	  CFG_FIELD(console.theme), "colour theme by name", NULL },
 
 	{ "store", "event_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  7 * CFG_DAY, NULL, CFG_FIELD(store.event_retention_ms),
 	  "events older than this are deleted (never those after the last "
-	  "snapshot); 0 keeps all" },
+	  "snapshot); 0 keeps all", NULL },
 	{ "store", "metric_raw_retention", CFG_DURATION, 0, 365 * CFG_DAY,
 	  CFG_HOUR, NULL, CFG_FIELD(store.metric_raw_ms),
-	  "raw metric samples kept this long; 0 keeps all" },
+	  "raw metric samples kept this long; 0 keeps all", NULL },
 	{ "store", "metric_1m_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  CFG_DAY, NULL, CFG_FIELD(store.metric_1m_ms),
-	  "1-minute metric averages (with min and max) kept this long" },
+	  "1-minute metric averages (with min and max) kept this long", NULL },
 	{ "store", "metric_1h_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  30 * CFG_DAY, NULL, CFG_FIELD(store.metric_1h_ms),
-	  "1-hour metric averages (with min and max) kept this long" },
+	  "1-hour metric averages (with min and max) kept this long", NULL },
 };
 
 /* What one load is working on: the text and where errors go. */
@@ -247,8 +248,8 @@ config_defaults(struct nx_config *cfg)
 		case CFG_NAME:
 			*cfg_name_field(cfg, k) = xstrdup(k->def_name);
 			break;
-		case CFG_CHECKDEFS:
-			break;          /* none */
+		case CFG_CUSTOM:
+			break;          /* none: the module's fields stay zero */
 		}
 	}
 }
@@ -262,8 +263,9 @@ config_free(struct nx_config *cfg)
 	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
 		if (cfg_keys[i].type == CFG_NAME)
 			free(*cfg_name_field(cfg, &cfg_keys[i]));
+		else if (cfg_keys[i].type == CFG_CUSTOM)
+			cfg_keys[i].custom->free(cfg);
 	}
-	checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
 	free(cfg->path);
 	for (i = 0; i < cfg->ninventories; i++)
 		free(cfg->inventories[i]);
@@ -284,12 +286,12 @@ cfg_clone(struct nx_config *dst, const struct nx_config *src)
 	    NULL;
 	for (i = 0; i < src->ninventories; i++)
 		dst->inventories[i] = xstrdup(src->inventories[i]);
-	dst->checks.defs = checkdefs_clone(src->checks.defs,
-	    src->checks.ndefs);
 	for (i = 0; i < NX_ARRAY_LEN(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 		const char *v;
 
+		if (k->type == CFG_CUSTOM)
+			k->custom->clone(dst, src);
 		if (k->type != CFG_NAME)
 			continue;
 		v = cfg_fetch_name(src, k);
@@ -767,18 +769,9 @@ cfg_set(struct cfg_ctx *ctx, const struct cfg_key *k, const json_t *v,
 		free(*cfg_name_field(cfg, k));
 		*cfg_name_field(cfg, k) = xstrdup(json_string_value(v));
 		return 0;
-	case CFG_CHECKDEFS: {
-		struct nx_checkdef *defs;
-		size_t n;
-
-		if (checkdefs_parse(ctx->name, ctx->text, ctx->len, v, &defs,
-		    &n, ctx->err) != 0)
-			return -1;
-		checkdefs_free(cfg->checks.defs, cfg->checks.ndefs);
-		cfg->checks.defs = defs;
-		cfg->checks.ndefs = n;
-		return 0;
-	}
+	case CFG_CUSTOM:
+		return k->custom->parse(cfg, ctx->name, ctx->text, ctx->len, v,
+		    ctx->err);
 	}
 	return 0;
 }
@@ -1170,9 +1163,8 @@ config_to_json(const struct nx_config *cfg)
 			v = cfg_fetch_name(cfg, k) != NULL ?
 			    json_string(cfg_fetch_name(cfg, k)) : json_null();
 			break;
-		case CFG_CHECKDEFS:
-			v = checkdefs_to_json(cfg->checks.defs,
-			    cfg->checks.ndefs);
+		case CFG_CUSTOM:
+			v = k->custom->to_json(cfg);
 			break;
 		}
 		json_object_set_new(sec, k->key, v);

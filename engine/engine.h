@@ -588,6 +588,22 @@ double mon_flap_percent(uint32_t ring);
 void mon_latency_add(struct nx_latency *, double ms);
 double mon_latency_quantile(const struct nx_latency *, double);
 
+/*
+ * A configuration key whose value its own module parses (checks.define,
+ * actions.define, ...): a const ops entry named by the key's row in
+ * config.c's cfg_keys[].  parse replaces the key's current value in cfg;
+ * free, clone and to_json work on the fields of struct nx_config that the
+ * module owns (free leaves them zero; clone deep-copies into dst, whose
+ * fields hold src's pointers until then).
+ */
+struct cfg_custom {
+	int (*parse)(struct nx_config *, const char *file, const char *text,
+	    size_t len, const json_t *value, struct nx_err *);
+	void (*free)(struct nx_config *);
+	void (*clone)(struct nx_config *dst, const struct nx_config *src);
+	json_t *(*to_json)(const struct nx_config *);
+};
+
 /* config.c */
 void config_defaults(struct nx_config *);
 int config_load(struct nx_config *, const char *path, struct nx_err *);
@@ -654,6 +670,7 @@ int checkdefs_parse(const char *file, const char *text, size_t len,
     const json_t *define, struct nx_checkdef **defs, size_t *n,
     struct nx_err *);
 void checkdefs_free(struct nx_checkdef *, size_t);
+extern const struct cfg_custom checkdefs_config;
 struct nx_checkdef *checkdefs_clone(const struct nx_checkdef *, size_t);
 json_t *checkdefs_to_json(const struct nx_checkdef *, size_t);
 int checks_config_apply(struct engine *, struct nx_err *);
