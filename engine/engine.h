@@ -277,6 +277,9 @@ enum nx_event_kind {
 	NX_EV_CONFIG,           /* configuration loaded or changed */
 	NX_EV_ACK,              /* an acknowledgement was set (state 1) or removed (0) */
 	NX_EV_DOWNTIME,         /* a downtime started (state 1) or ended (0) */
+	NX_EV_JOB,              /* a job changed state (act.h; text: summary) */
+	NX_EV_RULE,             /* a remediation rule's state changed on a node
+				 * (breaker opened or reset, proposal made) */
 	NX_EV__COUNT
 };
 
@@ -337,7 +340,8 @@ struct bus {
  *  stop       stop sampling; close handles.
  *  sample     refresh metrics of every node it owns, now (batch rounds).
  */
-#define NX_PROVIDER_VERSION 1
+#define NX_PROVIDER_VERSION 2
+struct provider_action;         /* act.h */
 struct provider {
 	int version;
 	const char *name;
@@ -346,6 +350,9 @@ struct provider {
 	int (*start)(struct engine *);
 	void (*stop)(struct engine *);
 	void (*sample)(struct engine *, nx_time now);
+	/* What it can do to its nodes: reboot, stop, start... (act.h) */
+	const struct provider_action *actions;
+	size_t nactions;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -381,6 +388,11 @@ struct nx_config {
 		uint64_t metric_1m_ms;          /* store.metric_1m_retention */
 		uint64_t metric_1h_ms;          /* store.metric_1h_retention */
 	} store;
+	/* Acting on the fleet (act.h); each owned by its module's cfg_custom. */
+	struct nx_roles *roles;         /* roles (role.c); NULL = not configured */
+	struct nx_action *actions;      /* actions.define (action.c) */
+	size_t nactions;
+	struct nx_remed *remed;         /* remediation (remed.c); NULL = none */
 	char **inventories;     /* inventory files, loaded in order; owned */
 	size_t ninventories;
 	/*
@@ -465,6 +477,7 @@ struct engine {
 	uint64_t results;       /* total results applied */
 	struct nx_monitor mon;  /* monitor.c */
 	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
+	struct act *act;        /* jobs, audit ring, rule state (act.h); owned */
 };
 
 /* xmalloc.c */

@@ -20,6 +20,8 @@ static const char *const event_kind_names[] = {
 	[NX_EV_CONFIG] = "config",
 	[NX_EV_ACK] = "ack",
 	[NX_EV_DOWNTIME] = "downtime",
+	[NX_EV_JOB] = "job",
+	[NX_EV_RULE] = "rule",
 };
 
 /*
