@@ -320,6 +320,10 @@ typedef int (*act_audit_fn)(void *arg, const struct nx_audit_entry *,
     struct nx_err *);
 void act_set_audit(struct engine *, act_audit_fn, void *arg);
 size_t act_audit_count(const struct engine *);
+/* Writes one audit row (to the sink and the ring) for anything the engine
+ * itself decides: a rule's breaker, a refused host key.  args may be NULL. */
+void act_audit(struct engine *, const struct nx_actor *, const char *action,
+    const char *target, const json_t *args, const char *result);
 const struct nx_audit_entry *act_audit_at(const struct engine *, size_t i);
 
 int api_ack(struct engine *, const struct nx_actor *, uint32_t node,
