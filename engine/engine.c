@@ -45,6 +45,8 @@ engine_free(struct engine *e)
 	e->sched = NULL;
 	bus_free(&e->bus);
 	fleet_free(&e->fleet);
+	/* After the fleet: its checks have abandoned their SSH execs. */
+	ssh_engine_pool_close(e);
 }
 
 /*
