@@ -947,6 +947,10 @@ int snap_proj_apply(struct snap_proj *, const struct store_event_row *);
 int snap_proj_load_node(struct snap_proj *, struct sqlite3 *, const char *node,
     struct nx_err *);
 int snap_proj_load(struct snap_proj *, struct sqlite3 *, struct nx_err *);
+struct snap_reader;
+int snap_reader_load_node(struct snap_reader **, struct sqlite3 *,
+    const char *node, struct snap_proj *, struct nx_err *);
+void snap_reader_free(struct snap_reader *);
 void snap_proj_restore(const struct snap_proj *, struct engine *,
     struct snap_restore_stats *);
 uint64_t snap_proj_digest(const struct snap_proj *);
