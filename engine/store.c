@@ -2108,6 +2108,24 @@ store_node_state(struct store *s, const char *node, struct snap_proj *p,
 	return snap_reader_load_node(&s->node_reader, s->rdb, node, p, err);
 }
 
+/*
+ * The head of the audit chain (seq 0 and zeros when empty), read on the
+ * reader connection: one primary-key lookup.  Returns 0 or -1 with err.
+ */
+int
+store_audit_head(struct store *s, uint64_t *seq,
+    char hex[2 * AUDIT_HASH_LEN + 1], struct nx_err *err)
+{
+	int rc;
+
+	if ((rc = audit_read_head(s->rdb, seq, hex)) != SQLITE_OK) {
+		store_sql_err(err, s->path, s->rdb, rc, "reading the audit head",
+		    s->opts.busy_timeout_ms);
+		return -1;
+	}
+	return 0;
+}
+
 /* Rows in dead_letters, or -1 (a file without the table, a read error). */
 int64_t
 store_dead_letter_count(struct store *s)
