@@ -3,6 +3,13 @@
  * audit chain of a state store, or print its head for safekeeping.  Both
  * open the file read-only and never create it.
  *
+ *	audit head [--format text|json] [--syslog] [--output FILE]
+ *	audit verify [--head SEQ:HASH | HASH | JSON-LINE]
+ *
+ * `head` prints the head; --syslog also sends it to syslog (LOG_AUTH,
+ * tag nexusctl-audit), --output appends the line to FILE (atomically,
+ * fsynced), so it can be anchored outside the machine.
+ *
  * Exit statuses: 0 intact (or head printed); 1 the chain is broken (the
  * first broken row is named); 78 no such state file; 65 a file that is not
  * a nexusctl store, is corrupt or newer; 70 anything else; 64 usage.
@@ -16,6 +23,17 @@
 
 enum {
 	AUDIT_OPT_HEAD = CLI_OPT__CMD,
+	AUDIT_OPT_SYSLOG,
+	AUDIT_OPT_OUTPUT,
+};
+
+static const char *const audit_formats[] = { "text", "json", NULL };
+
+/* What `audit head` was asked to do with the head. */
+struct audit_head_opts {
+	enum audit_head_format fmt;
+	bool syslog;
+	const char *output;             /* append to this file, or NULL */
 };
 
 static int
@@ -35,22 +53,56 @@ audit_fail_status(enum store_fail fail)
 	}
 }
 
+/*
+ * `audit head`: reads the head of the chain in path, prints it in o->fmt,
+ * and anchors it (syslog, --output) as asked.  Returns the exit status.
+ */
+static int
+audit_cmd_head(const char *path, const struct audit_head_opts *o)
+{
+	struct nx_err err = { { 0 } };
+	char hex[2 * AUDIT_HASH_LEN + 1], *line;
+	enum store_fail fail;
+	uint64_t seq;
+	int status = 0;
+
+	if (audit_head(path, &seq, hex, &fail, &err) != 0) {
+		fprintf(stderr, "nexusctl: audit: %s\n", err.msg);
+		return audit_fail_status(fail);
+	}
+	line = audit_head_line(o->fmt, path, seq, hex, nx_wallclock());
+	fputs(line, stdout);
+	if (o->output != NULL && audit_head_append(o->output, line,
+	    &err) != 0) {
+		fprintf(stderr, "nexusctl: audit: --output %s\n", err.msg);
+		status = NX_EXIT_CANTCREAT;
+	}
+	if (o->syslog)
+		audit_head_syslog(path, seq, hex);
+	free(line);
+	return status;
+}
+
 int
 cmd_audit_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		{ "head", required_argument, NULL, AUDIT_OPT_HEAD },
+		{ "format", required_argument, NULL, CLI_OPT_FORMAT },
+		{ "syslog", no_argument, NULL, AUDIT_OPT_SYSLOG },
+		{ "output", required_argument, NULL, AUDIT_OPT_OUTPUT },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct audit_head_opts ho = { AUDIT_HEAD_TEXT, false, NULL };
+	bool head_opts = false;
+	int choice, rc;
 	const struct cmd_entry *cmd = cli_cmd_find("audit");
 	struct audit_verify_result r;
 	struct nx_err err = { { 0 } };
 	struct cli_common co;
 	const char *state = NULL, *head = NULL, *sub;
-	char *path, hex[2 * AUDIT_HASH_LEN + 1];
-	enum store_fail fail;
-	uint64_t seq;
+	char *path;
 	int opt, status = 0;
 
 	cli_common_init(&co, argv);
@@ -60,6 +112,18 @@ cmd_audit_exec(int argc, char **argv)
 			return status;
 		if (opt == AUDIT_OPT_HEAD)
 			head = optarg;
+		else if (opt == CLI_OPT_FORMAT) {
+			if ((rc = cli_choice(cmd, "format", optarg,
+			    audit_formats, &choice)) >= 0)
+				return rc;
+			ho.fmt = (enum audit_head_format)choice;
+			head_opts = true;
+		} else if (opt == AUDIT_OPT_SYSLOG)
+			ho.syslog = head_opts = true;
+		else if (opt == AUDIT_OPT_OUTPUT) {
+			ho.output = optarg;
+			head_opts = true;
+		}
 	}
 	if (optind >= argc)
 		return cli_usage_error(cmd, "verify or head?");
@@ -73,14 +137,13 @@ cmd_audit_exec(int argc, char **argv)
 	state = co.state_path;
 	if (head != NULL && strcmp(sub, "verify") != 0)
 		return cli_usage_error(cmd, "--head goes with verify");
+	if (head_opts && strcmp(sub, "head") != 0)
+		return cli_usage_error(cmd, "--format, --syslog and --output go "
+		    "with head");
 
 	path = state != NULL ? xstrdup(state) : store_default_path();
 	if (strcmp(sub, "head") == 0) {
-		if (audit_head(path, &seq, hex, &fail, &err) != 0) {
-			fprintf(stderr, "nexusctl: audit: %s\n", err.msg);
-			status = audit_fail_status(fail);
-		} else
-			printf("%llu:%s\n", (unsigned long long)seq, hex);
+		status = audit_cmd_head(path, &ho);
 		goto out;
 	}
 	switch (audit_verify(path, head, &r, &err)) {
