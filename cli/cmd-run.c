@@ -263,18 +263,18 @@ run_is_input(const char *s)
 	return true;
 }
 
-/* Adds NAME=VALUE to the inputs object; -1 when malformed. */
+/* Adds NAME=VALUE to the inputs object; -1 when malformed or not UTF-8. */
 static int
 run_add_input(json_t *inputs, const char *s)
 {
 	const char *eq = strchr(s, '=');
+	json_t *v;
 	char *name;
 
-	if (!run_is_input(s))
-		return -1;
+	if (!run_is_input(s) || (v = json_string(eq + 1)) == NULL)
+		return -1;      /* not NAME=VALUE, or not UTF-8 */
 	name = xstrndup(s, (size_t)(eq - s));
-	json_object_set_new(inputs, name, json_string(eq + 1) != NULL ?
-	    json_string(eq + 1) : json_stringn(eq + 1, strlen(eq + 1)));
+	json_object_set_new(inputs, name, v);
 	free(name);
 	return 0;
 }
@@ -474,8 +474,8 @@ run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
 		break;
 	case OPT_INPUT:
 		if (run_add_input(a->inputs, arg) != 0)
-			return cli_usage_error(cmd, "--input wants NAME=VALUE, "
-			    "not '%s'", arg);
+			return cli_usage_error(cmd, "--input wants NAME=VALUE "
+			    "(UTF-8), not '%s'", arg);
 		break;
 	case OPT_YES:
 		a->yes = true;
@@ -563,7 +563,9 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 				i++;
 				continue;
 			}
-			run_add_input(a->inputs, co->inventories[i]);
+			if (run_add_input(a->inputs, co->inventories[i]) != 0)
+				return cli_usage_error(cmd, "-i %s: the value is "
+				    "not UTF-8", co->inventories[i]);
 			memmove(&co->inventories[i], &co->inventories[i + 1],
 			    (co->ninventories - i - 1) *
 			    sizeof co->inventories[0]);
@@ -572,6 +574,10 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 		if (a->target == NULL)
 			return cli_usage_error(cmd, "run %s: give the nodes "
 			    "with -t TARGET", *action);
+		if (a->fanout_set || a->timeout_set)
+			return cli_usage_error(cmd, "run %s: -f and -u are for "
+			    "commands; an action has its own concurrency and "
+			    "timeout", *action);
 		return -1;
 	}
 	if ((a->target == NULL) == (a->hostlist == NULL))
@@ -711,10 +717,10 @@ cmd_run_exec(int argc, char **argv)
 	/* One command per host: close each session once its host is done, so
 	 * that open connections stay near -f, not the number of hosts. */
 	if (action == NULL || action->kind == NX_ACTION_SSH) {
-		uint32_t tmo = action != NULL && !ra.timeout_set ?
-		    action->timeout_ms : (uint32_t)ra.timeout_s * 1000;
-		long fan = action != NULL && !ra.fanout_set ?
-		    (long)action->concurrency : ra.fanout;
+		uint32_t tmo = action != NULL ? action->timeout_ms :
+		    (uint32_t)ra.timeout_s * 1000;
+		long fan = action != NULL ? (long)action->concurrency :
+		    ra.fanout;
 
 		ra.so.idle_ms = 1;
 		ra.so.connect_ms = tmo;

@@ -359,6 +359,7 @@ test_refused(void **state)
 	struct nx_err err = { { 0 } };
 	struct nx_actor viewer = { "guest", NX_ROLE_BIT(NX_ROLE_VIEWER), "test" };
 	const struct nx_audit_entry *row;
+	json_t *bad;
 	uint32_t id = 0;
 
 	assert_int_equal(api_run(&fx->e, &viewer, "env", fx->nodes, 2, NULL,
@@ -383,8 +384,10 @@ test_refused(void **state)
 	assert_string_equal(err.msg, "refused: user tester has role operator; "
 	    "adhoc needs admin");
 	/* An input failing validation: nothing created, the error audited. */
+	bad = json_pack("{s:s}", "dir", "/tmp; rm -rf /");
 	assert_int_equal(api_run(&fx->e, &fx->op, "overlap", fx->nodes, 1,
-	    json_pack("{s:s}", "dir", "/tmp; rm -rf /"), false, &id, &err), -1);
+	    bad, false, &id, &err), -1);
+	json_decref(bad);
 	assert_non_null(strstr(err.msg, "does not match the pattern"));
 	assert_int_equal(job_count(&fx->e), 0);
 	row = act_audit_at(&fx->e, act_audit_count(&fx->e) - 1);
