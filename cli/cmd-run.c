@@ -380,24 +380,69 @@ run_audit_store(const struct cli_common *co)
 	return s;
 }
 
-/* A node for a -w name the inventory does not know: address = name. */
-static uint32_t
-run_node_for(struct engine *e, const char *name, long port, const char *user)
+/* -l and -p over the node's own user and port. */
+static void
+run_node_override(struct engine *e, uint32_t id, long port, const char *user)
 {
-	struct node *nd = fleet_find_node(&e->fleet, name);
+	struct node *nd = &e->fleet.nodes[id];
 
-	if (nd == NULL) {
-		nd = fleet_add_node(&e->fleet, name, name, &provider_inventory);
-		nd->port = (uint16_t)port;
-		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
-		    user) : NULL;
-		return nd->id;
-	}
 	if (port != 0)
 		nd->port = (uint16_t)port;
 	if (user != NULL)
 		nd->user = strpool_intern(&e->fleet.strings, user);
-	return nd->id;
+}
+
+static const struct fleet *run_sort_fleet;
+
+static int
+run_name_cmp(const void *a, const void *b)
+{
+	return strcmp(run_sort_fleet->nodes[*(const uint32_t *)a].name,
+	    run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+static int
+run_name_find(const void *key, const void *b)
+{
+	return strcmp(key, run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+/*
+ * The nodes of -w names[0..n) into ids: an inventory node by its name
+ * (through a sorted index, not a scan per name), else a new node whose
+ * address is the name.  Returns how many.
+ */
+static size_t
+run_nodes_for(struct engine *e, char **names, size_t n, long port,
+    const char *user, uint32_t *ids)
+{
+	uint32_t loaded = e->fleet.nnodes, *index, i;
+	size_t k;
+
+	index = xcalloc(loaded + 1, sizeof *index);
+	for (i = 0; i < loaded; i++)
+		index[i] = i;
+	run_sort_fleet = &e->fleet;
+	qsort(index, loaded, sizeof *index, run_name_cmp);
+	for (k = 0; k < n; k++) {
+		const uint32_t *hit = bsearch(names[k], index, loaded,
+		    sizeof *index, run_name_find);
+		struct node *nd;
+
+		if (hit != NULL) {
+			ids[k] = *hit;
+			run_node_override(e, ids[k], port, user);
+			continue;
+		}
+		nd = fleet_add_node(&e->fleet, names[k], names[k],
+		    &provider_inventory);
+		nd->port = (uint16_t)port;
+		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
+		    user) : NULL;
+		ids[k] = nd->id;
+	}
+	free(index);
+	return n;
 }
 
 /* What the command line asked for. */
@@ -681,8 +726,7 @@ cmd_run_exec(int argc, char **argv)
 		target_select(t, &e.fleet, &ids, &nids);
 		target_free(t);
 		for (i = 0; i < nids; i++)
-			(void)run_node_for(&e, e.fleet.nodes[ids[i]].name,
-			    ra.port, ra.user);
+			run_node_override(&e, ids[i], ra.port, ra.user);
 	} else {
 		char **names = NULL;
 		size_t n = 0;
@@ -692,9 +736,7 @@ cmd_run_exec(int argc, char **argv)
 			goto out;
 		}
 		ids = xcalloc(n + 1, sizeof *ids);
-		for (i = 0; i < n; i++)
-			ids[nids++] = run_node_for(&e, names[i], ra.port,
-			    ra.user);
+		nids = run_nodes_for(&e, names, n, ra.port, ra.user, ids);
 		range_free(names, n);
 	}
 	if (nids == 0) {
