@@ -711,7 +711,8 @@ cmd_run_exec(int argc, char **argv)
 	if (action_name != NULL) {
 		if ((action = action_find(&e, action_name)) == NULL) {
 			fprintf(stderr, "nexusctl: run: no action \"%s\" "
-			    "(nexusctl run --list)\n", action_name);
+			    "(nexusctl run --list; a command goes after --)\n",
+			    action_name);
 			status = NX_EXIT_USAGE;
 			goto out;
 		}
