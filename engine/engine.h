@@ -403,6 +403,9 @@ struct nx_config {
 	struct nx_action *actions;      /* actions.define (action.c) */
 	size_t nactions;
 	struct nx_remed *remed;         /* remediation (remed.c); NULL = none */
+	/* providers.actions: provider action templates of inventory nodes
+	 * (providers/inv-actions.c); NULL = none */
+	struct nx_pactions *pactions;
 	char **inventories;     /* inventory files, loaded in order; owned */
 	size_t ninventories;
 	/*
@@ -1007,8 +1010,9 @@ const char *audit_break_name(enum audit_break);
 size_t audit_canonical(uint64_t seq, nx_time, const char *const fields[6],
     unsigned char **out);
 
-/* providers/sim.c */
+/* providers/sim.c (provider actions reboot, stop, start: act.h) */
 extern const struct provider provider_sim;
+void sim_set_reboot_ms(struct engine *, uint32_t);
 
 /*
  * providers/local.c: this machine as one real node, sampled from /proc.
@@ -1164,6 +1168,7 @@ void inv_node_apply(struct fleet *, struct node *, struct inv_node *);
 char *inv_file_path(const char *spec);
 void inventory_node_checks(struct engine *, struct node *);
 void inventory_warn_default(void *, const char *);
+bool inv_source_known(const char *name);
 bool inv_valid_name(const char *, const char **why);
 bool inv_valid_address(const char *, const char **why);
 extern const struct provider provider_inventory;

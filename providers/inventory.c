@@ -34,7 +34,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "act.h"
 
 #define INV_FILE_MAX (256u << 20)       /* refuse larger inventory files */
 #define INV_NO_TRANSPORT_INTERVAL_MS 300000
@@ -404,6 +404,19 @@ inv_suffix_in(const char *path, const char *list)
 		}
 		list += n;
 		list += strspn(list, " ");
+	}
+	return false;
+}
+
+/* Whether name is one of the sources (a `name:` prefix). */
+bool
+inv_source_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NX_ARRAY_LEN(inv_sources); i++) {
+		if (strcmp(inv_sources[i].name, name) == 0)
+			return true;
 	}
 	return false;
 }
@@ -1248,4 +1261,6 @@ const struct provider provider_inventory = {
 	.inventory = inventory_inventory,
 	.start = inv_watch_start,
 	.stop = inv_watch_stop,
+	.actions = inventory_actions,
+	.nactions = INV_NACTIONS,
 };
