@@ -121,7 +121,7 @@ pa_known_action(const char *name)
 
 /*
  * providers.actions: an object of sources, each an object of action names
- * and template strings.  Replaces cfg->pactions.  Returns 0, or -1 with
+ * and template strings, or null (none).  Replaces cfg->pactions.  Returns 0, or -1 with
  * err set (cfg unchanged).
  */
 static int
@@ -134,6 +134,11 @@ pa_parse(struct nx_config *cfg, const char *file, const char *text,
 	json_t *acts, *t;
 	char got[64];
 
+	if (json_is_null(value)) {              /* none (what config show prints) */
+		pa_free_all(cfg->pactions);
+		cfg->pactions = NULL;
+		return 0;
+	}
 	if (!json_is_object(value)) {
 		config_describe(value, got, sizeof got);
 		return pa_fail(err, file, text, len, path, "expected an object "
