@@ -84,13 +84,20 @@ pa_fail(struct nx_err *err, const char *file, const char *text, size_t len,
 	    npath > 3 ? "." : "", npath > 3 ? path[3] : "");
 	for (k = npath; k >= 2; k--) {
 		if (text != NULL && jpos_find(text, len, path, k, NULL,
-		    &v) == 0) {
-			nx_err_set(err, "%s:%d:%d: %s: %s", file, v.line,
-			    v.column, where, msg);
-			return -1;
-		}
+		    &v) == 0)
+			break;
 	}
-	nx_err_set(err, "%s: %s: %s", file, where, msg);
+	if (k >= 2)
+		nx_err_set(err, "%s:%d:%d: %s: %s", file, v.line, v.column,
+		    where, msg);
+	else
+		nx_err_set(err, "%s: %s: %s", file, where, msg);
+	/* Messages reach terminals: no control characters from the file. */
+	for (k = 0; err->msg[k] != '\0'; k++) {
+		if ((unsigned char)err->msg[k] < 0x20 ||
+		    (unsigned char)err->msg[k] == 0x7f)
+			err->msg[k] = '?';
+	}
 	return -1;
 }
 
@@ -105,6 +112,20 @@ pa_where(const char *file, const char *text, size_t len,
 		return xstrdup(file);
 	xasprintf(&s, "%s:%d:%d", file, v.line, v.column);
 	return s;
+}
+
+/* A key as config_describe() shows a string: quoted, controls escaped. */
+static void
+pa_describe_key(const char *key, char *buf, size_t len)
+{
+	json_t *j = json_string(key);
+
+	if (j == NULL) {
+		snprintf(buf, len, "(not UTF-8)");
+		return;
+	}
+	config_describe(j, buf, len);
+	json_decref(j);
 }
 
 static bool
@@ -150,9 +171,10 @@ pa_parse(struct nx_config *cfg, const char *file, const char *text,
 		path[2] = src;
 		path[3] = NULL;
 		if (strcmp(src, "inventory") != 0 && !inv_source_known(src)) {
+			pa_describe_key(src, got, sizeof got);
 			pa_fail(err, file, text, len, path, "unknown inventory "
-			    "source \"%s\" (terraform, script, ssh_config, "
-			    "json, yaml, ini or inventory)", src);
+			    "source %s (terraform, script, ssh_config, json, "
+			    "yaml, ini or inventory)", got);
 			goto fail;
 		}
 		if (!json_is_object(acts)) {
@@ -167,9 +189,10 @@ pa_parse(struct nx_config *cfg, const char *file, const char *text,
 
 			path[3] = act;
 			if (!pa_known_action(act)) {
+				pa_describe_key(act, got, sizeof got);
 				pa_fail(err, file, text, len, path, "unknown "
-				    "provider action \"%s\" (reboot, stop or "
-				    "start)", act);
+				    "provider action %s (reboot, stop or start)",
+				    got);
 				goto fail;
 			}
 			if (!json_is_string(t) || json_string_length(t) == 0 ||
