@@ -273,6 +273,7 @@ struct fleet {
 	uint32_t ngroups, groups_cap;
 	uint32_t health_count[NX_H__COUNT];
 	struct strpool strings;
+	uint32_t nremoved;      /* nodes with .removed set (fleet_set_removed) */
 };
 
 /* ---------------------------------------------------------------------- */

@@ -177,10 +177,13 @@ fleet_set_removed(struct fleet *f, struct node *n, bool removed)
 	if (n->removed == removed)
 		return;
 	n->removed = removed;
-	if (removed)
+	if (removed) {
 		f->health_count[n->health]--;
-	else
+		f->nremoved++;
+	} else {
 		f->health_count[n->health]++;
+		f->nremoved--;
+	}
 }
 
 /*

@@ -278,6 +278,7 @@ test_add_remove_change(void **state)
 	free(sel);
 	assert_int_equal(live_count(&fx->e.fleet), 3);
 	assert_int_equal(health_total(&fx->e.fleet), 3);
+	assert_int_equal(fx->e.fleet.nremoved, 1);
 
 	/* web1 unchanged: same id, state kept. */
 	n = node(fx, "web1");
@@ -333,6 +334,7 @@ test_add_remove_change(void **state)
 	assert_false(n->removed);
 	assert_null(node(fx, "web3"));
 	assert_int_equal(fx->e.fleet.nnodes, 4);
+	assert_int_equal(fx->e.fleet.nremoved, 1);
 	assert_int_equal(health_total(&fx->e.fleet), 3);
 	assert_string_equal(var(node(fx, "db1"), "role"), "primary");
 	assert_false(in_group(&fx->e.fleet, node(fx, "db1"), "backup"));
