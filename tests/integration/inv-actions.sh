@@ -82,6 +82,7 @@ else
 	fail "sim batch reboot (rc $rc)"; cat "$TMP/out" "$TMP/err"
 fi
 
+# shellcheck disable=SC2016 # $NOPE$ is a macro, not the shell's
 printf '{"providers": {"actions": {"terraform": {"reboot": "x $NOPE$"}}}}' \
     >"$TMP/bad.json"
 nx config check -c "$TMP/bad.json"
