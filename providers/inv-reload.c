@@ -264,6 +264,7 @@ inv_reload_apply(struct engine *e, struct inventory *inv,
 			changed[nchanged++] = n->id;
 		} else
 			st.kept++;
+		inv_node_clear(&res[h]);        /* early: less memory at peak */
 	}
 	for (h = 0; h < nmine; h++) {
 		struct node *n = &f->nodes[mine[h]];
