@@ -183,6 +183,17 @@ struct provider_action {
 	void (*cancel)(struct engine *, struct job *, uint32_t host); /* optional */
 };
 
+/*
+ * providers/inv-actions.c: reboot, stop and start of inventory nodes as
+ * local commands from providers.actions (see there).
+ */
+#define INV_NACTIONS 3
+struct nx_pactions;             /* owned by struct nx_config */
+extern const struct cfg_custom provider_actions_config;
+extern const struct provider_action inventory_actions[INV_NACTIONS];
+const char *pactions_find(const struct nx_config *, const struct node *,
+    const char *action);
+
 /* ---------------------------------------------------------------------- */
 /* Jobs (job.c)                                                            */
 
@@ -312,6 +323,10 @@ int job_start(struct engine *, struct job *);          /* PROPOSED -> QUEUED */
 void job_cancel(struct engine *, struct job *, const char *reason);
 void job_host_finish(struct engine *, struct job *, uint32_t host,
     const struct job_host_result *);
+/* A provider action that is a local command (job.c's local executor). */
+int job_run_local(struct engine *, struct job *, uint32_t host,
+    const char *command, struct nx_err *);
+void job_run_local_cancel(struct engine *, struct job *, uint32_t host);
 size_t job_coalesce(const struct engine *, const struct job *,
     struct job_group **);
 void job_groups_free(struct job_group *, size_t);

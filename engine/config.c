@@ -112,6 +112,11 @@ static const struct cfg_key cfg_keys[] = {
 	  "actions operators and rules may run: ssh, local and provider "
 	  "definitions (nexusctl.conf(5))", &actions_config },
 
+	{ "providers", "actions", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(pactions), "provider actions of inventory nodes: command "
+	  "templates by source and action (nexusctl.conf(5))",
+	  &provider_actions_config },
+
 	{ "roles", "default", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
 	  "role of a user no role names: viewer (the default), operator, "
 	  "admin or auditor; no roles section: the running user is admin",

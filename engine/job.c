@@ -1560,3 +1560,27 @@ job_to_json(const struct engine *e, const struct job *j)
 	json_object_set_new(o, "results", groups);
 	return o;
 }
+
+/*
+ * For providers whose actions are local commands (providers/inv-actions.c:
+ * a cloud CLI per node): runs `command` for host slot `host` of job j
+ * exactly as the local executor runs an action's command (sh -c on this
+ * machine, its own process group, the job's timeout, output capped) and
+ * calls job_host_finish() when it is done.  The host's command becomes a
+ * copy of it (shown in the job's output).  Returns -1 with err set when
+ * it cannot start.  job_run_local_cancel() is the matching cancel.
+ */
+int
+job_run_local(struct engine *e, struct job *j, uint32_t host,
+    const char *command, struct nx_err *err)
+{
+	free(j->hosts[host].command);
+	j->hosts[host].command = xstrdup(command);
+	return job_local_start(e, j, host, err);
+}
+
+void
+job_run_local_cancel(struct engine *e, struct job *j, uint32_t host)
+{
+	job_local_cancel(e, j, host);
+}

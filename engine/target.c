@@ -1093,7 +1093,7 @@ target_select(const struct nx_target *t, const struct fleet *f,
 	}
 	*ids = xmalloc(sz * sizeof **ids);
 	for (i = 0; i < f->nnodes; i++) {
-		if (in[i])
+		if (in[i] && !f->nodes[i].removed)     /* by a reload */
 			(*ids)[count++] = i;
 	}
 	*n = count;
@@ -1150,6 +1150,8 @@ target_match(const struct nx_target *t, const struct fleet *f,
 	bool any_union = false, in = false;
 	size_t k;
 
+	if (n->removed)                 /* by an inventory reload */
+		return false;
 	for (k = 0; k < t->nterms; k++) {
 		if (t->terms[k].op != OP_UNION)
 			continue;
