@@ -76,11 +76,18 @@ acting_cancel(struct tui *t, void *arg)
 	tui_message(t, false, "cancelled: nothing was changed");
 }
 
-/* Shows why the engine said no: "refused: ..." or "WHAT: ...". */
+/*
+ * Shows why the engine said no in the footer: its refusal as it is
+ * ("refused: user bob has role viewer; ack needs operator or admin"),
+ * any other error as "WHAT: error".
+ */
 void
 acting_refused(struct tui *t, const char *what, const struct nx_err *err)
 {
-	tui_message(t, true, "%s: %s", what, err->msg);
+	if (strncmp(err->msg, "refused: ", 9) == 0)
+		tui_message(t, true, "%s", err->msg);
+	else
+		tui_message(t, true, "%s: %s", what, err->msg);
 }
 
 /*

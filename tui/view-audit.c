@@ -228,13 +228,12 @@ audit_draw(struct tui *t, void *state, WINDOW *w)
 	struct tm tm;
 
 	if (!av->allowed) {
-		char buf[sizeof av->refusal + 64];
+		static const char why[] = "reading the audit log needs the "
+		    "auditor or admin role";
 
-		snprintf(buf, sizeof buf, "refused: %s", av->refusal);
-		tui_print(t, w, 1, 2, -1, t->theme.health[NX_H_CRITICAL], buf,
-		    strlen(buf));
-		tui_print(t, w, 3, 2, -1, t->theme.dim, "reading the audit log "
-		    "needs the auditor or admin role", 54);
+		tui_print(t, w, 1, 2, -1, t->theme.health[NX_H_CRITICAL],
+		    av->refusal, strlen(av->refusal));
+		tui_print(t, w, 3, 2, -1, t->theme.dim, why, strlen(why));
 		return;
 	}
 	audit_draw_chain(t, av, w);
@@ -338,7 +337,7 @@ audit_position(struct tui *t, void *state, char *buf, size_t len)
 const struct view view_audit = {
 	.version = TUI_VIEW_VERSION,
 	.name = "audit",
-	.key = '5',
+	.key = '6',
 	.keys = audit_keys,
 	.nkeys = NX_ARRAY_LEN(audit_keys),
 	.init = audit_view_init,

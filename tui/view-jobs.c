@@ -361,7 +361,8 @@ jobs_draw_detail(struct tui *t, struct jobs_view *jv, WINDOW *w)
 		    h->state == JH_FAILED || h->state == JH_ERROR ?
 		    t->theme.health[NX_H_CRITICAL] : t->theme.colhdr, buf,
 		    strlen(buf));
-		if (h->command != NULL) {
+		/* One host's command; a group's differ by host (the template is above). */
+		if (h->command != NULL && groups[g].nhosts == 1) {
 			snprintf(buf, sizeof buf, "$ %s", h->command);
 			jobs_line(&c, 4, t->theme.dim, buf, strlen(buf));
 		}
@@ -551,7 +552,7 @@ jobs_event(struct tui *t, void *state, const struct event *ev)
 const struct view view_jobs = {
 	.version = TUI_VIEW_VERSION,
 	.name = "jobs",
-	.key = '4',
+	.key = '5',
 	.keys = jobs_keys,
 	.nkeys = NX_ARRAY_LEN(jobs_keys),
 	.init = jobs_view_init,
