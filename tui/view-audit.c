@@ -215,7 +215,7 @@ audit_draw(struct tui *t, void *state, WINDOW *w)
 		int width;
 	} cols[] = {
 		{ "TIME", 8 }, { "WHO", 10 }, { "ROLE", 8 }, { "ACTION", 14 },
-		{ "TARGET", 24 }, { "RESULT", 28 }, { "ARGS", 0 },
+		{ "TARGET", 24 }, { "RESULT", 56 }, { "ARGS", 0 },
 	};
 	struct audit_view *av = state;
 	const struct nx_audit_entry *a;
