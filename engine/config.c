@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "act.h"
 
 /* Larger than any sane configuration; stops `-c /dev/zero` early. */
 #define CFG_MAX_FILE (16 * 1024 * 1024)
@@ -111,6 +112,31 @@ static const struct cfg_key cfg_keys[] = {
 	  "most frames the console draws per second", NULL },
 	{ "console", "theme", CFG_NAME, 1, 64, 0, "default",
 	  CFG_FIELD(console.theme), "colour theme by name", NULL },
+
+	{ "remediation", "enabled", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "run remediation rules at all (doc/remediation.md)",
+	  &remed_enabled_config },
+	{ "remediation", "dry_run", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "every rule's jobs show their commands without running them",
+	  &remed_dry_run_config },
+	{ "remediation", "max_concurrent", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "most remediation jobs running at once, all rules; 0 = no limit",
+	  &remed_max_concurrent_config },
+	{ "remediation", "rate", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "remediation jobs per minute, all rules (token bucket); 0 = no limit",
+	  &remed_rate_config },
+	{ "remediation", "burst", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "jobs the global token bucket can start at once",
+	  &remed_burst_config },
+	{ "remediation", "rules", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(remed),
+	  "remediation rules: trigger, action, mode, guards (nexusctl.conf(5))",
+	  &remediation_config },
 
 	{ "store", "event_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  7 * CFG_DAY, NULL, CFG_FIELD(store.event_retention_ms),

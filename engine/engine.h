@@ -478,6 +478,7 @@ struct engine {
 	struct nx_monitor mon;  /* monitor.c */
 	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
 	struct act *act;        /* jobs, audit ring, rule state (act.h); owned */
+	struct remed *remed;    /* remediation rule state (remed.c); owned */
 };
 
 /* xmalloc.c */
