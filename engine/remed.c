@@ -95,6 +95,13 @@ static const char *const remed_mode_names[] = {
 	[REMED_SUGGEST] = "suggest",
 };
 
+static const char *const remed_state_names[] = {
+	[NX_OK] = "ok",
+	[NX_WARNING] = "warning",
+	[NX_CRITICAL] = "critical",
+	[NX_UNKNOWN] = "unknown",
+};
+
 static const char *const remed_rule_keys[] = {
 	"name", "check", "states", "state_type", "attempt", "target", "output",
 	"action", "inputs", "mode", "concurrency", "rate", "burst", "cooldown",
@@ -107,7 +114,7 @@ struct rc_ctx {
 	const char *text;
 	size_t len;
 	const char *key;        /* the section's key */
-	size_t index;           /* of the rule, when key is "rules" */
+	size_t index;           /* of the rule (key "rules"), or SIZE_MAX */
 	struct nx_err *err;
 };
 
@@ -125,7 +132,8 @@ rc_locate(const struct rc_ctx *ctx, const char *const *sub, size_t nsub,
 	struct jpos k, v;
 	size_t i;
 
-	if (strcmp(ctx->key, "rules") == 0 && nsub + 3 <= JPOS_MAX_DEPTH) {
+	if (strcmp(ctx->key, "rules") == 0 && ctx->index != SIZE_MAX &&
+	    nsub + 3 <= JPOS_MAX_DEPTH) {
 		for (i = 0; i < nsub; i++)
 			path[3 + i] = sub[i];
 		if (nsub > 0 && jpos_find_indexed(ctx->text, ctx->len, path,
@@ -164,7 +172,7 @@ rc_fail(struct rc_ctx *ctx, const char *const *sub, size_t nsub, bool at_key,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (strcmp(ctx->key, "rules") == 0)
+	if (strcmp(ctx->key, "rules") == 0 && ctx->index != SIZE_MAX)
 		w = snprintf(where, sizeof where, "remediation.rules[%zu]",
 		    ctx->index);
 	else
@@ -654,7 +662,8 @@ static int
 rc_parse_key(enum rc_key which, struct nx_config *cfg, const char *file,
     const char *text, size_t len, const json_t *v, struct nx_err *err)
 {
-	struct rc_ctx ctx = { file, text, len, rc_key_names[which], 0, err };
+	struct rc_ctx ctx = { file, text, len, rc_key_names[which], SIZE_MAX,
+	    err };
 	struct remed_rule *rules;
 	struct nx_remed *r;
 	char got[64];
@@ -758,7 +767,7 @@ rc_rule_json(const struct remed_rule *r)
 	for (st = NX_WARNING; st <= NX_UNKNOWN; st++) {
 		if (r->states & (1u << st))
 			json_array_append_new(a,
-			    json_string(nx_state_name((enum nx_state)st)));
+			    json_string(remed_state_names[st]));
 	}
 	json_object_set_new(o, "states", a);
 	json_object_set_new(o, "state_type", json_string(r->soft ? "soft" :
