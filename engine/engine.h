@@ -1241,6 +1241,9 @@ void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
 extern const struct provider provider_ssh;     /* providers/ssh.c */
+/* providers/ssh.c: the engine's one pool (sampler, `ssh` checks, jobs). */
+struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
+void ssh_engine_pool_close(struct engine *);
 
 /* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
 struct ssh_config;
