@@ -1396,7 +1396,9 @@ remed_fire(struct remed *rm, struct remed_rt *r, const struct event *ev,
 		return;
 	}
 	if (rn->job != 0) {
-		if ((j = job_find(rm->e, rn->job)) != NULL && !job_final(j)) {
+		/* A suggestion stands until the check recovers. */
+		if ((j = job_find(rm->e, rn->job)) != NULL && (!job_final(j) ||
+		    j->state == JOB_SUGGESTED)) {
 			remed_refuse(rm, r, node, RR_IN_PROGRESS, now);
 			return;
 		}

@@ -761,6 +761,12 @@ proposed(struct fx *f)
 	return f->rule_proposed >= 1;
 }
 
+static bool
+suggestion_gone(struct fx *f)
+{
+	return job_at(&f->e, 0)->state == JOB_CANCELLED;
+}
+
 static void
 test_modes(void **state)
 {
@@ -800,6 +806,10 @@ test_modes(void **state)
 	assert_int_equal(job_at(&f.e, 0)->state, JOB_SUGGESTED);
 	assert_non_null(strstr(job_at(&f.e, 0)->reason, "suggests action fix"));
 	assert_true(fx_flagged(&f, "n01"));
+	/* The check recovers by itself: the suggestion goes. */
+	fx_flag(&f, "n01", false);
+	assert_true(fx_run(&f, 5000, suggestion_gone));
+	assert_int_equal(fx_jobs(&f, 0, 0), 1);
 	fx_close(&f);
 }
 
