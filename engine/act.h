@@ -287,6 +287,9 @@ struct job_spec {
 	uint32_t concurrency;           /* 0: the action's (ad-hoc: 32) */
 	uint32_t timeout_ms;            /* 0: the action's (ad-hoc: 60 s) */
 	uint32_t retry_of;              /* 0, or the job it retries */
+	bool hold;                      /* JOB_QUEUED but not started: the
+					 * caller calls job_start (after its
+					 * audit row) */
 };
 
 /* One block of coalesced output: hosts with identical results. */
@@ -322,6 +325,8 @@ void act_init(struct engine *);         /* engine_init */
 void act_free(struct engine *);         /* engine_free */
 struct ssh_pool;
 void act_set_ssh_pool(struct engine *, struct ssh_pool *);     /* batch */
+void act_set_adhoc_limits(struct engine *, uint32_t concurrency,
+    uint32_t timeout_ms);
 
 /* ---------------------------------------------------------------------- */
 /* Remediation (remed.c)                                                   */
