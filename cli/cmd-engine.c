@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "act.h"
 
 #define ENGINE_STATUS_BYTES 4096
 
@@ -239,6 +240,8 @@ cmd_engine_exec(int argc, char **argv)
 		goto out;
 	}
 	store_subscribe(r.store, &e);
+	/* Rows the engine writes itself (remediation rules) go to the chain. */
+	act_set_audit(&e, act_audit_store, r.store);
 	r.e = &e;
 	engine_open_status(&r);
 	uv_signal_init(&loop, &r.sigint);

@@ -287,6 +287,9 @@ struct job_spec {
 	uint32_t concurrency;           /* 0: the action's (ad-hoc: 32) */
 	uint32_t timeout_ms;            /* 0: the action's (ad-hoc: 60 s) */
 	uint32_t retry_of;              /* 0, or the job it retries */
+	bool hold;                      /* JOB_QUEUED but not started: the
+					 * caller calls job_start (after its
+					 * audit row) */
 };
 
 /* One block of coalesced output: hosts with identical results. */
@@ -322,6 +325,8 @@ void act_init(struct engine *);         /* engine_init */
 void act_free(struct engine *);         /* engine_free */
 struct ssh_pool;
 void act_set_ssh_pool(struct engine *, struct ssh_pool *);     /* batch */
+void act_set_adhoc_limits(struct engine *, uint32_t concurrency,
+    uint32_t timeout_ms);
 
 /* ---------------------------------------------------------------------- */
 /* Remediation (remed.c)                                                   */
@@ -340,7 +345,13 @@ enum remed_mode { REMED_AUTO, REMED_APPROVE, REMED_SUGGEST };
  *        "breaker": { "runs": 3, "window": "30m" }, "dry_run": false } ] }
  */
 struct nx_remed;                /* owned by struct nx_config */
-extern const struct cfg_custom remediation_config;
+extern const struct cfg_custom remediation_config;     /* remediation.rules */
+/* The section's other keys, one config.c row each (they share nx_remed). */
+extern const struct cfg_custom remed_enabled_config;
+extern const struct cfg_custom remed_dry_run_config;
+extern const struct cfg_custom remed_max_concurrent_config;
+extern const struct cfg_custom remed_rate_config;
+extern const struct cfg_custom remed_burst_config;
 int remed_start(struct engine *, struct nx_err *);     /* subscribes to the bus */
 void remed_stop(struct engine *);
 int remed_reset(struct engine *, const char *rule, uint32_t node,

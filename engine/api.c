@@ -245,6 +245,7 @@ api_submit(struct engine *e, const struct nx_actor *actor,
 	struct job_spec spec;
 	enum nx_role role;
 	char *target = api_nodes_target(e, nodes, n), result[64];
+	struct job *j;
 	uint32_t id = 0;
 	int rc = -1;
 
@@ -278,6 +279,7 @@ api_submit(struct engine *e, const struct nx_actor *actor,
 	spec.dry_run = dry_run;
 	spec.rule = NX_NONE;
 	spec.check = NX_NONE;
+	spec.hold = true;       /* audited before anything runs */
 	if (job_submit(e, &spec, &id, err) != 0) {
 		api_fail(e, actor, role, what, target, args, err);
 		goto out;
@@ -287,6 +289,8 @@ api_submit(struct engine *e, const struct nx_actor *actor,
 	api_done(e, actor, role, what, target, args, result);
 	if (job != NULL)
 		*job = id;
+	if ((j = job_find(e, id)) != NULL)
+		job_start(e, j);
 	rc = 0;
 out:
 	free(target);

@@ -478,6 +478,7 @@ struct engine {
 	struct nx_monitor mon;  /* monitor.c */
 	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
 	struct act *act;        /* jobs, audit ring, rule state (act.h); owned */
+	struct remed *remed;    /* remediation rule state (remed.c); owned */
 };
 
 /* xmalloc.c */
@@ -700,6 +701,10 @@ enum nx_state nx_state_worse(enum nx_state, enum nx_state);
 /* providers/check-plugin.c, providers/check-tcp.c */
 extern const struct check_kind check_kind_plugin;
 extern const struct check_kind check_kind_tcp;
+/* providers/check-ssh.c: a command on the node over its SSH session. */
+extern const struct check_kind check_kind_ssh;
+char *check_ssh_command(const struct nx_checkdef *, const struct node *,
+    struct nx_err *);
 #define PLUGIN_OUTPUT_MAX 7936  /* bytes kept; the rest is counted and noted */
 
 /* provider.c */
@@ -1218,6 +1223,8 @@ struct ssh_result {
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated;
 	double duration_ms;             /* from submission */
+	bool started;                   /* the command had been started on the
+					 * host (a timeout: it ran too long) */
 };
 typedef void (*ssh_exec_cb)(void *arg, const struct ssh_result *);
 typedef void (*ssh_data_cb)(void *arg, const char *buf, size_t len);

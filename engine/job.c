@@ -45,6 +45,7 @@ struct act {
 	size_t njobs, cap;
 	uint32_t next_id;
 	struct ssh_pool *ssh;   /* set by act_set_ssh_pool, not owned */
+	uint32_t adhoc_concurrency, adhoc_timeout_ms;   /* 0: 32, 60 s */
 	act_audit_fn audit_fn;
 	void *audit_arg;
 	struct act_row ring[ACT_AUDIT_RECENT];
@@ -189,6 +190,15 @@ void
 act_set_ssh_pool(struct engine *e, struct ssh_pool *pool)
 {
 	e->act->ssh = pool;
+}
+
+/* Fan-out and timeout of ad-hoc jobs (`run -w -f -u`); 0: the defaults. */
+void
+act_set_adhoc_limits(struct engine *e, uint32_t concurrency,
+    uint32_t timeout_ms)
+{
+	e->act->adhoc_concurrency = concurrency;
+	e->act->adhoc_timeout_ms = timeout_ms;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1047,6 +1057,7 @@ job_start(struct engine *e, struct job *j)
 		job_set_state(e, j, JOB_SUCCEEDED);
 		return 0;
 	}
+	uv_update_time(e->loop);
 	job_set_state(e, j, JOB_RUNNING);
 	job_pump(e, j);
 	return 0;
@@ -1185,9 +1196,11 @@ job_submit(struct engine *e, const struct job_spec *spec, uint32_t *id,
 	j->hosts = xcalloc(j->nhosts, sizeof *j->hosts);
 	j->nqueued = j->nhosts;
 	j->concurrency = spec->concurrency != 0 ? spec->concurrency :
-	    a != NULL ? a->concurrency : 32;
+	    a != NULL ? a->concurrency : e->act->adhoc_concurrency != 0 ?
+	    e->act->adhoc_concurrency : 32;
 	j->timeout_ms = spec->timeout_ms != 0 ? spec->timeout_ms :
-	    a != NULL ? a->timeout_ms : 60000;
+	    a != NULL ? a->timeout_ms : e->act->adhoc_timeout_ms != 0 ?
+	    e->act->adhoc_timeout_ms : 60000;
 	j->dry_run = spec->dry_run;
 	j->rule = spec->rule;
 	j->check = spec->check;
@@ -1249,7 +1262,7 @@ job_submit(struct engine *e, const struct job_spec *spec, uint32_t *id,
 		ev.text = text;
 		bus_publish(&e->bus, &ev);
 	}
-	if (j->state == JOB_QUEUED)
+	if (j->state == JOB_QUEUED && !spec->hold)
 		job_start(e, j);
 	return 0;
 }
@@ -1366,6 +1379,8 @@ job_result_cmp(uint32_t ia, uint32_t ib)
 		return c;
 	if (a->truncated != b->truncated)
 		return a->truncated ? 1 : -1;
+	if (a->state == JH_DRY_RUN)     /* a dry run shows the commands */
+		return job_strcmp0(a->command, b->command);
 	return 0;
 }
 

@@ -463,6 +463,7 @@ req_report(struct ssh_req *r, enum ssh_fail fail, const char *error,
 	res.err_len = r->err.len;
 	res.err_truncated = r->err.truncated;
 	res.duration_ms = (double)(uv_now(r->h->pool->loop) - r->submitted);
+	res.started = r->state >= C_READ;
 	r->cb(r->arg, &res);
 }
 
