@@ -111,6 +111,7 @@ cmd_console_exec(int argc, char **argv)
 			goto out;
 		}
 		store_subscribe(store, &e);
+		act_set_audit(&e, act_audit_store, store);
 	}
 	/*
 	 * Who acts from this console: the Unix user running it, with the
@@ -140,6 +141,7 @@ cmd_console_exec(int argc, char **argv)
 		    "to the default state store, so this console did not (give "
 		    "--state FILE to record elsewhere)\n");
 out:
+	act_set_audit(&e, NULL, NULL);
 	if (store_close(store, &err) != 0) {
 		fprintf(stderr, "nexusctl: console: %s\n", err.msg);
 		if (status == 0)
