@@ -23,7 +23,8 @@
 # With --readonly (a viewer) and an Ansible inventory:
 #   - the header says viewer, the footer and the help lack a, d, x and
 #     :run; pressing a and x shows the engine's refusal; the audit view
-#     is refused too
+#     is refused too; each refusal is a row of the store's audit chain
+#     (nexusctl audit list)
 #   - o runs `ssh -p PORT -l USER -- ADDRESS` (a fake ssh first in PATH
 #     that records its argv) and the console comes back, redrawn
 # As an auditor (roles in the configuration): a is refused and the audit
@@ -55,6 +56,7 @@ keys() {
 	sleep 0.2
 }
 
+command -v jq >/dev/null 2>&1 || { echo "SKIP: jq not found"; exit 77; }
 ME=$(id -un)
 mkdir -p "$TMP/bin"
 cat > "$TMP/crit.sh" <<'EOF'
@@ -197,7 +199,8 @@ wait_for 'cancelled' 20 || fail "Esc did not cancel the prompt"
 # --- the audit view -----------------------------------------------------------
 keys 6
 wait_for 'TIME +WHO +ROLE +ACTION +TARGET +RESULT' 20 || fail "6 did not open the audit view"
-wait_for 'chain: (intact|verifying)' 30 || fail "no chain status: $(cap | sed -n 3p)"
+wait_for 'chain: intact, [1-9][0-9]* rows, head [0-9a-f]{16}' 50 ||
+    fail "no chain status: $(cap | sed -n 3p)"
 cap | grep -Eq "$ME +admin +ack +[^ ]+/crit-a +ok +.*\"comment\":\"on it\"" ||
     fail "no audit row for the ack"
 cap | grep -Eq "$ME +admin +downtime +[^ ]+/crit-b +" || fail "no audit row for the downtime"
@@ -206,7 +209,7 @@ quit
 
 # --- --readonly: hidden and refused; the shell-out ------------------------------
 printf '[web]\nweb01 ansible_host=127.0.0.1 ansible_port=2222 ansible_user=deploy\n' > "$TMP/inv.ini"
-start --demo=0 -c "$TMP/config.json" -i "$TMP/inv.ini" --readonly
+start --demo=0 -c "$TMP/config.json" -i "$TMP/inv.ini" --readonly --state "$TMP/ro.db"
 cap | sed -n 1p | grep -Eq "\\[read-only\\] .* $ME \\(viewer\\) " ||
     fail "the header does not say read-only and viewer: $(cap | sed -n 1p)"
 keys 2
@@ -234,6 +237,16 @@ wait_for 'ssh web01: exit 3' 50 || fail "the console did not come back after ssh
 cap | sed -n 1p | grep -q NexusController || fail "no header after the shell-out"
 cap | grep -q 'STATE  *NAME  *ADDRESS' || fail "no table after the shell-out"
 quit
+# The refusals are rows of the store's audit chain.
+"$NEXUSCTL" audit verify --state "$TMP/ro.db" >/dev/null || fail "the read-only console's chain is broken"
+"$NEXUSCTL" audit list --state "$TMP/ro.db" --format json > "$TMP/ro.json" ||
+    fail "audit list failed"
+for what in ack run audit-read; do
+	n=$(jq --arg me "$ME" --arg what "$what" '[.[] | select(.who == $me and
+	    .role == "viewer" and .action == $what and
+	    (.result | startswith("refused: user")))] | length' "$TMP/ro.json")
+	[ "$n" -ge 1 ] || fail "no refused $what row of the viewer in the store"
+done
 
 # --- an auditor sees the refusals in the audit view ------------------------------
 config "\"roles\": { \"default\": \"viewer\", \"auditor\": { \"users\": [\"$ME\"] } }," > "$TMP/auditor.json"
