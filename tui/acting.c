@@ -827,6 +827,129 @@ acting_job(struct tui *t, const char *what, uint32_t job, const char *reason,
 }
 
 /* ---------------------------------------------------------------------- */
+/* Remediation breakers                                                    */
+
+/* One open breaker of the selection: a rule and a node. */
+struct acting_breaker {
+	char *rule;
+	uint32_t node;
+};
+
+struct acting_reset {
+	struct acting_breaker *v;
+	size_t n;
+};
+
+static void
+acting_reset_free(struct acting_reset *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].rule);
+	free(r->v);
+	free(r);
+}
+
+static void
+acting_reset_cancel(struct tui *t, void *arg)
+{
+	acting_reset_free(arg);
+	tui_message(t, false, "cancelled: nothing was changed");
+}
+
+static int
+acting_reset_done(struct tui *t, void *arg, const char *text, size_t item,
+    struct nx_err *err)
+{
+	struct acting_reset *r = arg;
+	struct nx_err e2, first = { { 0 } };
+	size_t i, ok = 0, failed = 0;
+
+	for (i = 0; i < r->n; i++) {
+		if (api_rule_reset(t->e, &t->opts->actor, r->v[i].rule,
+		    r->v[i].node, &e2) == 0)
+			ok++;
+		else if (failed++ == 0)
+			first = e2;
+	}
+	if (failed == 0)
+		tui_message(t, false, "%zu remediation breaker%s reset", ok,
+		    ok == 1 ? "" : "s");
+	else
+		acting_refused(t, "reset", &first);
+	acting_reset_free(r);
+	return 0;
+}
+
+/*
+ * r: the remediation breakers open on the selected nodes (remed_status),
+ * shown in a confirmation (Cancel by default), then reset through the
+ * API (api_rule_reset).  Without the role the engine refuses at once.
+ */
+void
+acting_reset(struct tui *t)
+{
+	struct acting *a = acting_new(t, ACTING_RUN, "reset", false);
+	struct acting_reset *r;
+	json_t *st, *rules, *rule, *open, *o;
+	char **lines = NULL, what[128];
+	size_t i, j, k, n = 0;
+	struct nx_err err;
+
+	if (a == NULL)
+		return;
+	if (!tui_can(t, NX_CAP_APPROVE)) {
+		if (api_rule_reset(t->e, &t->opts->actor, "*", a->nodes[0],
+		    &err) != 0)
+			acting_refused(t, "reset", &err);
+		acting_free(a);
+		return;
+	}
+	r = xcalloc(1, sizeof *r);
+	st = remed_status(t->e);
+	rules = json_object_get(st, "rules");
+	json_array_foreach(rules, i, rule) {
+		open = json_object_get(rule, "open");
+		json_array_foreach(open, j, o) {
+			const char *node = json_string_value(json_object_get(o,
+			    "node"));
+
+			for (k = 0; node != NULL && k < a->nnodes; k++) {
+				if (strcmp(t->e->fleet.nodes[a->nodes[k]].name,
+				    node) != 0)
+					continue;
+				r->v = xreallocarray(r->v, r->n + 1,
+				    sizeof *r->v);
+				r->v[r->n].rule = xstrdup(json_string_value(
+				    json_object_get(rule, "name")));
+				r->v[r->n++].node = a->nodes[k];
+				acting_line(&lines, &n, "rule %s on %s (%lld "
+				    "runs without recovery)",
+				    r->v[r->n - 1].rule, node,
+				    (long long)json_integer_value(
+				    json_object_get(o, "runs")));
+			}
+		}
+	}
+	json_decref(st);
+	acting_nodes_text(t, a, what, sizeof what);
+	acting_free(a);
+	if (r->n == 0) {
+		tui_message(t, true, "reset: no remediation breaker is open on "
+		    "%s", what);
+		acting_reset_free(r);
+		free(lines);
+		return;
+	}
+	acting_line(&lines, &n, "%s", "");
+	acting_line(&lines, &n, "The rules act on these nodes again. Enter on "
+	    "Cancel (the default) changes nothing; Tab, then Enter, resets.");
+	tui_confirm(t, "Reset remediation breakers?", lines, n, "Reset",
+	    acting_reset_done, acting_reset_cancel, r);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Shell-out                                                               */
 
 /*

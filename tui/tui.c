@@ -1002,6 +1002,9 @@ tui_act(struct tui *t, int action)
 	case TUI_ACT_SHELL:
 		acting_shell(t);
 		break;
+	case TUI_ACT_RESET:
+		acting_reset(t);
+		break;
 	default:
 		break;
 	}

@@ -61,6 +61,7 @@ enum {
 	TUI_ACT_DOWNTIME = -11, /* downtime, after duration and comment prompts */
 	TUI_ACT_RUN = -12,      /* the action menu, inputs, confirmation */
 	TUI_ACT_SHELL = -13,    /* ssh to the current node in the foreground */
+	TUI_ACT_RESET = -14,    /* reset open remediation breakers */
 };
 
 /* A key that needs capability c of the actor: hidden and refused without it. */
@@ -373,6 +374,7 @@ void acting_ack(struct tui *, const char *comment);
 void acting_downtime(struct tui *, const char *duration, const char *comment);
 void acting_run(struct tui *, const char *action);
 void acting_shell(struct tui *);
+void acting_reset(struct tui *);
 int acting_job(struct tui *, const char *what, uint32_t job,
     const char *reason, struct nx_err *);
 void acting_job_started(struct tui *, uint32_t job);

@@ -91,6 +91,8 @@ static const struct tui_key fleet_keys[] = {
 	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
 	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
 	  .need = TUI_NEED(NX_CAP_ACTION) },
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
 	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
 	{ .key = 's', .action = FLEET_SORT, .hint = "s/S", .help = "sort" },
 	{ .key = 'S', .action = FLEET_REVERSE, .help = "reverse the order" },

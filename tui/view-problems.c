@@ -76,6 +76,8 @@ static const struct tui_key problems_keys[] = {
 	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
 	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
 	  .need = TUI_NEED(NX_CAP_ACTION) },
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
 	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
 	{ .key = TUI_KEY_ESC, .action = PROB_ESC,
 	  .help = "clear the filter, else back" },

@@ -218,7 +218,7 @@ footer | grep -Eq ' a ack | d downtime | x action ' && fail "acting keys in a vi
 footer | grep -q 'Space mark' || fail "no mark hint in the problems footer"
 keys '?'
 wait_for 'Keys of the problems view' 20 || fail "? did not show the help"
-cap | grep -Eq '^ +[adx] +(ack|downtime|action)' && fail "acting keys in a viewer's help"
+cap | grep -Eq '^ +[adxr] +(ack|downtime|action|reset)' && fail "acting keys in a viewer's help"
 cap | grep -q ':run ACTION' && fail ":run in a viewer's help"
 cap | grep -Eq '^ +Space +mark' || fail "the help lacks Space"
 keys Escape a

@@ -16,6 +16,9 @@
 #     recovered)
 #   - :reject N asks for a reason; the job is rejected and never runs
 #   - the audit view has the approve and reject rows
+# and with an auto rule whose fix does not fix (breaker after 1 run): r on
+# the problem shows the open breaker in a confirmation (Cancel default),
+# Tab Enter resets it through the API, and the audit view has the row.
 #
 set -u
 
@@ -108,5 +111,45 @@ cap | grep -Eq "$ME +admin +reject +$LOCAL +rejected job $OTHER " ||
 cap | grep -Eq " job +$LOCAL +rejected: flaky " || fail "the job's end does not give the reason"
 keys q
 wait_for '^EXIT=0$' 50 || fail "q did not exit 0"
-echo "PASS: approve (proposals in the jobs view, Cancel by default, approve runs, reject with a reason)"
+
+# --- r: an open breaker, reset from the problems view ----------------------
+cat > "$TMP/breaker.json" <<EOF
+{ "demo": { "local": true },
+  "checks": { "interval": "1s", "retry_interval": "1s", "max_attempts": 1, "define": [
+    { "name": "crit-c", "kind": "plugin", "local": true, "command": ["$TMP/crit.sh"] } ] },
+  "actions": { "define": [
+    { "name": "nofix", "kind": "local", "command": "echo \$HOSTNAME\$ >> '$TMP/nofix'" } ] },
+  "remediation": { "rules": [
+    { "name": "fix-c", "check": "^crit-c\$", "action": "nofix", "mode": "auto",
+      "cooldown": "1s", "breaker": { "runs": 1, "window": "30m" } } ] } }
+EOF
+"$NEXUSCTL" config check -c "$TMP/breaker.json" >/dev/null 2>&1 ||
+    fail "the breaker configuration does not load: $("$NEXUSCTL" config check -c "$TMP/breaker.json" 2>&1)"
+new_server "sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' --demo=0 -c '$TMP/breaker.json'"
+wait_for '[0-9]+ nodes' 30 || fail "no node count in the header (breaker)"
+keys 2 / c h e c k : c r i t - c Enter
+wait_for "CRITICAL +[^ ]+ +crit-c " 50 || fail "no crit-c problem"
+keys r
+wait_for 'reset: no remediation breaker is open|Reset remediation breakers\?' 20 ||
+    fail "r did nothing: $(footer)"
+n=0
+while ! cap | grep -q 'Reset remediation breakers?'; do
+	n=$((n + 1))
+	[ "$n" -lt 30 ] || fail "the breaker never opened: $(footer)"
+	sleep 0.5
+	keys r
+done
+cap | grep -Eq "rule fix-c on $LOCAL \(1 runs without recovery\)" || fail "the confirmation does not name the breaker"
+keys Enter
+wait_for 'cancelled: nothing was changed' 20 || fail "Enter on Cancel did not cancel the reset"
+keys r
+wait_for 'Reset remediation breakers\?' 20 || fail "r did not ask again"
+keys Tab Enter
+wait_for '1 remediation breaker reset' 20 || fail "reset: $(footer)"
+keys 6
+wait_for 'TIME +WHO +ROLE +ACTION' 20 || fail "6 did not open the audit view"
+cap | grep -Eq "$ME +admin +rule-reset +fix-c@$LOCAL +ok " || fail "no audit row for the reset"
+keys q
+wait_for '^EXIT=0$' 50 || fail "q did not exit 0 (breaker)"
+echo "PASS: approve (proposals in the jobs view, Cancel by default, approve runs, reject with a reason, breaker reset)"
 exit 0
