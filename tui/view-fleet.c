@@ -80,10 +80,12 @@ static const struct tui_key fleet_keys[] = {
 	{ .key = '\n', .action = FLEET_OPEN },
 	{ .key = KEY_ENTER, .keycode = true, .action = FLEET_OPEN },
 	{ .key = '/', .action = TUI_ACT_FILTER, .hint = "/", .help = "filter" },
+	{ .key = 's', .action = FLEET_SORT, .hint = "s/S", .help = "sort" },
+	{ .key = 'S', .action = FLEET_REVERSE, .help = "reverse the order" },
 	{ .key = ' ', .action = FLEET_MARK_ROW, .hint = "Space",
 	  .help = "mark" },
-	{ .key = 'V', .action = FLEET_RANGE, .hint = "V",
-	  .help = "mark range" },
+	{ .key = 'V', .action = FLEET_RANGE,
+	  .help = "mark from the last marked row to here" },
 	{ .key = 'U', .action = FLEET_UNMARK, .help = "unmark all" },
 	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack",
 	  .need = TUI_NEED(NX_CAP_ACK) },
@@ -94,8 +96,6 @@ static const struct tui_key fleet_keys[] = {
 	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
 	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
 	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
-	{ .key = 's', .action = FLEET_SORT, .hint = "s/S", .help = "sort" },
-	{ .key = 'S', .action = FLEET_REVERSE, .help = "reverse the order" },
 	{ .key = TUI_KEY_ESC, .action = FLEET_ESC,
 	  .help = "clear the filter, else quit" },
 };
