@@ -171,6 +171,18 @@ static const struct cfg_key cfg_keys[] = {
 	{ "store", "metric_1h_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  30 * CFG_DAY, NULL, CFG_FIELD(store.metric_1h_ms),
 	  "1-hour metric averages (with min and max) kept this long", NULL },
+	{ "store", "audit_head_file", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(store.audit_head_file),
+	  "`nexusctl engine` appends the audit chain's head (a JSON line) to "
+	  "this file when it changed; null: never", &audit_head_file_config },
+	{ "store", "audit_head_interval", CFG_DURATION, CFG_SECOND,
+	  30 * CFG_DAY, 5 * CFG_MINUTE, NULL,
+	  CFG_FIELD(store.audit_head_interval_ms),
+	  "how often `nexusctl engine` writes the audit head out", NULL },
+	{ "store", "audit_head_syslog", CFG_BOOL, 0, 1, 0, NULL,
+	  CFG_FIELD(store.audit_head_syslog),
+	  "`nexusctl engine` also writes the audit head to syslog (LOG_AUTH)",
+	  NULL },
 };
 
 /* What one load is working on: the text and where errors go. */

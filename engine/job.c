@@ -207,6 +207,8 @@ act_set_adhoc_limits(struct engine *e, uint32_t concurrency,
 void
 act_set_audit(struct engine *e, act_audit_fn fn, void *arg)
 {
+	if (e->act == NULL)     /* not initialised (an early error) */
+		return;
 	e->act->audit_fn = fn;
 	e->act->audit_arg = arg;
 }
@@ -1248,20 +1250,7 @@ job_submit(struct engine *e, const struct job_spec *spec, uint32_t *id,
 	if (j->state != JOB_QUEUED && j->state != JOB_PROPOSED &&
 	    j->state != JOB_SUGGESTED)
 		j->state = JOB_QUEUED;
-	{
-		struct event ev;
-		char text[256];
-
-		job_summary(j, text, sizeof text);
-		memset(&ev, 0, sizeof ev);
-		ev.time = engine_now(e);
-		ev.kind = NX_EV_JOB;
-		ev.node = j->nhosts == 1 ? j->hosts[0].node : NX_NONE;
-		ev.check = j->check;
-		ev.state = ev.prev_state = (uint8_t)j->state;
-		ev.text = text;
-		bus_publish(&e->bus, &ev);
-	}
+	job_publish(e, j, j->state);    /* created */
 	if (j->state == JOB_QUEUED && !spec->hold)
 		job_start(e, j);
 	return 0;

@@ -348,6 +348,8 @@ role_fail(const char *file, const char *text, size_t len, const char *key,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	found = jpos_find_indexed(text, len, path, index, npath, &k, &v);
+	if (found != 0 && npath > 3)    /* a scalar element: its array */
+		found = jpos_find(text, len, path, 3, &k, &v);
 	if (found != 0 && npath > 2)
 		found = jpos_find(text, len, path, 2, &k, &v);
 	if (found == 0)
