@@ -45,6 +45,9 @@ struct engine_run {
 	double results_per_s;
 	int status_fd;
 	char *status_path;
+	uv_timer_t anchor;              /* store.audit_head_* */
+	const struct nx_config *cfg;
+	uint64_t anchored;              /* seq of the head written last */
 };
 
 static void
@@ -164,6 +167,23 @@ engine_on_tick(uv_timer_t *t)
 	engine_write_status(r, &st);
 }
 
+/* Every store.audit_head_interval, and at stop: anchor the audit head. */
+static void
+engine_anchor_head(struct engine_run *r)
+{
+	struct nx_err err = { { 0 } };
+
+	if (audit_anchor_store(r->store, r->cfg->store.audit_head_file,
+	    r->cfg->store.audit_head_syslog, &r->anchored, &err) < 0)
+		engine_log("warning: audit head: %s", err.msg);
+}
+
+static void
+engine_on_anchor(uv_timer_t *t)
+{
+	engine_anchor_head(t->data);
+}
+
 static void
 engine_on_signal(uv_signal_t *h, int signum)
 {
@@ -248,6 +268,13 @@ cmd_engine_exec(int argc, char **argv)
 	uv_timer_init(&loop, &r.tick);
 	r.tick.data = &r;
 	uv_timer_start(&r.tick, engine_on_tick, 1000, 1000);
+	r.cfg = &cfg;
+	r.anchored = UINT64_MAX;
+	uv_timer_init(&loop, &r.anchor);
+	r.anchor.data = &r;
+	if (cfg.store.audit_head_file != NULL || cfg.store.audit_head_syslog)
+		uv_timer_start(&r.anchor, engine_on_anchor, 0,
+		    cfg.store.audit_head_interval_ms);
 	if (engine_start(&e) != 0) {
 		engine_log("the engine did not start");
 		status = NX_EXIT_SOFTWARE;
@@ -260,11 +287,15 @@ cmd_engine_exec(int argc, char **argv)
 	uv_close((uv_handle_t *)&r.sigint, NULL);
 	uv_close((uv_handle_t *)&r.sigterm, NULL);
 	uv_close((uv_handle_t *)&r.tick, NULL);
+	uv_close((uv_handle_t *)&r.anchor, NULL);
 	engine_stop(&e);
 	store_snapshot(r.store);
 	if (store_flush(r.store, &err) == 0) {
 		store_get_stats(r.store, &st);
 		engine_write_status(&r, &st);
+		if (cfg.store.audit_head_file != NULL ||
+		    cfg.store.audit_head_syslog)
+			engine_anchor_head(&r);
 	}
 out:
 	if (r.store != NULL) {

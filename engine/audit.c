@@ -24,10 +24,17 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -275,18 +282,16 @@ audit_broken(struct audit_verify_result *r, enum audit_break why,
 	va_end(ap);
 }
 
-/* Parses "SEQ:HEX" into seq and hash; -1 if malformed. */
+/* 64 lowercase hex digits into hex (NUL-terminated); -1 if not. */
 static int
-audit_parse_head(const char *s, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1])
+audit_parse_hex(const char *s, char hex[2 * AUDIT_HASH_LEN + 1])
 {
-	char *end;
 	size_t i;
 
-	*seq = strtoull(s, &end, 10);
-	if (end == s || *end != ':' || strlen(end + 1) != 2 * AUDIT_HASH_LEN)
+	if (strlen(s) != 2 * AUDIT_HASH_LEN)
 		return -1;
 	for (i = 0; i < 2 * AUDIT_HASH_LEN; i++) {
-		char c = end[1 + i];
+		char c = s[i];
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return -1;
@@ -294,6 +299,47 @@ audit_parse_head(const char *s, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1])
 	}
 	hex[2 * AUDIT_HASH_LEN] = '\0';
 	return 0;
+}
+
+/*
+ * Parses a head as `audit head` writes it: "SEQ:HEX", the bare HEX (*seq
+ * = 0: any row with that hash), or a JSON anchor line (its "head").
+ * Trailing whitespace is ignored.  Returns -1 if malformed.
+ */
+static int
+audit_parse_head(const char *s, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1])
+{
+	char buf[32 + 2 * AUDIT_HASH_LEN], *end;
+	size_t n;
+	int rc = -1;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '{') {
+		json_t *j = json_loads(s, JSON_DISABLE_EOF_CHECK, NULL);
+		const char *h = json_string_value(json_object_get(j, "head"));
+
+		if (h != NULL && *h != '{')
+			rc = audit_parse_head(h, seq, hex);
+		json_decref(j);
+		return rc;
+	}
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' ||
+	    s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	if (n >= sizeof buf)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strchr(buf, ':') == NULL) {
+		*seq = 0;
+		return audit_parse_hex(buf, hex);
+	}
+	*seq = strtoull(buf, &end, 10);
+	if (end == buf || *end != ':')
+		return -1;
+	return audit_parse_hex(end + 1, hex);
 }
 
 static int
@@ -345,10 +391,14 @@ audit_verify(const char *path, const char *expect_head,
 	if (expect_head != NULL && audit_parse_head(expect_head, &eseq,
 	    mhex) != 0) {
 		r->fail = STORE_FAIL_NONE;
-		nx_err_set(err, "--head wants SEQ:HASH as printed by 'nexusctl "
-		    "audit head', not '%s'", expect_head);
+		nx_err_set(err, "--head wants SEQ:HASH, HASH or a JSON line as "
+		    "printed by 'nexusctl audit head', not '%s'", expect_head);
 		return -1;
 	}
+	/* The head of an empty chain: every chain still reaches it. */
+	if (expect_head != NULL && eseq == 0 &&
+	    strspn(mhex, "0") == 2 * AUDIT_HASH_LEN)
+		found_expected = true;
 	if (store_open_db(path, true, 5000, &db, &r->fail, err) != 0)
 		return -1;
 	if ((rc = sqlite3_prepare_v2(db, "SELECT seq, time, who, role, "
@@ -397,7 +447,10 @@ audit_verify(const char *path, const char *expect_head,
 		r->rows++;
 		r->head_seq = seq;
 		audit_hex(hash, AUDIT_HASH_LEN, r->head_hex);
-		if (expect_head != NULL && seq == eseq) {
+		if (expect_head != NULL && eseq == 0 &&
+		    strcmp(r->head_hex, mhex) == 0)
+			found_expected = true;
+		else if (expect_head != NULL && seq == eseq) {
 			found_expected = true;
 			if (strcmp(r->head_hex, mhex) != 0) {
 				audit_broken(r, AUDIT_HEAD, seq, "row %llu "
@@ -436,6 +489,10 @@ audit_verify(const char *path, const char *expect_head,
 	else if (mrc > 0 && strcmp(hex, r->head_hex) != 0)
 		audit_broken(r, AUDIT_CHANGED, r->head_seq, "row %llu does not "
 		    "match the recorded head", (unsigned long long)r->head_seq);
+	else if (expect_head != NULL && !found_expected && eseq == 0)
+		audit_broken(r, AUDIT_HEAD, r->head_seq, "no row of the chain "
+		    "has the hash given with --head (the chain was truncated "
+		    "before it or rewritten)");
 	else if (expect_head != NULL && !found_expected)
 		audit_broken(r, AUDIT_TRUNCATED, r->head_seq + 1, "row %llu of "
 		    "the given head is missing", (unsigned long long)eseq);
@@ -451,6 +508,35 @@ sqlfail:
 }
 
 /*
+ * The last row of the chain on db (seq 0 and 64 zeros when empty).
+ * Returns SQLITE_OK or the SQLite error code.
+ */
+int
+audit_read_head(sqlite3 *db, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1])
+{
+	unsigned char zero[AUDIT_HASH_LEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	*seq = 0;
+	memset(zero, 0, sizeof zero);
+	audit_hex(zero, AUDIT_HASH_LEN, hex);
+	if ((rc = sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER "
+	    "BY seq DESC LIMIT 1", -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == AUDIT_HASH_LEN)
+			audit_hex(sqlite3_column_blob(st, 1), AUDIT_HASH_LEN,
+			    hex);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
  * The last row of the chain (seq 0 and 64 zeros when empty), read-only.
  * Returns 0, or -1 with err and *fail.
  */
@@ -458,29 +544,12 @@ int
 audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],
     enum store_fail *fail, struct nx_err *err)
 {
-	unsigned char zero[AUDIT_HASH_LEN];
 	sqlite3 *db;
-	sqlite3_stmt *st;
 	int rc;
 
-	*seq = 0;
-	memset(zero, 0, sizeof zero);
-	audit_hex(zero, AUDIT_HASH_LEN, hex);
 	if (store_open_db(path, true, 5000, &db, fail, err) != 0)
 		return -1;
-	if ((rc = sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER "
-	    "BY seq DESC LIMIT 1", -1, &st, NULL)) == SQLITE_OK) {
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			*seq = (uint64_t)sqlite3_column_int64(st, 0);
-			if (sqlite3_column_bytes(st, 1) == AUDIT_HASH_LEN)
-				audit_hex(sqlite3_column_blob(st, 1),
-				    AUDIT_HASH_LEN, hex);
-			rc = SQLITE_OK;
-		} else if (rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-		sqlite3_finalize(st);
-	}
-	if (rc != SQLITE_OK) {
+	if ((rc = audit_read_head(db, seq, hex)) != SQLITE_OK) {
 		*fail = store_fail_of_sqlite(rc);
 		nx_err_set(err, "%s: reading the audit chain: %s", path,
 		    sqlite3_errmsg(db));
@@ -491,3 +560,188 @@ audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],
 	*fail = STORE_FAIL_NONE;
 	return 0;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Anchoring the head outside the file                                     */
+
+/*
+ * The anchor line of a head, with its newline, in a new string the caller
+ * frees: AUDIT_HEAD_TEXT is "SEQ:HEX" (what `audit verify --head` takes),
+ * AUDIT_HEAD_JSON one compact object {"time", "state", "seq", "hash",
+ * "head"} (time ISO 8601 UTC with milliseconds; state the absolute path
+ * of the store when it can be resolved).
+ */
+char *
+audit_head_line(enum audit_head_format fmt, const char *state, uint64_t seq,
+    const char *hex, nx_time now)
+{
+	char head[32 + 2 * AUDIT_HASH_LEN], when[32], full[48], *abs, *line;
+	char *out;
+	struct tm tm;
+	time_t secs = (time_t)(now / 1000);
+	json_t *j;
+
+	snprintf(head, sizeof head, "%llu:%s", (unsigned long long)seq, hex);
+	if (fmt == AUDIT_HEAD_TEXT) {
+		xasprintf(&out, "%s\n", head);
+		return out;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(full, sizeof full, "%s.%03dZ", when, (int)(now % 1000));
+	abs = state != NULL ? realpath(state, NULL) : NULL;
+	j = json_pack("{s:s, s:s?, s:I, s:s, s:s}", "time", full, "state",
+	    abs != NULL ? abs : state, "seq", (json_int_t)seq, "hash", hex,
+	    "head", head);
+	free(abs);
+	line = json_dumps(j, JSON_COMPACT | NX_JSON_FLAGS);
+	json_decref(j);
+	xasprintf(&out, "%s\n", line);
+	free(line);
+	return out;
+}
+
+/*
+ * Appends line to file (created 0600) as one write(2) with O_APPEND under
+ * an exclusive flock, then fsyncs: concurrent writers never interleave
+ * and a crash leaves whole lines.  A short write is undone (ftruncate to
+ * the old size).  Returns 0, or -1 with err.
+ */
+int
+audit_head_append(const char *file, const char *line, struct nx_err *err)
+{
+	size_t len = strlen(line);
+	struct stat sb;
+	ssize_t n;
+	int fd, saved;
+
+	if ((fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) == -1) {
+		nx_err_set(err, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &sb) != 0)
+		goto fail;
+	if ((n = write(fd, line, len)) != (ssize_t)len) {
+		saved = n < 0 ? errno : ENOSPC;
+		if (ftruncate(fd, sb.st_size) != 0) {
+			/* Nothing more to do: the error below is the news. */
+		}
+		errno = saved;
+		goto fail;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	nx_err_set(err, "%s: %s", file, strerror(saved));
+	close(fd);
+	return -1;
+}
+
+/*
+ * Writes the head to syslog: facility LOG_AUTH, priority LOG_NOTICE, tag
+ * "nexusctl-audit", message "audit head SEQ:HEX state=PATH".
+ */
+void
+audit_head_syslog(const char *state, uint64_t seq, const char *hex)
+{
+	openlog("nexusctl-audit", LOG_PID | LOG_NDELAY, LOG_AUTH);
+	syslog(LOG_AUTH | LOG_NOTICE, "audit head %llu:%s state=%s",
+	    (unsigned long long)seq, hex, state != NULL ? state : "-");
+	closelog();
+}
+
+/*
+ * For a running engine: writes the head of s's chain as a JSON line to
+ * file (when not NULL) and to syslog (when use_syslog) if it differs from
+ * *last (the seq written last; UINT64_MAX before the first call), then
+ * sets *last.  Returns 1 written, 0 unchanged, -1 with err (*last is kept,
+ * so the next call tries again).
+ */
+int
+audit_anchor_store(struct store *s, const char *file, bool use_syslog,
+    uint64_t *last, struct nx_err *err)
+{
+	char hex[2 * AUDIT_HASH_LEN + 1], *line;
+	uint64_t seq;
+	int rc = 1;
+
+	if (store_audit_head(s, &seq, hex, err) != 0)
+		return -1;
+	if (seq == *last)
+		return 0;
+	if (file != NULL) {
+		line = audit_head_line(AUDIT_HEAD_JSON, store_path(s), seq, hex,
+		    nx_wallclock());
+		if (audit_head_append(file, line, err) != 0)
+			rc = -1;
+		free(line);
+	}
+	if (use_syslog)
+		audit_head_syslog(store_path(s), seq, hex);
+	if (rc == 1)
+		*last = seq;
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* store.audit_head_file: a path, parsed here (CFG_CUSTOM)                 */
+
+static int
+audit_cfg_parse(struct nx_config *cfg, const char *file, const char *text,
+    size_t len, const json_t *v, struct nx_err *err)
+{
+	static const char *const path[2] = { "store", "audit_head_file" };
+	const char *s = json_string_value(v);
+	struct jpos pos;
+
+	if (json_is_null(v)) {
+		free(cfg->store.audit_head_file);
+		cfg->store.audit_head_file = NULL;
+		return 0;
+	}
+	if (s == NULL || *s == '\0' || strlen(s) > 4096) {
+		if (jpos_find(text, len, path, 2, NULL, &pos) == 0)
+			nx_err_set(err, "%s:%d:%d: store.audit_head_file: "
+			    "expected a file name (string) or null", file,
+			    pos.line, pos.column);
+		else
+			nx_err_set(err, "%s: store.audit_head_file: expected "
+			    "a file name (string) or null", file);
+		return -1;
+	}
+	free(cfg->store.audit_head_file);
+	cfg->store.audit_head_file = xstrdup(s);
+	return 0;
+}
+
+static void
+audit_cfg_free(struct nx_config *cfg)
+{
+	free(cfg->store.audit_head_file);
+	cfg->store.audit_head_file = NULL;
+}
+
+static void
+audit_cfg_clone(struct nx_config *dst, const struct nx_config *src)
+{
+	dst->store.audit_head_file = src->store.audit_head_file != NULL ?
+	    xstrdup(src->store.audit_head_file) : NULL;
+}
+
+static json_t *
+audit_cfg_to_json(const struct nx_config *cfg)
+{
+	return cfg->store.audit_head_file != NULL ?
+	    json_string(cfg->store.audit_head_file) : json_null();
+}
+
+const struct cfg_custom audit_head_file_config = {
+	.parse = audit_cfg_parse,
+	.free = audit_cfg_free,
+	.clone = audit_cfg_clone,
+	.to_json = audit_cfg_to_json,
+};

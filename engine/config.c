@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "act.h"
 
 /* Larger than any sane configuration; stops `-c /dev/zero` early. */
 #define CFG_MAX_FILE (16 * 1024 * 1024)
@@ -107,6 +108,26 @@ static const struct cfg_key cfg_keys[] = {
 	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))",
 	  &checkdefs_config },
 
+	{ "actions", "define", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(actions),
+	  "actions operators and rules may run: ssh, local and provider "
+	  "definitions (nexusctl.conf(5))", &actions_config },
+
+	{ "roles", "default", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "role of a user no role names: viewer (the default), operator, "
+	  "admin or auditor; no roles section: the running user is admin",
+	  &roles_config },
+	{ "roles", "viewer", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may only look", &roles_viewer_config },
+	{ "roles", "operator", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may run actions, ack, downtime, approve",
+	  &roles_operator_config },
+	{ "roles", "admin", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may also run ad-hoc commands and change "
+	  "rules", &roles_admin_config },
+	{ "roles", "auditor", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may read the audit log",
+	  &roles_auditor_config },
+
 	{ "console", "fps", CFG_INT, 1, 60, 10, NULL, CFG_FIELD(console.fps),
 	  "most frames the console draws per second", NULL },
 	{ "console", "theme", CFG_NAME, 1, 64, 0, "default",
@@ -125,6 +146,18 @@ static const struct cfg_key cfg_keys[] = {
 	{ "store", "metric_1h_retention", CFG_DURATION, 0, 3650 * CFG_DAY,
 	  30 * CFG_DAY, NULL, CFG_FIELD(store.metric_1h_ms),
 	  "1-hour metric averages (with min and max) kept this long", NULL },
+	{ "store", "audit_head_file", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(store.audit_head_file),
+	  "`nexusctl engine` appends the audit chain's head (a JSON line) to "
+	  "this file when it changed; null: never", &audit_head_file_config },
+	{ "store", "audit_head_interval", CFG_DURATION, CFG_SECOND,
+	  30 * CFG_DAY, 5 * CFG_MINUTE, NULL,
+	  CFG_FIELD(store.audit_head_interval_ms),
+	  "how often `nexusctl engine` writes the audit head out", NULL },
+	{ "store", "audit_head_syslog", CFG_BOOL, 0, 1, 0, NULL,
+	  CFG_FIELD(store.audit_head_syslog),
+	  "`nexusctl engine` also writes the audit head to syslog (LOG_AUTH)",
+	  NULL },
 };
 
 /* What one load is working on: the text and where errors go. */

@@ -47,6 +47,7 @@ struct nx_err {
 #define NX_EXIT_USAGE 64
 #define NX_EXIT_DATAERR 65
 #define NX_EXIT_SOFTWARE 70
+#define NX_EXIT_CANTCREAT 73             /* an output file cannot be written */
 #define NX_EXIT_CONFIG 78
 
 /*
@@ -387,6 +388,10 @@ struct nx_config {
 		uint64_t metric_raw_ms;         /* store.metric_raw_retention */
 		uint64_t metric_1m_ms;          /* store.metric_1m_retention */
 		uint64_t metric_1h_ms;          /* store.metric_1h_retention */
+		/* store.audit_head_file (audit.c's cfg_custom); owned, or NULL */
+		char *audit_head_file;
+		uint64_t audit_head_interval_ms; /* store.audit_head_interval */
+		bool audit_head_syslog;         /* store.audit_head_syslog */
 	} store;
 	/* Acting on the fleet (act.h); each owned by its module's cfg_custom. */
 	struct nx_roles *roles;         /* roles (role.c); NULL = not configured */
@@ -951,6 +956,10 @@ int snap_proj_apply(struct snap_proj *, const struct store_event_row *);
 int snap_proj_load_node(struct snap_proj *, struct sqlite3 *, const char *node,
     struct nx_err *);
 int snap_proj_load(struct snap_proj *, struct sqlite3 *, struct nx_err *);
+struct snap_reader;
+int snap_reader_load_node(struct snap_reader **, struct sqlite3 *,
+    const char *node, struct snap_proj *, struct nx_err *);
+void snap_reader_free(struct snap_reader *);
 void snap_proj_restore(const struct snap_proj *, struct engine *,
     struct snap_restore_stats *);
 uint64_t snap_proj_digest(const struct snap_proj *);
@@ -995,6 +1004,22 @@ int audit_verify(const char *path, const char *expect_head,
     struct audit_verify_result *, struct nx_err *);
 int audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],
     enum store_fail *, struct nx_err *);
+int audit_read_head(struct sqlite3 *, uint64_t *seq,
+    char hex[2 * AUDIT_HASH_LEN + 1]);
+enum audit_head_format {
+	AUDIT_HEAD_TEXT,                /* SEQ:HEX */
+	AUDIT_HEAD_JSON,                /* {"time","state","seq","hash","head"} */
+};
+char *audit_head_line(enum audit_head_format, const char *state,
+    uint64_t seq, const char *hex, nx_time now);
+int audit_head_append(const char *file, const char *line, struct nx_err *);
+void audit_head_syslog(const char *state, uint64_t seq, const char *hex);
+int audit_anchor_store(struct store *, const char *file, bool use_syslog,
+    uint64_t *last, struct nx_err *);
+/* store.c, on the reader connection */
+int store_audit_head(struct store *, uint64_t *seq,
+    char hex[2 * AUDIT_HASH_LEN + 1], struct nx_err *);
+extern const struct cfg_custom audit_head_file_config;
 const char *audit_break_name(enum audit_break);
 size_t audit_canonical(uint64_t seq, nx_time, const char *const fields[6],
     unsigned char **out);

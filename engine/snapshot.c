@@ -19,6 +19,8 @@
  */
 #include "config.h"
 
+#include <assert.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -523,6 +525,69 @@ static int snap_load(struct snap_proj *, sqlite3 *, const char *,
 	"flap_last, last_check, last_change, last_hard_change, output, " \
 	"ack_type, ack_author, ack_comment, ack_time, ack_expires FROM snapshot"
 
+/*
+ * Reads the rows of a SNAP_SELECT statement into p; returns the last
+ * sqlite3_step code (SQLITE_DONE when all went well).
+ */
+static int
+snap_read_objs(struct snap_proj *p, sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *node = (const char *)sqlite3_column_text(st, 0);
+		const char *check = (const char *)sqlite3_column_text(st, 1);
+		struct snap_obj *o;
+
+		if (node == NULL)
+			continue;
+		o = snap_proj_get(p, node, check != NULL && *check != '\0' ?
+		    check : NULL);
+		o->state = (uint8_t)sqlite3_column_int(st, 2);
+		o->state_type = (uint8_t)sqlite3_column_int(st, 3);
+		o->attempt = (uint8_t)sqlite3_column_int(st, 4);
+		o->last_hard_state = (uint8_t)sqlite3_column_int(st, 5);
+		o->has_result = sqlite3_column_int(st, 6) != 0;
+		o->flapping = sqlite3_column_int(st, 7) != 0;
+		o->flap_ring = (uint32_t)sqlite3_column_int64(st, 8);
+		o->flap_count = (uint8_t)sqlite3_column_int(st, 9);
+		o->flap_last = (uint8_t)sqlite3_column_int(st, 10);
+		o->last_check = sqlite3_column_int64(st, 11);
+		o->last_change = sqlite3_column_int64(st, 12);
+		o->last_hard_change = sqlite3_column_int64(st, 13);
+		o->output = snap_col_text(st, 14);
+		o->ack_type = (uint8_t)sqlite3_column_int(st, 15);
+		o->ack_author = snap_col_text(st, 16);
+		o->ack_comment = snap_col_text(st, 17);
+		o->ack_time = sqlite3_column_int64(st, 18);
+		o->ack_expires = sqlite3_column_int64(st, 19);
+	}
+	return rc;
+}
+
+/*
+ * Replays the rows of a tail statement (seq, time, kind, node, check,
+ * payload in seq order) into p; returns the last sqlite3_step code.
+ */
+static int
+snap_read_tail(struct snap_proj *p, sqlite3_stmt *st)
+{
+	struct store_event_row row;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
+		row.time = sqlite3_column_int64(st, 1);
+		row.kind = (const char *)sqlite3_column_text(st, 2);
+		row.node = (const char *)sqlite3_column_text(st, 3);
+		row.check = (const char *)sqlite3_column_text(st, 4);
+		row.payload = (const char *)sqlite3_column_text(st, 5);
+		if (row.kind != NULL)
+			snap_proj_apply(p, &row);
+	}
+	return rc;
+}
+
 int
 snap_proj_load(struct snap_proj *p, sqlite3 *db, struct nx_err *err)
 {
@@ -541,11 +606,114 @@ snap_proj_load_node(struct snap_proj *p, sqlite3 *db, const char *node,
 	return snap_load(p, db, node, err);
 }
 
+/*
+ * The point read's statements, prepared once per reader connection
+ * (SQLITE_PREPARE_PERSISTENT): parsing and planning four statements cost
+ * as much as the read itself.  Owned by the caller of
+ * snap_reader_load_node, freed with snap_reader_free before the
+ * connection is closed.
+ */
+struct snap_reader {
+	sqlite3 *db;
+	sqlite3_stmt *begin, *commit, *rollback, *meta, *objs, *tail;
+};
+
+void
+snap_reader_free(struct snap_reader *r)
+{
+	if (r == NULL)
+		return;
+	sqlite3_finalize(r->begin);
+	sqlite3_finalize(r->commit);
+	sqlite3_finalize(r->rollback);
+	sqlite3_finalize(r->meta);
+	sqlite3_finalize(r->objs);
+	sqlite3_finalize(r->tail);
+	free(r);
+}
+
+/* Prepares the statements; NULL when the file has no snapshot tables. */
+static struct snap_reader *
+snap_reader_new(sqlite3 *db)
+{
+	static const unsigned fl = SQLITE_PREPARE_PERSISTENT;
+	struct snap_reader *r = xcalloc(1, sizeof *r);
+
+	r->db = db;
+	if (sqlite3_prepare_v3(db, "BEGIN", -1, fl, &r->begin, NULL) ||
+	    sqlite3_prepare_v3(db, "COMMIT", -1, fl, &r->commit, NULL) ||
+	    sqlite3_prepare_v3(db, "ROLLBACK", -1, fl, &r->rollback, NULL) ||
+	    sqlite3_prepare_v3(db, "SELECT (SELECT value FROM meta WHERE key "
+	    "= 'snapshot_seq'), (SELECT value FROM meta WHERE key = "
+	    "'snapshot_time')", -1, fl, &r->meta, NULL) ||
+	    sqlite3_prepare_v3(db, SNAP_SELECT " WHERE node = ?1", -1, fl,
+	    &r->objs, NULL) ||
+	    sqlite3_prepare_v3(db, "SELECT seq, time, kind, node, \"check\", "
+	    "payload FROM events WHERE node = ?2 AND seq > ?1 ORDER BY seq",
+	    -1, fl, &r->tail, NULL)) {
+		snap_reader_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * snap_proj_load_node with the statements cached in *rp (created on the
+ * first call; a file without snapshot tables, schema version 1, takes the
+ * uncached path).  *rp belongs to db and the caller frees it with
+ * snap_reader_free before closing db.  Returns 0 or -1 with err.
+ */
+int
+snap_reader_load_node(struct snap_reader **rp, sqlite3 *db, const char *node,
+    struct snap_proj *p, struct nx_err *err)
+{
+	struct snap_reader *r = *rp;
+	int rc;
+
+	if (r == NULL && (r = *rp = snap_reader_new(db)) == NULL)
+		return snap_load(p, db, node, err);
+	assert(r->db == db);
+	if ((rc = sqlite3_step(r->begin)) != SQLITE_DONE) {
+		sqlite3_reset(r->begin);
+		return snap_load_fail(db, rc, err);
+	}
+	sqlite3_reset(r->begin);
+	if ((rc = sqlite3_step(r->meta)) == SQLITE_ROW) {
+		p->snap_seq = (uint64_t)sqlite3_column_int64(r->meta, 0);
+		p->snap_time = sqlite3_column_int64(r->meta, 1);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(r->meta);
+	p->last_seq = p->snap_seq;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_bind_text(r->objs, 1, node, -1, SQLITE_STATIC);
+	rc = snap_read_objs(p, r->objs);
+	sqlite3_reset(r->objs);
+	sqlite3_clear_bindings(r->objs);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_bind_int64(r->tail, 1, (sqlite3_int64)p->snap_seq);
+	sqlite3_bind_text(r->tail, 2, node, -1, SQLITE_STATIC);
+	rc = snap_read_tail(p, r->tail);
+	sqlite3_reset(r->tail);
+	sqlite3_clear_bindings(r->tail);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_step(r->commit);
+	sqlite3_reset(r->commit);
+	return 0;
+fail:
+	snap_load_fail(db, rc, err);
+	sqlite3_step(r->rollback);
+	sqlite3_reset(r->rollback);
+	return -1;
+}
+
 static int
 snap_load(struct snap_proj *p, sqlite3 *db, const char *only,
     struct nx_err *err)
 {
-	struct store_event_row row;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -579,34 +747,7 @@ snap_load(struct snap_proj *p, sqlite3 *db, const char *only,
 		goto fail;
 	if (only != NULL)
 		sqlite3_bind_text(st, 1, only, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *node = (const char *)sqlite3_column_text(st, 0);
-		const char *check = (const char *)sqlite3_column_text(st, 1);
-		struct snap_obj *o;
-
-		if (node == NULL)
-			continue;
-		o = snap_proj_get(p, node, check != NULL && *check != '\0' ?
-		    check : NULL);
-		o->state = (uint8_t)sqlite3_column_int(st, 2);
-		o->state_type = (uint8_t)sqlite3_column_int(st, 3);
-		o->attempt = (uint8_t)sqlite3_column_int(st, 4);
-		o->last_hard_state = (uint8_t)sqlite3_column_int(st, 5);
-		o->has_result = sqlite3_column_int(st, 6) != 0;
-		o->flapping = sqlite3_column_int(st, 7) != 0;
-		o->flap_ring = (uint32_t)sqlite3_column_int64(st, 8);
-		o->flap_count = (uint8_t)sqlite3_column_int(st, 9);
-		o->flap_last = (uint8_t)sqlite3_column_int(st, 10);
-		o->last_check = sqlite3_column_int64(st, 11);
-		o->last_change = sqlite3_column_int64(st, 12);
-		o->last_hard_change = sqlite3_column_int64(st, 13);
-		o->output = snap_col_text(st, 14);
-		o->ack_type = (uint8_t)sqlite3_column_int(st, 15);
-		o->ack_author = snap_col_text(st, 16);
-		o->ack_comment = snap_col_text(st, 17);
-		o->ack_time = sqlite3_column_int64(st, 18);
-		o->ack_expires = sqlite3_column_int64(st, 19);
-	}
+	rc = snap_read_objs(p, st);
 	if (rc != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
@@ -653,16 +794,7 @@ tail:
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)p->snap_seq);
 	if (only != NULL)
 		sqlite3_bind_text(st, 2, only, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		row.time = sqlite3_column_int64(st, 1);
-		row.kind = (const char *)sqlite3_column_text(st, 2);
-		row.node = (const char *)sqlite3_column_text(st, 3);
-		row.check = (const char *)sqlite3_column_text(st, 4);
-		row.payload = (const char *)sqlite3_column_text(st, 5);
-		if (row.kind != NULL)
-			snap_proj_apply(p, &row);
-	}
+	rc = snap_read_tail(p, st);
 	if (rc != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);

@@ -228,6 +228,7 @@ struct store {
 	struct store_opts opts;
 	sqlite3 *db;                    /* the writer's; writer thread only */
 	sqlite3 *rdb;                   /* readers', caller's thread */
+	struct snap_reader *node_reader; /* store_node_state's, on rdb */
 	sqlite3_stmt *ins_event;
 	sqlite3_stmt *ins_gap;
 	struct engine *e;
@@ -1905,6 +1906,7 @@ store_close(struct store *s, struct nx_err *err)
 	if (s == NULL)
 		return 0;
 	if (s->reader_only) {
+		snap_reader_free(s->node_reader);
 		sqlite3_close(s->rdb);
 		free(s->path);
 		free(s);
@@ -1927,6 +1929,7 @@ store_close(struct store *s, struct nx_err *err)
 	sqlite3_finalize(s->ins_gap);
 	sqlite3_finalize(s->ins_dead);
 	hist_writer_free(s->hist);
+	snap_reader_free(s->node_reader);
 	sqlite3_close(s->rdb);
 	if (sqlite3_close(s->db) != SQLITE_OK && rc == 0) {
 		nx_err_set(err, "%s: close: %s", s->path, sqlite3_errmsg(s->db));
@@ -2095,13 +2098,32 @@ store_metric_series(struct store *s, const char *node, const char *series,
 /*
  * The current state of one node (its snapshot rows and its events after
  * the snapshot) into p (initialised, empty), through the reader
- * connection: a point read, indexed (events_node).
+ * connection: a point read, indexed (events_node), with its statements
+ * prepared once per connection (snap_reader_load_node).
  */
 int
 store_node_state(struct store *s, const char *node, struct snap_proj *p,
     struct nx_err *err)
 {
-	return snap_proj_load_node(p, s->rdb, node, err);
+	return snap_reader_load_node(&s->node_reader, s->rdb, node, p, err);
+}
+
+/*
+ * The head of the audit chain (seq 0 and zeros when empty), read on the
+ * reader connection: one primary-key lookup.  Returns 0 or -1 with err.
+ */
+int
+store_audit_head(struct store *s, uint64_t *seq,
+    char hex[2 * AUDIT_HASH_LEN + 1], struct nx_err *err)
+{
+	int rc;
+
+	if ((rc = audit_read_head(s->rdb, seq, hex)) != SQLITE_OK) {
+		store_sql_err(err, s->path, s->rdb, rc, "reading the audit head",
+		    s->opts.busy_timeout_ms);
+		return -1;
+	}
+	return 0;
 }
 
 /* Rows in dead_letters, or -1 (a file without the table, a read error). */

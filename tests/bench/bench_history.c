@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/resource.h>
 
 #include <ftw.h>
 #include <math.h>
@@ -74,6 +75,8 @@ struct reader {
 	size_t n;
 	size_t objs;
 	int failed;
+	size_t slow;                    /* reads over 1 ms */
+	size_t slow_slept;              /* of which slept (not preempted) */
 	char msg[sizeof(struct nx_err)];
 };
 
@@ -94,14 +97,18 @@ reader_main(void *arg)
 	enum store_fail fail;
 	struct snap_proj p;
 	struct store *s;
+	struct rusage ru;
 	unsigned seed = 7;
 	double t0, c0;
+	long vcsw;
 
 	if ((s = store_open_reader(r->path, &fail, &err)) == NULL) {
 		snprintf(r->msg, sizeof r->msg, "%s", err.msg);
 		r->failed = 1;
 		return NULL;
 	}
+	getrusage(RUSAGE_THREAD, &ru);
+	vcsw = ru.ru_nvcsw;
 	while (!r->stop && r->n < READS_MAX &&
 	    (r->max == 0 || (long)r->n < r->max)) {
 		const char *name = r->f->nodes[rand_r(&seed) %
@@ -117,6 +124,17 @@ reader_main(void *arg)
 			break;
 		}
 		r->cpu[r->n] = (cpu_s() - c0) * 1e3;
+		/*
+		 * A slow read either slept (a voluntary context switch: a
+		 * lock, the busy handler, I/O) or was preempted.
+		 */
+		getrusage(RUSAGE_THREAD, &ru);
+		if ((now_s() - t0) * 1e3 > 1.0) {
+			r->slow++;
+			if (ru.ru_nvcsw != vcsw)
+				r->slow_slept++;
+		}
+		vcsw = ru.ru_nvcsw;
 		r->lat[r->n++] = (now_s() - t0) * 1e3;
 		r->objs += p.nobjs;
 		snap_proj_free(&p);
@@ -133,10 +151,14 @@ reader_report(const char *what, struct reader *r)
 	qsort(r->lat, r->n, sizeof *r->lat, cmp_double);
 	qsort(r->cpu, r->n, sizeof *r->cpu, cmp_double);
 	printf("%s: %zu reads (%.1f objects each), wall p50 %.3f ms, p99 "
-	    "%.3f ms, max %.3f ms; CPU p50 %.3f ms, p99 %.3f ms\n", what,
-	    r->n, (double)r->objs / (double)r->n, r->lat[r->n / 2],
-	    r->lat[(r->n * 99) / 100], r->lat[r->n - 1], r->cpu[r->n / 2],
+	    "%.3f ms, p99.9 %.3f ms, max %.3f ms; CPU p50 %.3f ms, p99 %.3f "
+	    "ms\n", what, r->n, (double)r->objs / (double)r->n,
+	    r->lat[r->n / 2], r->lat[(r->n * 99) / 100],
+	    r->lat[(r->n * 999) / 1000], r->lat[r->n - 1], r->cpu[r->n / 2],
 	    r->cpu[(r->n * 99) / 100]);
+	printf("%s: %zu reads over 1 ms, %zu of them slept (lock, busy "
+	    "handler, I/O), the others were preempted\n", what, r->slow,
+	    r->slow_slept);
 }
 
 static int
@@ -207,13 +229,22 @@ bench_reads(const char *dir, long n)
 		fprintf(stderr, "bench_history: reader: %s\n", r.msg);
 		return -1;
 	}
-	printf("point reads while ingesting: %ld events in %.2f s = %.0f "
-	    "events/s (%llu snapshots)\n", n, secs, (double)n / secs,
-	    (unsigned long long)st.snapshots);
+	{
+		char wal[320];
+		struct stat sb;
+
+		snprintf(wal, sizeof wal, "%s-wal", path);
+		printf("point reads while ingesting: %ld events in %.2f s = "
+		    "%.0f events/s (%llu snapshots, WAL %.1f MiB)\n", n, secs,
+		    (double)n / secs, (unsigned long long)st.snapshots,
+		    stat(wal, &sb) == 0 ? (double)sb.st_size / (1 << 20) :
+		    0.0);
+	}
 	reader_report("  store_node_state while ingesting", &r);
 	/* The same reads with the writer idle: what a read costs alone. */
 	r.n = 0;
 	r.objs = 0;
+	r.slow = r.slow_slept = 0;
 	r.stop = 0;
 	r.max = 5000;
 	pthread_create(&th, NULL, reader_main, &r);

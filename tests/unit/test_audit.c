@@ -336,6 +336,100 @@ test_bad_args_refused(void **state)
 	expect(f, NULL, AUDIT_INTACT, 0);
 }
 
+
+/*
+ * The forms of an anchored head: SEQ:HASH, the bare HASH (any row with
+ * it), the JSON line of `audit head --format json`, the empty chain's
+ * head.  Each catches a truncation hidden in meta as well.
+ */
+static void
+test_head_forms(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	enum store_fail fail;
+	char hex[65], zeros[65], head[100], *json, *text;
+	uint64_t seq;
+
+	assert_int_equal(audit_head(f->path, &seq, hex, &fail, &err), 0);
+	json = audit_head_line(AUDIT_HEAD_JSON, f->path, seq, hex,
+	    1700000000123LL);
+	text = audit_head_line(AUDIT_HEAD_TEXT, f->path, seq, hex, 0);
+	snprintf(head, sizeof head, "%llu:%s\n", (unsigned long long)seq, hex);
+	assert_string_equal(text, head);
+	assert_non_null(strstr(json, "\"time\":\"2023-11-14T22:13:20.123Z\""));
+	assert_non_null(strstr(json, "\"seq\":20,"));
+	assert_non_null(strstr(json, hex));
+	assert_int_equal(json[strlen(json) - 1], '\n');
+	memset(zeros, '0', 64);
+	zeros[64] = '\0';
+	snprintf(head, sizeof head, "0:%s", zeros);
+
+	expect(f, hex, AUDIT_INTACT, 0);
+	expect(f, json, AUDIT_INTACT, 0);
+	expect(f, text, AUDIT_INTACT, 0);
+	expect(f, head, AUDIT_INTACT, 0);
+	{
+		struct audit_verify_result r;
+
+		/* Malformed: a usage error, not a break. */
+		assert_int_equal(audit_verify(f->path, "20:", &r, &err), -1);
+		assert_int_equal(r.fail, STORE_FAIL_NONE);
+		assert_int_equal(audit_verify(f->path, "{\"head\":3}", &r,
+		    &err), -1);
+	}
+
+	sql(f, "DELETE FROM audit WHERE seq >= 18");
+	sql(f, "UPDATE meta SET value = (SELECT seq || ':' || lower(hex(hash)) "
+	    "FROM audit WHERE seq = 17) WHERE key = 'audit_head'");
+	expect(f, NULL, AUDIT_INTACT, 0);
+	expect(f, hex, AUDIT_HEAD, 17);
+	expect(f, json, AUDIT_TRUNCATED, 18);
+	free(json);
+	free(text);
+}
+
+/* --output: whole lines appended, the file private, the last one usable. */
+static void
+test_head_append(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct stat sb;
+	char file[160], buf[1024], hex[65];
+	enum store_fail fail;
+	uint64_t seq;
+	FILE *fp;
+	char *line;
+	int n = 0;
+
+	snprintf(file, sizeof file, "%s/anchors", f->dir);
+	assert_int_equal(audit_head(f->path, &seq, hex, &fail, &err), 0);
+	line = audit_head_line(AUDIT_HEAD_JSON, f->path, seq, hex, 1000);
+	assert_int_equal(audit_head_append(file, line, &err), 0);
+	free(line);
+	append_rows(f->path, NROWS + 1, NROWS + 2);
+	assert_int_equal(audit_head(f->path, &seq, hex, &fail, &err), 0);
+	assert_int_equal(seq, NROWS + 2);
+	line = audit_head_line(AUDIT_HEAD_JSON, f->path, seq, hex, 2000);
+	assert_int_equal(audit_head_append(file, line, &err), 0);
+	free(line);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_non_null(fp = fopen(file, "r"));
+	while (fgets(buf, sizeof buf, fp) != NULL) {
+		assert_int_equal(buf[0], '{');
+		assert_int_equal(buf[strlen(buf) - 1], '\n');
+		n++;
+	}
+	fclose(fp);
+	assert_int_equal(n, 2);
+	expect(f, buf, AUDIT_INTACT, 0);        /* the last line */
+	assert_int_equal(audit_head_append("/nonexistent/dir/x", "1:2\n",
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/dir/x"));
+}
+
 int
 main(void)
 {
@@ -353,6 +447,8 @@ main(void)
 		T(test_truncated),
 		T(test_not_a_store),
 		T(test_bad_args_refused),
+		T(test_head_forms),
+		T(test_head_append),
 	};
 #undef T
 

@@ -438,6 +438,7 @@ test_node_state(void **state)
 	struct snap_proj p;
 	const char *name = e->fleet.nodes[1].name;
 	uint32_t c, n = 0;
+	int i;
 
 	store_subscribe(s, e);
 	for (c = 0; c < e->fleet.nchecks; c++) {
@@ -452,6 +453,38 @@ test_node_state(void **state)
 	for (c = 0; c < p.nobjs; c++)
 		assert_string_equal(p.objs[c].node, name);
 	snap_proj_free(&p);
+
+	/*
+	 * Again after a snapshot and more events, on the statements
+	 * prepared by the first read: the same projection as the uncached
+	 * read on a connection of its own.
+	 */
+	store_snapshot(s);
+	for (c = 0; c < e->fleet.nchecks; c++)
+		publish_at(e, c, T0 + 100 + c, c % 2 ? "CRIT" : "OK");
+	assert_int_equal(store_flush(s, &err), 0);
+	for (i = 0; i < 2; i++) {
+		struct snap_proj q;
+		sqlite3 *db;
+
+		snap_proj_init(&p);
+		snap_proj_init(&q);
+		assert_int_equal(store_node_state(s, name, &p, &err), 0);
+		assert_int_equal(sqlite3_open_v2(f->path, &db,
+		    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(snap_proj_load_node(&q, db, name, &err), 0);
+		sqlite3_close(db);
+		assert_true(p.nobjs >= n);      /* and the node's own row */
+		assert_int_equal(p.nobjs, q.nobjs);
+		assert_true(p.snap_seq > 0);
+		assert_int_equal(p.snap_seq, q.snap_seq);
+		assert_true(snap_proj_digest(&p) == snap_proj_digest(&q));
+		for (c = 0; c < p.nobjs; c++)
+			assert_true(p.objs[c].check == NULL ||
+			    p.objs[c].last_check >= T0 + 100);
+		snap_proj_free(&p);
+		snap_proj_free(&q);
+	}
 	assert_int_equal(store_close(s, &err), 0);
 }
 
