@@ -62,6 +62,7 @@ struct job_executor {
 };
 
 static void job_pump(struct engine *, struct job *);
+static const struct job_executor *job_executor(const struct job *);
 
 /* ---------------------------------------------------------------------- */
 /* Names                                                                   */
@@ -159,7 +160,7 @@ job_free(struct job *j)
 }
 
 /*
- * Frees every job and the audit ring.  Running hosts are cancelled first
+ * Frees every job and the audit ring.  Running hosts are stopped first
  * (children killed); their handles close when the loop next runs.
  */
 void
@@ -170,14 +171,21 @@ act_free(struct engine *e)
 
 	if (a == NULL)
 		return;
+	/*
+	 * Running hosts are stopped (children killed, late results dropped)
+	 * without events, audit rows or done calls: subscribers and the audit
+	 * sink may be gone already.
+	 */
 	for (i = 0; i < a->njobs; i++) {
-		a->jobs[i]->done = NULL;
-		if (!job_final(a->jobs[i]) || a->jobs[i]->state ==
-		    JOB_SUGGESTED)
-			job_cancel(e, a->jobs[i], "engine stopped");
+		struct job *j = a->jobs[i];
+		uint32_t k;
+
+		for (k = 0; k < j->nhosts; k++) {
+			if (j->hosts[k].state == JH_RUNNING)
+				job_executor(j)->cancel(e, j, k);
+		}
+		job_free(j);
 	}
-	for (i = 0; i < a->njobs; i++)
-		job_free(a->jobs[i]);
 	free(a->jobs);
 	for (i = 0; i < ACT_AUDIT_RECENT; i++)
 		act_row_free(&a->ring[i]);

@@ -491,9 +491,20 @@ test_breaker(void **state)
 	    "counts"), "breakers_opened")), 2);
 	json_decref(all);
 
-	/* A reset on n01 closes its breaker: three more runs there, none on
-	 * n02. */
-	assert_int_equal(remed_reset(&f.e, "nf", 0, &err), 0);
+	/* Through the API: a viewer is refused (and nothing changes), an
+	 * operator's reset on n01 closes its breaker: three more runs there,
+	 * none on n02. */
+	{
+		struct nx_actor viewer = { "vic", NX_ROLE_BIT(NX_ROLE_VIEWER),
+		    "console" };
+		struct nx_actor op = { "olga", NX_ROLE_BIT(NX_ROLE_OPERATOR),
+		    "console" };
+
+		assert_int_equal(api_rule_reset(&f.e, &viewer, "nf", 0, &err),
+		    -1);
+		assert_int_equal(f.rule_reset, 0);
+		assert_int_equal(api_rule_reset(&f.e, &op, "nf", 0, &err), 0);
+	}
 	assert_int_equal(f.rule_reset, 1);
 	assert_int_equal(remed_reset(&f.e, "nope", 0, &err), -1);
 	assert_non_null(strstr(err.msg, "no remediation rule named \"nope\""));
