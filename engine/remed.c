@@ -1387,6 +1387,14 @@ remed_fire(struct remed *rm, struct remed_rt *r, const struct event *ev,
 		    (ev->flags & NX_EVF_FLAPPING) ? RR_FLAPPING : RR_HOST, now);
 		return;
 	}
+	/* A host check's own problem: nothing to fix on a node that is
+	 * only unreachable behind a parent that is down. */
+	if (c->is_host_check && ev->state != NX_OK &&
+	    mon_node_reachability(&rm->e->fleet,
+	    &rm->e->fleet.nodes[node]) == NX_HOST_UNREACHABLE) {
+		remed_refuse(rm, r, node, RR_HOST, now);
+		return;
+	}
 	if (rn->open) {
 		remed_refuse(rm, r, node, RR_BREAKER, now);
 		return;

@@ -726,6 +726,45 @@ test_suppression(void **state)
 
 
 static bool
+parent_job(struct fx *f)
+{
+	return fx_jobs(f, 0, 0) >= 1 && fx_refused(f, 0, "host_problem") >= 2;
+}
+
+/*
+ * Rules on a host check act on DOWN nodes, never on nodes that are only
+ * UNREACHABLE behind a parent that is down.
+ */
+static void
+test_host_rule(void **state)
+{
+	struct fx f;
+	struct check *c;
+	uint32_t i;
+
+	(void)state;
+	fx_open(&f, 2, 1, "{\"rules\": [{\"name\": \"down\", \"check\": "
+	    "\"^ping$\", \"action\": \"nofix\", \"mode\": \"auto\", "
+	    "\"cooldown\": \"1h\"}]}");
+	mon_node_add_parent(&f.e, &f.e.fleet.nodes[1], 0);
+	for (i = 0; i < 2; i++) {
+		/* Inventory nodes are never sampled: the ping fails. */
+		c = metric_check_add(&f.e, &f.e.fleet.nodes[i], "ping",
+		    NX_M_LATENCY, 1e9, 1e9, true);
+		c->interval_ms = c->retry_ms = 300;
+		c->timeout_ms = 1000;
+		c->max_attempts = 1;
+	}
+	fx_start(&f);
+	assert_true(fx_run(&f, 10000, parent_job));
+	assert_int_equal(f.e.fleet.nodes[0].host_state, NX_HOST_DOWN);
+	assert_int_equal(f.e.fleet.nodes[1].host_state, NX_HOST_UNREACHABLE);
+	assert_int_equal(fx_jobs(&f, 0, 1), 0);
+	assert_int_equal(fx_jobs(&f, 0, 0), 1);
+	fx_close(&f);
+}
+
+static bool
 soft_done(struct fx *f)
 {
 	return f->outcome_recovered >= 1;
@@ -882,6 +921,7 @@ main(void)
 		cmocka_unit_test(test_token_buckets),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_suppression),
+		cmocka_unit_test(test_host_rule),
 		cmocka_unit_test(test_soft_attempt),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_dry_run),
