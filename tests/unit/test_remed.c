@@ -167,10 +167,28 @@ struct fx {
 	unsigned outcome_recovered, outcome_not;
 	unsigned rule_open, rule_reset, rule_proposed;
 	unsigned hard_problems;         /* non-OK HARD results */
+	unsigned flapping;              /* NX_EV_FLAPPING starts */
+	bool reflag;                    /* set n01's flag again on each OK */
 	/* Concurrency seen by the sampler. */
 	uint32_t max_running[4], max_total;
 	uv_timer_t sampler;
 };
+
+/* The flag file of node `name`. */
+static void
+fx_flag(struct fx *f, const char *name, bool set)
+{
+	char p[128];
+	FILE *fp;
+
+	snprintf(p, sizeof p, "%s/%s", f->dir, name);
+	if (!set) {
+		unlink(p);
+		return;
+	}
+	assert_non_null(fp = fopen(p, "w"));
+	fclose(fp);
+}
 
 static void
 fx_on_event(void *arg, const struct event *ev)
@@ -195,22 +213,11 @@ fx_on_event(void *arg, const struct event *ev)
 	if (ev->kind == NX_EV_RESULT && ev->state != NX_OK &&
 	    ev->state_type == NX_HARD)
 		f->hard_problems++;
-}
-
-/* The flag file of node `name`. */
-static void
-fx_flag(struct fx *f, const char *name, bool set)
-{
-	char p[128];
-	FILE *fp;
-
-	snprintf(p, sizeof p, "%s/%s", f->dir, name);
-	if (!set) {
-		unlink(p);
-		return;
-	}
-	assert_non_null(fp = fopen(p, "w"));
-	fclose(fp);
+	if (ev->kind == NX_EV_FLAPPING && ev->state)
+		f->flapping++;
+	if (f->reflag && ev->kind == NX_EV_RESULT && ev->state == NX_OK &&
+	    ev->node == 0)
+		fx_flag(f, "n01", true);
 }
 
 static bool
@@ -726,6 +733,36 @@ test_suppression(void **state)
 
 
 static bool
+flap_refused(struct fx *f)
+{
+	return f->flapping > 0 && fx_refused(f, 0, "flapping") > 0;
+}
+
+/*
+ * A problem that keeps coming back (the fix works, the flag returns) makes
+ * the check flap; a flapping check is not remediated.
+ */
+static void
+test_flapping(void **state)
+{
+	struct fx f;
+	unsigned jobs;
+
+	(void)state;
+	fx_open(&f, 1, 1, "{\"rules\": [{\"name\": \"fl\", \"check\": "
+	    "\"^flag$\", \"action\": \"fix\", \"mode\": \"auto\", "
+	    "\"cooldown\": 0, \"breaker\": {\"runs\": 0}}]}");
+	f.reflag = true;
+	fx_flag(&f, "n01", true);
+	fx_start(&f);
+	assert_true(fx_run(&f, 20000, flap_refused));
+	assert_true(fx_check(&f, 0)->flapping);
+	jobs = fx_jobs(&f, 0, 0);
+	assert_true(jobs >= 2);
+	fx_close(&f);
+}
+
+static bool
 parent_job(struct fx *f)
 {
 	return fx_jobs(f, 0, 0) >= 1 && fx_refused(f, 0, "host_problem") >= 2;
@@ -922,6 +959,7 @@ main(void)
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_suppression),
 		cmocka_unit_test(test_host_rule),
+		cmocka_unit_test(test_flapping),
 		cmocka_unit_test(test_soft_attempt),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_dry_run),
