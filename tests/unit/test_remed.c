@@ -929,12 +929,19 @@ test_dry_run(void **state)
 	fx_close(&f);
 }
 
+static void
+on_warn(void *arg, const char *msg)
+{
+	snprintf(arg, 512, "%s", msg);
+}
+
 /* A rule naming an action that is not defined stops the engine start. */
 static void
 test_missing_action(void **state)
 {
 	struct fx f;
 	struct nx_err err;
+	char warned[512] = "";
 
 	(void)state;
 	fx_open(&f, 1, 1, "{\"rules\": [\n{\"name\": \"m\", \"check\": "
@@ -942,6 +949,18 @@ test_missing_action(void **state)
 	assert_int_equal(remed_start(&f.e, &err), -1);
 	assert_non_null(strstr(err.msg, ":4:39: remediation.rules[0].action: "
 	    "rule \"m\": no action named \"nosuch\""));
+	assert_null(f.e.remed);
+	fx_close(&f);
+
+	/* Inputs the action does not have: refused at start too. */
+	fx_open(&f, 1, 1, "{\"rules\": [\n{\"name\": \"m\", \"check\": "
+	    "\"x\", \"action\": \"fix\", \"inputs\": {\"unit\": \"a\"}}]}");
+	f.e.cfg.warn = on_warn;
+	f.e.cfg.warn_arg = warned;
+	assert_int_equal(engine_start(&f.e), -1);
+	assert_null(f.e.remed);
+	assert_string_equal(warned, "t.json:4:10: remediation.rules[0]: rule "
+	    "\"m\": inputs of action \"fix\": action fix has no input \"unit\"");
 	fx_close(&f);
 }
 
