@@ -854,6 +854,12 @@ suggestion_gone(struct fx *f)
 	return job_at(&f->e, 0)->state == JOB_CANCELLED;
 }
 
+static bool
+two_suggestions(struct fx *f)
+{
+	return fx_jobs(f, 0, 0) == 2;
+}
+
 static void
 test_modes(void **state)
 {
@@ -897,6 +903,11 @@ test_modes(void **state)
 	fx_flag(&f, "n01", false);
 	assert_true(fx_run(&f, 5000, suggestion_gone));
 	assert_int_equal(fx_jobs(&f, 0, 0), 1);
+	/* Withdrawn, it started no cooldown (5 min by default): the next
+	 * problem gets its suggestion at once. */
+	fx_flag(&f, "n01", true);
+	assert_true(fx_run(&f, 5000, two_suggestions));
+	assert_int_equal(job_at(&f.e, 1)->state, JOB_SUGGESTED);
 	fx_close(&f);
 }
 
