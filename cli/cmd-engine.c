@@ -260,7 +260,6 @@ cmd_engine_exec(int argc, char **argv)
 		goto out;
 	}
 	store_subscribe(r.store, &e);
-	/* Rows the engine writes itself (remediation rules) go to the chain. */
 	act_set_audit(&e, act_audit_store, r.store);
 	r.e = &e;
 	engine_open_status(&r);

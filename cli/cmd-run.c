@@ -263,18 +263,18 @@ run_is_input(const char *s)
 	return true;
 }
 
-/* Adds NAME=VALUE to the inputs object; -1 when malformed. */
+/* Adds NAME=VALUE to the inputs object; -1 when malformed or not UTF-8. */
 static int
 run_add_input(json_t *inputs, const char *s)
 {
 	const char *eq = strchr(s, '=');
+	json_t *v;
 	char *name;
 
-	if (!run_is_input(s))
-		return -1;
+	if (!run_is_input(s) || (v = json_string(eq + 1)) == NULL)
+		return -1;      /* not NAME=VALUE, or not UTF-8 */
 	name = xstrndup(s, (size_t)(eq - s));
-	json_object_set_new(inputs, name, json_string(eq + 1) != NULL ?
-	    json_string(eq + 1) : json_stringn(eq + 1, strlen(eq + 1)));
+	json_object_set_new(inputs, name, v);
 	free(name);
 	return 0;
 }
@@ -380,24 +380,69 @@ run_audit_store(const struct cli_common *co)
 	return s;
 }
 
-/* A node for a -w name the inventory does not know: address = name. */
-static uint32_t
-run_node_for(struct engine *e, const char *name, long port, const char *user)
+/* -l and -p over the node's own user and port. */
+static void
+run_node_override(struct engine *e, uint32_t id, long port, const char *user)
 {
-	struct node *nd = fleet_find_node(&e->fleet, name);
+	struct node *nd = &e->fleet.nodes[id];
 
-	if (nd == NULL) {
-		nd = fleet_add_node(&e->fleet, name, name, &provider_inventory);
-		nd->port = (uint16_t)port;
-		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
-		    user) : NULL;
-		return nd->id;
-	}
 	if (port != 0)
 		nd->port = (uint16_t)port;
 	if (user != NULL)
 		nd->user = strpool_intern(&e->fleet.strings, user);
-	return nd->id;
+}
+
+static const struct fleet *run_sort_fleet;
+
+static int
+run_name_cmp(const void *a, const void *b)
+{
+	return strcmp(run_sort_fleet->nodes[*(const uint32_t *)a].name,
+	    run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+static int
+run_name_find(const void *key, const void *b)
+{
+	return strcmp(key, run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+/*
+ * The nodes of -w names[0..n) into ids: an inventory node by its name
+ * (through a sorted index, not a scan per name), else a new node whose
+ * address is the name.  Returns how many.
+ */
+static size_t
+run_nodes_for(struct engine *e, char **names, size_t n, long port,
+    const char *user, uint32_t *ids)
+{
+	uint32_t loaded = e->fleet.nnodes, *index, i;
+	size_t k;
+
+	index = xcalloc(loaded + 1, sizeof *index);
+	for (i = 0; i < loaded; i++)
+		index[i] = i;
+	run_sort_fleet = &e->fleet;
+	qsort(index, loaded, sizeof *index, run_name_cmp);
+	for (k = 0; k < n; k++) {
+		const uint32_t *hit = bsearch(names[k], index, loaded,
+		    sizeof *index, run_name_find);
+		struct node *nd;
+
+		if (hit != NULL) {
+			ids[k] = *hit;
+			run_node_override(e, ids[k], port, user);
+			continue;
+		}
+		nd = fleet_add_node(&e->fleet, names[k], names[k],
+		    &provider_inventory);
+		nd->port = (uint16_t)port;
+		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
+		    user) : NULL;
+		ids[k] = nd->id;
+	}
+	free(index);
+	return n;
 }
 
 /* What the command line asked for. */
@@ -474,8 +519,8 @@ run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
 		break;
 	case OPT_INPUT:
 		if (run_add_input(a->inputs, arg) != 0)
-			return cli_usage_error(cmd, "--input wants NAME=VALUE, "
-			    "not '%s'", arg);
+			return cli_usage_error(cmd, "--input wants NAME=VALUE "
+			    "(UTF-8), not '%s'", arg);
 		break;
 	case OPT_YES:
 		a->yes = true;
@@ -563,7 +608,9 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 				i++;
 				continue;
 			}
-			run_add_input(a->inputs, co->inventories[i]);
+			if (run_add_input(a->inputs, co->inventories[i]) != 0)
+				return cli_usage_error(cmd, "-i %s: the value is "
+				    "not UTF-8", co->inventories[i]);
 			memmove(&co->inventories[i], &co->inventories[i + 1],
 			    (co->ninventories - i - 1) *
 			    sizeof co->inventories[0]);
@@ -572,6 +619,10 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 		if (a->target == NULL)
 			return cli_usage_error(cmd, "run %s: give the nodes "
 			    "with -t TARGET", *action);
+		if (a->fanout_set || a->timeout_set)
+			return cli_usage_error(cmd, "run %s: -f and -u are for "
+			    "commands; an action has its own concurrency and "
+			    "timeout", *action);
 		return -1;
 	}
 	if ((a->target == NULL) == (a->hostlist == NULL))
@@ -675,8 +726,7 @@ cmd_run_exec(int argc, char **argv)
 		target_select(t, &e.fleet, &ids, &nids);
 		target_free(t);
 		for (i = 0; i < nids; i++)
-			(void)run_node_for(&e, e.fleet.nodes[ids[i]].name,
-			    ra.port, ra.user);
+			run_node_override(&e, ids[i], ra.port, ra.user);
 	} else {
 		char **names = NULL;
 		size_t n = 0;
@@ -686,9 +736,7 @@ cmd_run_exec(int argc, char **argv)
 			goto out;
 		}
 		ids = xcalloc(n + 1, sizeof *ids);
-		for (i = 0; i < n; i++)
-			ids[nids++] = run_node_for(&e, names[i], ra.port,
-			    ra.user);
+		nids = run_nodes_for(&e, names, n, ra.port, ra.user, ids);
 		range_free(names, n);
 	}
 	if (nids == 0) {
@@ -711,10 +759,10 @@ cmd_run_exec(int argc, char **argv)
 	/* One command per host: close each session once its host is done, so
 	 * that open connections stay near -f, not the number of hosts. */
 	if (action == NULL || action->kind == NX_ACTION_SSH) {
-		uint32_t tmo = action != NULL && !ra.timeout_set ?
-		    action->timeout_ms : (uint32_t)ra.timeout_s * 1000;
-		long fan = action != NULL && !ra.fanout_set ?
-		    (long)action->concurrency : ra.fanout;
+		uint32_t tmo = action != NULL ? action->timeout_ms :
+		    (uint32_t)ra.timeout_s * 1000;
+		long fan = action != NULL ? (long)action->concurrency :
+		    ra.fanout;
 
 		ra.so.idle_ms = 1;
 		ra.so.connect_ms = tmo;

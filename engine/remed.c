@@ -921,6 +921,7 @@ struct remed_node {
 	bool counted;           /* job holds a concurrency slot */
 	bool awaiting;          /* job ended; waiting for the re-run check */
 	bool rerun;             /* the check was running already: run again */
+	bool withdrawn;         /* its proposal is cancelled: the check is OK */
 	uint32_t await_job, await_check;
 	nx_time last_end;       /* the last job ended (cooldown from here) */
 	nx_time *runs;          /* ends of runs not recovered, oldest first */
@@ -1277,7 +1278,10 @@ remed_job_done(struct engine *e, struct job *j, void *arg)
 	ran = !j->dry_run && (j->state == JOB_SUCCEEDED ||
 	    j->state == JOB_FAILED);
 	if (!ran || j->check >= e->fleet.nchecks) {
-		rn->last_end = engine_now(e);
+		/* A proposal withdrawn because the check recovered did
+		 * nothing: no cooldown. */
+		if (!rn->withdrawn)
+			rn->last_end = engine_now(e);
 		return;
 	}
 	c = &e->fleet.checks[j->check];
@@ -1385,6 +1389,14 @@ remed_fire(struct remed *rm, struct remed_rt *r, const struct event *ev,
 		remed_refuse(rm, r, node, (ev->flags & NX_EVF_ACKED) ?
 		    RR_ACKED : (ev->flags & NX_EVF_DOWNTIME) ? RR_DOWNTIME :
 		    (ev->flags & NX_EVF_FLAPPING) ? RR_FLAPPING : RR_HOST, now);
+		return;
+	}
+	/* A host check's own problem: nothing to fix on a node that is
+	 * only unreachable behind a parent that is down. */
+	if (c->is_host_check && ev->state != NX_OK &&
+	    mon_node_reachability(&rm->e->fleet,
+	    &rm->e->fleet.nodes[node]) == NX_HOST_UNREACHABLE) {
+		remed_refuse(rm, r, node, RR_HOST, now);
 		return;
 	}
 	if (rn->open) {
@@ -1500,8 +1512,12 @@ remed_recovered(struct remed *rm, struct remed_rt *r, const struct check *c)
 	if (rn->job == 0 || (j = job_find(rm->e, rn->job)) == NULL ||
 	    j->check != c->id)
 		return;
-	if (j->state == JOB_PROPOSED || j->state == JOB_SUGGESTED)
+	if (j->state == JOB_PROPOSED || j->state == JOB_SUGGESTED) {
+		rn->withdrawn = true;
 		job_cancel(rm->e, j, "the check recovered");
+		rn->withdrawn = false;
+		rn->job = 0;
+	}
 }
 
 static void

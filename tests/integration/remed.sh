@@ -162,8 +162,8 @@ EOF
 	else
 		fail "concurrency under a burst ($starts starts, $ends ends, max $max_all a $max_a b $max_b)"
 	fi
-	if [ "$viol_all" -eq 0 ] && [ "$viol_a" -eq 0 ] && [ "$n_a" -ge 5 ] &&
-	   [ "$n_all" -le $((5 + 2 * 21 + 1)) ] && [ "$n_a" -le $((3 + 21 + 1)) ]; then
+	# (The window from the first to the last start is one of the windows.)
+	if [ "$viol_all" -eq 0 ] && [ "$viol_a" -eq 0 ] && [ "$n_a" -ge 5 ]; then
 		pass "200 failing hosts: rate limits held (all: $n_all starts in ${span_all}s <= 5 + 2/s; a: $n_a in ${span_a}s <= 3 + 1/s)"
 	else
 		fail "rate limits under a burst (windows over: all $viol_all, a $viol_a; starts all $n_all, a $n_a)"

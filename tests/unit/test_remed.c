@@ -167,10 +167,28 @@ struct fx {
 	unsigned outcome_recovered, outcome_not;
 	unsigned rule_open, rule_reset, rule_proposed;
 	unsigned hard_problems;         /* non-OK HARD results */
+	unsigned flapping;              /* NX_EV_FLAPPING starts */
+	bool reflag;                    /* set n01's flag again on each OK */
 	/* Concurrency seen by the sampler. */
 	uint32_t max_running[4], max_total;
 	uv_timer_t sampler;
 };
+
+/* The flag file of node `name`. */
+static void
+fx_flag(struct fx *f, const char *name, bool set)
+{
+	char p[128];
+	FILE *fp;
+
+	snprintf(p, sizeof p, "%s/%s", f->dir, name);
+	if (!set) {
+		unlink(p);
+		return;
+	}
+	assert_non_null(fp = fopen(p, "w"));
+	fclose(fp);
+}
 
 static void
 fx_on_event(void *arg, const struct event *ev)
@@ -195,22 +213,11 @@ fx_on_event(void *arg, const struct event *ev)
 	if (ev->kind == NX_EV_RESULT && ev->state != NX_OK &&
 	    ev->state_type == NX_HARD)
 		f->hard_problems++;
-}
-
-/* The flag file of node `name`. */
-static void
-fx_flag(struct fx *f, const char *name, bool set)
-{
-	char p[128];
-	FILE *fp;
-
-	snprintf(p, sizeof p, "%s/%s", f->dir, name);
-	if (!set) {
-		unlink(p);
-		return;
-	}
-	assert_non_null(fp = fopen(p, "w"));
-	fclose(fp);
+	if (ev->kind == NX_EV_FLAPPING && ev->state)
+		f->flapping++;
+	if (f->reflag && ev->kind == NX_EV_RESULT && ev->state == NX_OK &&
+	    ev->node == 0)
+		fx_flag(f, "n01", true);
 }
 
 static bool
@@ -491,9 +498,20 @@ test_breaker(void **state)
 	    "counts"), "breakers_opened")), 2);
 	json_decref(all);
 
-	/* A reset on n01 closes its breaker: three more runs there, none on
-	 * n02. */
-	assert_int_equal(remed_reset(&f.e, "nf", 0, &err), 0);
+	/* Through the API: a viewer is refused (and nothing changes), an
+	 * operator's reset on n01 closes its breaker: three more runs there,
+	 * none on n02. */
+	{
+		struct nx_actor viewer = { "vic", NX_ROLE_BIT(NX_ROLE_VIEWER),
+		    "console" };
+		struct nx_actor op = { "olga", NX_ROLE_BIT(NX_ROLE_OPERATOR),
+		    "console" };
+
+		assert_int_equal(api_rule_reset(&f.e, &viewer, "nf", 0, &err),
+		    -1);
+		assert_int_equal(f.rule_reset, 0);
+		assert_int_equal(api_rule_reset(&f.e, &op, "nf", 0, &err), 0);
+	}
 	assert_int_equal(f.rule_reset, 1);
 	assert_int_equal(remed_reset(&f.e, "nope", 0, &err), -1);
 	assert_non_null(strstr(err.msg, "no remediation rule named \"nope\""));
@@ -715,6 +733,75 @@ test_suppression(void **state)
 
 
 static bool
+flap_refused(struct fx *f)
+{
+	return f->flapping > 0 && fx_refused(f, 0, "flapping") > 0;
+}
+
+/*
+ * A problem that keeps coming back (the fix works, the flag returns) makes
+ * the check flap; a flapping check is not remediated.
+ */
+static void
+test_flapping(void **state)
+{
+	struct fx f;
+	unsigned jobs;
+
+	(void)state;
+	fx_open(&f, 1, 1, "{\"rules\": [{\"name\": \"fl\", \"check\": "
+	    "\"^flag$\", \"action\": \"fix\", \"mode\": \"auto\", "
+	    "\"cooldown\": 0, \"breaker\": {\"runs\": 0}}]}");
+	f.reflag = true;
+	fx_flag(&f, "n01", true);
+	fx_start(&f);
+	assert_true(fx_run(&f, 20000, flap_refused));
+	assert_true(fx_check(&f, 0)->flapping);
+	jobs = fx_jobs(&f, 0, 0);
+	assert_true(jobs >= 2);
+	fx_close(&f);
+}
+
+static bool
+parent_job(struct fx *f)
+{
+	return fx_jobs(f, 0, 0) >= 1 && fx_refused(f, 0, "host_problem") >= 2;
+}
+
+/*
+ * Rules on a host check act on DOWN nodes, never on nodes that are only
+ * UNREACHABLE behind a parent that is down.
+ */
+static void
+test_host_rule(void **state)
+{
+	struct fx f;
+	struct check *c;
+	uint32_t i;
+
+	(void)state;
+	fx_open(&f, 2, 1, "{\"rules\": [{\"name\": \"down\", \"check\": "
+	    "\"^ping$\", \"action\": \"nofix\", \"mode\": \"auto\", "
+	    "\"cooldown\": \"1h\"}]}");
+	mon_node_add_parent(&f.e, &f.e.fleet.nodes[1], 0);
+	for (i = 0; i < 2; i++) {
+		/* Inventory nodes are never sampled: the ping fails. */
+		c = metric_check_add(&f.e, &f.e.fleet.nodes[i], "ping",
+		    NX_M_LATENCY, 1e9, 1e9, true);
+		c->interval_ms = c->retry_ms = 300;
+		c->timeout_ms = 1000;
+		c->max_attempts = 1;
+	}
+	fx_start(&f);
+	assert_true(fx_run(&f, 10000, parent_job));
+	assert_int_equal(f.e.fleet.nodes[0].host_state, NX_HOST_DOWN);
+	assert_int_equal(f.e.fleet.nodes[1].host_state, NX_HOST_UNREACHABLE);
+	assert_int_equal(fx_jobs(&f, 0, 1), 0);
+	assert_int_equal(fx_jobs(&f, 0, 0), 1);
+	fx_close(&f);
+}
+
+static bool
 soft_done(struct fx *f)
 {
 	return f->outcome_recovered >= 1;
@@ -767,6 +854,12 @@ suggestion_gone(struct fx *f)
 	return job_at(&f->e, 0)->state == JOB_CANCELLED;
 }
 
+static bool
+two_suggestions(struct fx *f)
+{
+	return fx_jobs(f, 0, 0) == 2;
+}
+
 static void
 test_modes(void **state)
 {
@@ -810,6 +903,11 @@ test_modes(void **state)
 	fx_flag(&f, "n01", false);
 	assert_true(fx_run(&f, 5000, suggestion_gone));
 	assert_int_equal(fx_jobs(&f, 0, 0), 1);
+	/* Withdrawn, it started no cooldown (5 min by default): the next
+	 * problem gets its suggestion at once. */
+	fx_flag(&f, "n01", true);
+	assert_true(fx_run(&f, 5000, two_suggestions));
+	assert_int_equal(job_at(&f.e, 1)->state, JOB_SUGGESTED);
 	fx_close(&f);
 }
 
@@ -842,12 +940,19 @@ test_dry_run(void **state)
 	fx_close(&f);
 }
 
+static void
+on_warn(void *arg, const char *msg)
+{
+	snprintf(arg, 512, "%s", msg);
+}
+
 /* A rule naming an action that is not defined stops the engine start. */
 static void
 test_missing_action(void **state)
 {
 	struct fx f;
 	struct nx_err err;
+	char warned[512] = "";
 
 	(void)state;
 	fx_open(&f, 1, 1, "{\"rules\": [\n{\"name\": \"m\", \"check\": "
@@ -855,6 +960,18 @@ test_missing_action(void **state)
 	assert_int_equal(remed_start(&f.e, &err), -1);
 	assert_non_null(strstr(err.msg, ":4:39: remediation.rules[0].action: "
 	    "rule \"m\": no action named \"nosuch\""));
+	assert_null(f.e.remed);
+	fx_close(&f);
+
+	/* Inputs the action does not have: refused at start too. */
+	fx_open(&f, 1, 1, "{\"rules\": [\n{\"name\": \"m\", \"check\": "
+	    "\"x\", \"action\": \"fix\", \"inputs\": {\"unit\": \"a\"}}]}");
+	f.e.cfg.warn = on_warn;
+	f.e.cfg.warn_arg = warned;
+	assert_int_equal(engine_start(&f.e), -1);
+	assert_null(f.e.remed);
+	assert_string_equal(warned, "t.json:4:10: remediation.rules[0]: rule "
+	    "\"m\": inputs of action \"fix\": action fix has no input \"unit\"");
 	fx_close(&f);
 }
 
@@ -871,6 +988,8 @@ main(void)
 		cmocka_unit_test(test_token_buckets),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_suppression),
+		cmocka_unit_test(test_host_rule),
+		cmocka_unit_test(test_flapping),
 		cmocka_unit_test(test_soft_attempt),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_dry_run),

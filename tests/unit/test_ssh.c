@@ -426,6 +426,41 @@ test_check_ssh_command(void **state)
 	checkdefs_free(d, n);
 }
 
+/* Reconnect backoff: 1 s doubling to 60 s, each delay within ±20 %. */
+static void
+test_backoff(void **state)
+{
+	static const uint32_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000,
+	    60000, 60000, 60000 };
+	uint32_t base = 0, d, lo = 0, hi = 0;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		d = ssh_backoff_next(&base, 0.5);
+		assert_int_equal(base, want[i]);
+		assert_int_equal(d, want[i]);
+	}
+	base = 0;
+	assert_int_equal(ssh_backoff_next(&base, 0.0), 800);
+	base = 16000;
+	assert_int_equal(ssh_backoff_next(&base, 0.0), 25600);
+	base = 16000;
+	assert_true(ssh_backoff_next(&base, 0.999999) >= 38399);
+	/* Spread: over r in [0, 1) the delays cover most of 0.8..1.2 s. */
+	for (k = 0; k < 100; k++) {
+		base = 0;
+		d = ssh_backoff_next(&base, k / 100.0);
+		assert_true(d >= 800 && d < 1200);
+		if (k == 0)
+			lo = hi = d;
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_true(lo == 800 && hi >= 1190);
+}
+
 int
 main(void)
 {
@@ -440,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_checkdef_ssh),
 		cmocka_unit_test(test_checkdef_ssh_errors),
 		cmocka_unit_test(test_check_ssh_command),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
