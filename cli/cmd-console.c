@@ -71,6 +71,7 @@ cmd_console_exec(int argc, char **argv)
 	struct engine e;
 	struct store *store = NULL;
 	struct nx_err err = { { 0 } };
+	char user[256];
 	bool busy = false;
 	uv_loop_t loop;
 	int opt, rc, status = 0;
@@ -112,6 +113,17 @@ cmd_console_exec(int argc, char **argv)
 		store_subscribe(store, &e);
 		act_set_audit(&e, act_audit_store, store);
 	}
+	/*
+	 * Who acts from this console: the Unix user running it, with the
+	 * roles the configuration gives them (viewer with --readonly).
+	 */
+	if (role_resolve(&e.cfg, getuid(), topts.readonly, &topts.actor, user,
+	    sizeof user, &err) != 0) {
+		fprintf(stderr, "nexusctl: console: %s\n", err.msg);
+		status = NX_EXIT_CONFIG;
+		goto out;
+	}
+	topts.actor.origin = "console";
 	topts.store = store;
 	topts.fps = cfg.console.fps;
 	topts.theme = cfg.console.theme;

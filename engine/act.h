@@ -362,7 +362,13 @@ enum remed_mode { REMED_AUTO, REMED_APPROVE, REMED_SUGGEST };
  *        "breaker": { "runs": 3, "window": "30m" }, "dry_run": false } ] }
  */
 struct nx_remed;                /* owned by struct nx_config */
-extern const struct cfg_custom remediation_config;
+extern const struct cfg_custom remediation_config;     /* remediation.rules */
+/* The section's other keys, one config.c row each (they share nx_remed). */
+extern const struct cfg_custom remed_enabled_config;
+extern const struct cfg_custom remed_dry_run_config;
+extern const struct cfg_custom remed_max_concurrent_config;
+extern const struct cfg_custom remed_rate_config;
+extern const struct cfg_custom remed_burst_config;
 int remed_start(struct engine *, struct nx_err *);     /* subscribes to the bus */
 void remed_stop(struct engine *);
 int remed_reset(struct engine *, const char *rule, uint32_t node,

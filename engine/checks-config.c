@@ -37,7 +37,8 @@
 #define CD_NAME_MAX 64
 #define CD_NOTE_MAX 384         /* bytes of threshold notes in an output */
 
-/* The keys of a definition; `kind` NULL means every kind uses it. */
+/* The keys of a definition; `kind` NULL means every kind uses it, else
+ * the kinds that do, separated by ", ". */
 static const struct {
 	const char *key;
 	const char *kind;
@@ -52,13 +53,29 @@ static const struct {
 	{ "timeout", NULL },
 	{ "max_attempts", NULL },
 	{ "thresholds", NULL },
-	{ "command", "plugin" },
-	{ "args", "plugin" },
+	{ "command", "plugin, ssh" },
+	{ "args", "plugin, ssh" },
 	{ "address", "tcp" },
 	{ "port", "tcp" },
 	{ "send", "tcp" },
 	{ "expect", "tcp" },
 };
+
+/* Whether kind is one of the ", "-separated names in kinds. */
+static bool
+cd_key_for_kind(const char *kinds, const char *kind)
+{
+	size_t n = strlen(kind);
+	const char *p;
+
+	for (p = kinds; p != NULL; p = strchr(p, ',')) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (strncmp(p, kind, n) == 0 && (p[n] == '\0' || p[n] == ','))
+			return true;
+	}
+	return false;
+}
 
 /* What one parse works on: the text (for positions) and the element. */
 struct cd_ctx {
@@ -514,6 +531,7 @@ cd_kind(struct cd_ctx *ctx, const json_t *v, const struct check_kind **kind)
 static int
 cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 {
+	struct nx_err merr;
 	const char *key, *s;
 	json_t *v;
 	char got[64];
@@ -534,7 +552,8 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 			    "\"%.40s\" (known: name, kind, target, local, "
 			    "host_check, interval, retry_interval, timeout, "
 			    "max_attempts, thresholds; plugin: command, args; "
-			    "tcp: address, port, send, expect)", key);
+			    "tcp: address, port, send, expect; ssh: command, "
+			    "args)", key);
 	}
 	d->where = cd_where(ctx, "name", true);
 	key = "name";
@@ -549,7 +568,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 	d->name = xstrdup(s);
 	if ((v = json_object_get(el, "kind")) == NULL)
 		return cd_fail(ctx, &key, 1, true, "check \"%s\" has no "
-		    "\"kind\" (plugin or tcp)", d->name);
+		    "\"kind\" (plugin, tcp or ssh)", d->name);
 	if (cd_kind(ctx, v, &d->kind) != 0)
 		return -1;
 	json_object_foreach((json_t *)el, key, v) {
@@ -558,7 +577,7 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 				break;
 		}
 		if (cd_keys[i].kind != NULL &&
-		    strcmp(cd_keys[i].kind, d->kind->name) != 0)
+		    !cd_key_for_kind(cd_keys[i].kind, d->kind->name))
 			return cd_fail(ctx, &key, 1, true, "key \"%s\" is for "
 			    "kind %s, not %s", key, cd_keys[i].kind,
 			    d->kind->name);
@@ -623,6 +642,18 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 		} else if (strcmp(key, "thresholds") == 0) {
 			if (cd_thresholds(ctx, v, d) != 0)
 				return -1;
+		} else if (strcmp(key, "command") == 0 &&
+		    strcmp(d->kind->name, "ssh") == 0) {
+			/* One shell command line, kept as a 1-element vector. */
+			if ((s = cd_string(v)) == NULL || *s == '\0') {
+				config_describe(v, got, sizeof got);
+				return cd_fail(ctx, &key, 1, false, "expected a "
+				    "command line for the node's shell (a "
+				    "non-empty string), got %s", got);
+			}
+			d->command = xcalloc(2, sizeof *d->command);
+			d->command[0] = xstrdup(s);
+			d->ncommand = 1;
 		} else if (strcmp(key, "command") == 0) {
 			if (cd_strings(ctx, v, key, &d->command,
 			    &d->ncommand) != 0)
@@ -667,6 +698,20 @@ cd_parse_one(struct cd_ctx *ctx, const json_t *el, struct nx_checkdef *d)
 		if (cd_macros(ctx, key, d->command, d->ncommand, d->args,
 		    d->nargs, true) != 0)
 			return -1;
+	} else if (strcmp(d->kind->name, "ssh") == 0) {
+		key = "command";
+		if (d->command == NULL)
+			return cd_fail(ctx, NULL, 0, false, "ssh check \"%s\" "
+			    "has no \"command\" (a command line run on the node, "
+			    "such as \"/usr/lib/nagios/plugins/check_load -w "
+			    "$ARG1$\")", d->name);
+		if (d->args != NULL && cd_macros(ctx, "args", d->args,
+		    d->nargs, NULL, 0, false) != 0)
+			return -1;
+		if ((s = checkdef_expand(d->command[0], NULL, d->args != NULL ?
+		    d->args : (char *[]){ NULL }, d->nargs, &merr)) == NULL)
+			return cd_fail(ctx, &key, 1, false, "%s", merr.msg);
+		free((char *)s);
 	} else if (strcmp(d->kind->name, "tcp") == 0 && d->port == 0)
 		return cd_fail(ctx, NULL, 0, false, "tcp check \"%s\" has no "
 		    "\"port\"", d->name);
@@ -847,7 +892,10 @@ checkdefs_to_json(const struct nx_checkdef *d, size_t n)
 		if (d[i].max_attempts != 0)
 			json_object_set_new(o, "max_attempts",
 			    json_integer(d[i].max_attempts));
-		if (d[i].command != NULL)
+		if (d[i].command != NULL && strcmp(d[i].kind->name, "ssh") == 0)
+			json_object_set_new(o, "command",
+			    json_string(d[i].command[0]));
+		else if (d[i].command != NULL)
 			json_object_set_new(o, "command",
 			    cd_strv_json(d[i].command, d[i].ncommand));
 		if (d[i].args != NULL)

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,7 @@ int
 engine_start(struct engine *e)
 {
 	nx_time now = engine_now(e);
+	struct nx_err err;
 	size_t i;
 	uint32_t c;
 
@@ -229,6 +231,13 @@ engine_start(struct engine *e)
 			p->sample(e, now);
 		if (p->start != NULL && p->start(e) != 0)
 			return -1;
+	}
+	if (remed_start(e, &err) != 0) {
+		if (e->cfg.warn != NULL)
+			e->cfg.warn(e->cfg.warn_arg, err.msg);
+		else
+			fprintf(stderr, "nexusctl: %s\n", err.msg);
+		return -1;
 	}
 	for (c = 0; c < e->fleet.nchecks; c++)
 		mon_run_check(e, &e->fleet.checks[c]);
@@ -253,6 +262,7 @@ engine_stop(struct engine *e)
 {
 	size_t i;
 
+	remed_stop(e);
 	if (!e->running)
 		return;
 	e->running = false;

@@ -497,6 +497,7 @@ struct engine {
 	struct nx_monitor mon;  /* monitor.c */
 	uv_timer_t *tick;       /* 1 s housekeeping while live; owned */
 	struct act *act;        /* jobs, audit ring, rule state (act.h); owned */
+	struct remed *remed;    /* remediation rule state (remed.c); owned */
 };
 
 /* xmalloc.c */
@@ -721,6 +722,10 @@ enum nx_state nx_state_worse(enum nx_state, enum nx_state);
 /* providers/check-plugin.c, providers/check-tcp.c */
 extern const struct check_kind check_kind_plugin;
 extern const struct check_kind check_kind_tcp;
+/* providers/check-ssh.c: a command on the node over its SSH session. */
+extern const struct check_kind check_kind_ssh;
+char *check_ssh_command(const struct nx_checkdef *, const struct node *,
+    struct nx_err *);
 #define PLUGIN_OUTPUT_MAX 7936  /* bytes kept; the rest is counted and noted */
 
 /* provider.c */
@@ -1270,6 +1275,18 @@ enum ssh_fail {
 	SSH_FAIL_CLOSED,        /* the pool was closed first */
 };
 
+/* A refused host key, borrowed for the duration of the callback. */
+struct ssh_refusal {
+	const char *address;            /* as connected to (after ssh_config) */
+	uint16_t port;
+	const char *user;
+	const char *key_type;           /* "ssh-ed25519" */
+	const char *fingerprint;        /* "SHA256:..." */
+	bool changed;                   /* else: not known */
+	const char *known_hosts;        /* the user file */
+	const char *message;            /* the refusal, as the execs get it */
+};
+
 /*
  * Options of an SSH pool; zero fields get the defaults.  Strings are
  * copied by ssh_pool_new().
@@ -1288,8 +1305,13 @@ struct ssh_opts {
 	uint32_t max_startups;          /* sessions connecting at once; default 64 */
 	uint32_t max_channels;          /* channels per session; default 8 */
 	size_t output_cap;              /* bytes kept per stream; default 64 KiB */
+	uint32_t keepalive_ms;          /* SSH keepalive every; 0 = none */
+	uint32_t keepalive_count;       /* unacknowledged for this many: dead; default 3 */
 	void (*warn)(void *arg, const char *msg);       /* accept-new notices */
 	void *warn_arg;
+	/* A host key refused (unknown or changed), once per host and key;
+	 * called with warn_arg, before the execs fail.  Optional. */
+	void (*refused)(void *arg, const struct ssh_refusal *);
 };
 
 /* The result of one ssh_exec, borrowed for the duration of the callback. */
@@ -1302,6 +1324,8 @@ struct ssh_result {
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated;
 	double duration_ms;             /* from submission */
+	bool started;                   /* the command had been started on the
+					 * host (a timeout: it ran too long) */
 };
 typedef void (*ssh_exec_cb)(void *arg, const struct ssh_result *);
 typedef void (*ssh_data_cb)(void *arg, const char *buf, size_t len);
@@ -1320,6 +1344,8 @@ int ssh_exec_stream(struct ssh_pool *, const char *address, uint16_t port,
     const char *user, const char *command, uint32_t timeout_ms, ssh_data_cb,
     ssh_exec_cb, void *arg);
 void ssh_pool_close(struct ssh_pool *);
+int ssh_pool_drop(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, enum ssh_fail, const char *reason);
 void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
@@ -1327,6 +1353,7 @@ extern const struct provider provider_ssh;     /* providers/ssh.c */
 /* providers/ssh.c: the engine's one pool (sampler, `ssh` checks, jobs). */
 struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
 void ssh_engine_pool_close(struct engine *);
+uint32_t ssh_backoff_next(uint32_t *base_ms, double r);
 
 /* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
 struct ssh_config;

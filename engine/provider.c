@@ -25,6 +25,7 @@ const struct check_kind *const check_kinds[] = {
 	&check_kind_metric,
 	&check_kind_plugin,
 	&check_kind_tcp,
+	&check_kind_ssh,        /* providers/check-ssh.c */
 	NULL,
 };
 

@@ -54,6 +54,7 @@
 #define SSH_DEFAULT_CHANNELS 8
 #define SSH_DEFAULT_OUTPUT_CAP (64 * 1024)
 #define SSH_READ_CHUNK 16384
+#define SSH_DEFAULT_KEEPALIVE_COUNT 3
 
 enum host_state {
 	H_IDLE,                 /* no session */
@@ -108,6 +109,8 @@ struct ssh_host {
 	LIBSSH2_SESSION *s;
 	uint64_t phase_deadline;
 	uint64_t idle_since;
+	uint64_t next_keepalive;        /* uv_now; 0 = keepalives off */
+	char refused[128];      /* the host key last refused and reported */
 	bool slot;              /* holds a startup slot */
 	bool in_step, again;
 
@@ -464,6 +467,7 @@ req_report(struct ssh_req *r, enum ssh_fail fail, const char *error,
 	res.err_len = r->err.len;
 	res.err_truncated = r->err.truncated;
 	res.duration_ms = (double)(uv_now(r->h->pool->loop) - r->submitted);
+	res.started = r->state >= C_READ;
 	r->cb(r->arg, &res);
 }
 
@@ -591,6 +595,7 @@ host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
 	h->auth_notes[0] = '\0';
 	slot_release(h);
 	h->state = H_IDLE;
+	h->next_keepalive = 0;
 	uv_timer_stop(&h->timer);
 	/* Requests submitted by the callbacks above start a new session. */
 	if (h->reqs != NULL && !p->closing)
@@ -614,6 +619,8 @@ host_fail(struct ssh_host *h, enum ssh_fail fail, const char *fmt, ...)
 
 static void host_poll_cb(uv_poll_t *, int, int);
 static void host_timer_cb(uv_timer_t *);
+static bool chan_would_block(int);
+static void host_keepalive_start(struct ssh_host *);
 
 static void
 host_poll_set(struct ssh_host *h, int events)
@@ -643,6 +650,9 @@ host_timer_set(struct ssh_host *h)
 	if (h->state == H_READY && h->reqs == NULL && h->pool->o.idle_ms > 0 &&
 	    h->idle_since + h->pool->o.idle_ms < due)
 		due = h->idle_since + h->pool->o.idle_ms;
+	if (h->state == H_READY && h->next_keepalive != 0 &&
+	    h->next_keepalive < due)
+		due = h->next_keepalive;
 	if (due == UINT64_MAX) {
 		uv_timer_stop(&h->timer);
 		return;
@@ -714,6 +724,20 @@ host_timer_cb(uv_timer_t *t)
 		(void)libssh2_session_disconnect(h->s, "idle");
 		host_teardown(h, SSH_FAIL_CLOSED, "idle");
 		return;
+	}
+	if (h->state == H_READY && h->next_keepalive != 0 &&
+	    h->next_keepalive <= now) {
+		int rc, secs = 0;
+
+		/* EAGAIN or BAD_USE: another packet is half-sent, which
+		 * keeps the connection busy anyway; try again next time. */
+		rc = libssh2_keepalive_send(h->s, &secs);
+		if (rc != 0 && !chan_would_block(rc)) {
+			host_fail(h, SSH_FAIL_CHANNEL, "connection to %s lost: "
+			    "keepalive: %s", h->address, ssh_last_error(h->s));
+			return;
+		}
+		h->next_keepalive = now + h->pool->o.keepalive_ms;
 	}
 	host_step(h);
 }
@@ -818,6 +842,37 @@ host_start(struct ssh_host *h)
 }
 
 /*
+ * Tells the pool's owner (opts.refused) that the host's key was refused,
+ * once per host and key: a host retried every minute is reported again
+ * only when it shows another key.
+ */
+static void
+host_refused(struct ssh_host *h, const char *type, const char *fp,
+    bool changed, const char *msg)
+{
+	struct ssh_pool *p = h->pool;
+	struct ssh_refusal ev;
+	char id[sizeof h->refused];
+
+	if (p->o.refused == NULL)
+		return;
+	snprintf(id, sizeof id, "%c %s %s", changed ? 'c' : 'u', type, fp);
+	if (strcmp(id, h->refused) == 0)
+		return;
+	snprintf(h->refused, sizeof h->refused, "%s", id);
+	memset(&ev, 0, sizeof ev);
+	ev.address = h->address;
+	ev.port = h->port;
+	ev.user = h->user;
+	ev.key_type = type;
+	ev.fingerprint = fp;
+	ev.changed = changed;
+	ev.known_hosts = p->known_hosts;
+	ev.message = msg;
+	p->o.refused(p->o.warn_arg, &ev);
+}
+
+/*
  * Checks the server's host key against the known hosts.  Returns 0 when
  * it is known (or newly accepted under accept-new), else fails the host
  * with a message that says what to do, and returns -1.
@@ -828,7 +883,7 @@ host_check_key(struct ssh_host *h)
 	struct ssh_pool *p = h->pool;
 	struct libssh2_knownhost *found = NULL;
 	const char *key, *tname, *hash;
-	char name[300], fp[80], b64[64];
+	char name[300], fp[80], b64[64], msg[1024];
 	struct nx_err err;
 	size_t keylen;
 	int type, bits, rc;
@@ -853,12 +908,14 @@ host_check_key(struct ssh_host *h)
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
 		return 0;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		host_fail(h, SSH_FAIL_HOSTKEY, "host key for %s has CHANGED "
+		snprintf(msg, sizeof msg, "host key for %s has CHANGED "
 		    "(now %s %s): refusing to connect; this can be an attack "
 		    "(man in the middle) or a reinstalled host; if the change "
 		    "is expected, remove the old key with "
 		    "ssh-keygen -R '%s' -f %s and connect again", name, tname,
 		    fp, name, p->known_hosts);
+		host_refused(h, tname, fp, true, msg);
+		host_fail(h, SSH_FAIL_HOSTKEY, "%s", msg);
 		return -1;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
 		if (p->o.accept_new) {
@@ -869,8 +926,6 @@ host_check_key(struct ssh_host *h)
 				return -1;
 			}
 			if (p->o.warn != NULL) {
-				char msg[512];
-
 				snprintf(msg, sizeof msg, "%s: added %s key %s "
 				    "to %s (accept-new)", name, tname, fp,
 				    p->known_hosts);
@@ -878,13 +933,15 @@ host_check_key(struct ssh_host *h)
 			}
 			return 0;
 		}
-		host_fail(h, SSH_FAIL_HOSTKEY, "host key for %s is not known "
+		snprintf(msg, sizeof msg, "host key for %s is not known "
 		    "(%s %s): refusing to connect (strict host key checking); "
 		    "verify the fingerprint and add the key to %s (e.g. "
 		    "ssh-keyscan -p %u -t ed25519 %s >> %s), or run with "
 		    "--accept-new to trust keys of new hosts on first use",
 		    name, tname, fp, p->known_hosts, h->port, h->address,
 		    p->known_hosts);
+		host_refused(h, tname, fp, false, msg);
+		host_fail(h, SSH_FAIL_HOSTKEY, "%s", msg);
 		return -1;
 	default:
 		host_fail(h, SSH_FAIL_HOSTKEY, "cannot check the host key of "
@@ -1195,6 +1252,28 @@ wait:
 	return progress;
 }
 
+/*
+ * Turns on keepalives for a session that just became READY: an SSH
+ * global request every keepalive_ms without asking for a reply (libssh2
+ * has no API to consume replies to global requests, so they would pile
+ * up in the session), and TCP_USER_TIMEOUT at keepalive_count intervals:
+ * a host that stops acknowledging them (powered off, cut off) fails the
+ * session with ETIMEDOUT, as OpenSSH's ServerAliveCountMax would.
+ */
+static void
+host_keepalive_start(struct ssh_host *h)
+{
+	struct ssh_pool *p = h->pool;
+	unsigned int ut;
+
+	if (p->o.keepalive_ms == 0)
+		return;
+	libssh2_keepalive_config(h->s, 0, (p->o.keepalive_ms + 999) / 1000);
+	ut = p->o.keepalive_ms * p->o.keepalive_count;
+	(void)setsockopt(h->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
+	h->next_keepalive = uv_now(p->loop) + p->o.keepalive_ms;
+}
+
 /* Whether a session error is the connection itself going away. */
 static bool
 ssh_error_is_fatal(int rc)
@@ -1263,6 +1342,7 @@ again:
 		}
 		h->state = H_READY;
 		h->idle_since = uv_now(p->loop);
+		host_keepalive_start(h);
 		slot_release(h);
 		/* FALLTHROUGH */
 	case H_READY: {
@@ -1450,6 +1530,8 @@ ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
 		p->o.max_channels = SSH_DEFAULT_CHANNELS;
 	if (p->o.output_cap == 0)
 		p->o.output_cap = SSH_DEFAULT_OUTPUT_CAP;
+	if (p->o.keepalive_count == 0)
+		p->o.keepalive_count = SSH_DEFAULT_KEEPALIVE_COUNT;
 	p->user = opts->user != NULL ? xstrdup(opts->user) : NULL;
 	p->o.user = NULL;
 	p->o.identities = NULL;
@@ -1575,6 +1657,51 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 		host_step(h);
 	else
 		host_timer_set(h);
+	return 0;
+}
+
+/*
+ * Ends the session of user@address:port (names resolved through
+ * ssh_config as ssh_exec does), if the pool has one under way: every exec
+ * on it is called back with fail and reason, and the next exec opens a
+ * new session.  For a session its user judges dead, such as a stream that
+ * stopped producing while the TCP connection stays up (a hung server).
+ * Must not be called from an exec callback of that host.  Returns 0, or
+ * -1 when the host has no session nor exec.
+ */
+int
+ssh_pool_drop(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user, enum ssh_fail fail, const char *reason)
+{
+	const char *hostname = NULL;
+	char **idents = NULL;
+	size_t nidents = 0, i;
+	struct ssh_host *h;
+
+	ssh_config_lookup(p->cfg, address, &hostname, &port, &user, &idents,
+	    &nidents);
+	for (i = 0; i < nidents; i++)
+		free(idents[i]);
+	free(idents);
+	if (hostname != NULL)
+		address = hostname;
+	if (user == NULL)
+		user = p->user != NULL ? p->user : ssh_local_user();
+	if (port == 0)
+		port = 22;
+	if (p->nbuckets == 0)
+		return -1;
+	for (h = p->buckets[host_hash(user, address, port) & (p->nbuckets - 1)];
+	    h != NULL; h = h->hash_next) {
+		if (h->port == port && strcmp(h->address, address) == 0 &&
+		    strcmp(h->user, user) == 0)
+			break;
+	}
+	if (h == NULL || (h->state == H_IDLE && h->reqs == NULL) || h->in_step)
+		return -1;
+	if (h->state == H_READY && h->s != NULL)
+		(void)libssh2_session_disconnect(h->s, reason);
+	host_teardown(h, fail, reason);
 	return 0;
 }
 

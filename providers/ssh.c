@@ -31,7 +31,11 @@
 
 #include "engine.h"
 
-#define SSHP_RETRY_MS 30000
+#define SSHP_BACKOFF_MIN_MS 1000
+#define SSHP_BACKOFF_MAX_MS 60000
+#define SSHP_JITTER 0.2
+#define SSHP_KEEPALIVE_MS 15000
+#define SSHP_SCAN_MS 1000       /* staleness scan, at most this far apart */
 #define SSHP_LINE_MAX 512
 #define SSHP_DF_EVERY 6
 
@@ -53,6 +57,9 @@ struct sshp_node {
 	uint64_t prev_busy, prev_total;
 	double disk_worst;
 	uint64_t started;       /* uv_now when the sampler was submitted */
+	uint64_t last_line;     /* uv_now of the last sample */
+	uint32_t backoff_ms;    /* reconnect delay before jitter; 0 = none yet */
+	uint64_t next_try;      /* uv_now when to start again (live, failed) */
 };
 
 struct sshp {
@@ -61,7 +68,10 @@ struct sshp {
 	struct sshp_node *nodes;
 	size_t nnodes;
 	size_t pending;         /* batch: samples still out */
-	uv_timer_t *retry;
+	uv_timer_t *retry;      /* live: reconnects and staleness */
+	uint64_t retry_due;     /* when it fires; 0 = not armed */
+	uint64_t stale_ms;      /* a streaming node silent this long is stalled */
+	uint64_t rng;           /* jitter */
 	bool stopping;
 };
 
@@ -132,6 +142,8 @@ sshp_line(struct sshp_node *sn, char *line)
 		n->m.up = true;
 		n->m.sampled = engine_now(e);
 		n->pdata = NULL;
+		sn->last_line = uv_now(e->loop);
+		sn->backoff_ms = 0;
 	} else if (strcmp(line, "dfs") == 0) {
 		sn->in_df = true;
 		sn->disk_worst = NAN;
@@ -173,6 +185,61 @@ sshp_data(void *arg, const char *buf, size_t len)
 	}
 }
 
+/*
+ * The next reconnect delay: *base_ms (0 before the first failure) becomes
+ * 1 s, then doubles up to 60 s; the delay returned is that with ±20 %
+ * jitter, r uniform in [0, 1), so that a fleet that failed at once does
+ * not reconnect at once.
+ */
+uint32_t
+ssh_backoff_next(uint32_t *base_ms, double r)
+{
+	uint32_t b = *base_ms;
+
+	b = b == 0 ? SSHP_BACKOFF_MIN_MS : b >= SSHP_BACKOFF_MAX_MS / 2 ?
+	    SSHP_BACKOFF_MAX_MS : b * 2;
+	*base_ms = b;
+	return (uint32_t)((double)b * (1.0 - SSHP_JITTER + 2 * SSHP_JITTER * r));
+}
+
+/* A uniform double in [0, 1) from the state's xorshift generator. */
+static double
+sshp_random(struct sshp *st)
+{
+	uint64_t x = st->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	st->rng = x;
+	return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static void sshp_retry_cb(uv_timer_t *);
+
+/* Arms the live timer at due unless it fires before. */
+static void
+sshp_arm(struct sshp *st, uint64_t due)
+{
+	uint64_t now = uv_now(st->e->loop);
+
+	if (st->retry == NULL || (st->retry_due != 0 && st->retry_due <= due))
+		return;
+	st->retry_due = due;
+	uv_timer_start(st->retry, sshp_retry_cb, due > now ? due - now : 0, 0);
+}
+
+/* Live: the node's sampler ended; it starts again after the backoff. */
+static void
+sshp_schedule(struct sshp_node *sn)
+{
+	struct sshp *st = sn->st;
+	uint32_t delay = ssh_backoff_next(&sn->backoff_ms, sshp_random(st));
+
+	sn->next_try = uv_now(st->e->loop) + delay;
+	sshp_arm(st, sn->next_try);
+}
+
 static void
 sshp_done(void *arg, const struct ssh_result *res)
 {
@@ -195,6 +262,8 @@ sshp_done(void *arg, const struct ssh_result *res)
 		sshp_set_down(sn, why);
 	} else if (sn->st->retry != NULL)
 		sshp_set_down(sn, "the sampler stopped");
+	if (sn->st->retry != NULL)
+		sshp_schedule(sn);
 }
 
 static char *
@@ -252,6 +321,7 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	const char *id = getenv("NEXUSCTL_SSH_IDENTITY");
 	const char *kh = getenv("NEXUSCTL_SSH_KNOWN_HOSTS");
 	const char *an = getenv("NEXUSCTL_SSH_ACCEPT_NEW");
+	const char *ka = getenv("NEXUSCTL_SSH_KEEPALIVE");
 
 	memset(o, 0, sizeof *o);
 	if (id != NULL && *id != '\0') {
@@ -262,6 +332,14 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	o->known_hosts = kh != NULL && *kh != '\0' ? kh : NULL;
 	o->config_file = getenv("NEXUSCTL_SSH_CONFIG");
 	o->accept_new = an != NULL && strcmp(an, "1") == 0;
+	o->keepalive_ms = SSHP_KEEPALIVE_MS;
+	if (ka != NULL && *ka != '\0') {
+		char *end;
+		unsigned long secs = strtoul(ka, &end, 10);
+
+		if (*end == '\0' && secs <= 3600)
+			o->keepalive_ms = (uint32_t)secs * 1000;
+	}
 	o->warn = sshp_warn;
 	o->warn_arg = e;
 }
@@ -495,18 +573,46 @@ sshp_sample(struct engine *e, nx_time now)
 		uv_run(e->loop, UV_RUN_ONCE);
 }
 
+/*
+ * Live: starts the samplers whose backoff is over, and ends the sessions
+ * of streaming nodes that have been silent for stale_ms (a hung server
+ * keeps its TCP connection up: only the missing samples tell); their
+ * samplers then fail and back off like any other.  Re-arms at the next
+ * reconnect, or within SSHP_SCAN_MS for the next scan.
+ */
 static void
 sshp_retry_cb(uv_timer_t *t)
 {
 	struct sshp *st = t->data;
-	char *cmd = sshp_command(st->e, false);
+	uint64_t now = uv_now(st->e->loop), next = now + SSHP_SCAN_MS;
+	char *cmd = NULL, why[160];
 	size_t i;
 
-	for (i = 0; i < st->nnodes; i++) {
-		if (!st->nodes[i].streaming)
-			sshp_start_node(&st->nodes[i], cmd, 0);
+	st->retry_due = 0;
+	for (i = 0; i < st->nnodes && !st->stopping; i++) {
+		struct sshp_node *sn = &st->nodes[i];
+		const struct node *n = &st->e->fleet.nodes[sn->node];
+
+		if (sn->streaming && sn->got_first &&
+		    now - sn->last_line >= st->stale_ms) {
+			snprintf(why, sizeof why, "no sample for %.0f s: the "
+			    "session is stalled (the server does not answer)",
+			    (double)(now - sn->last_line) / 1000.0);
+			(void)ssh_pool_drop(st->pool, n->address, n->port,
+			    n->user, SSH_FAIL_TIMEOUT, why);
+		}
+		if (sn->streaming)
+			continue;
+		if (sn->next_try <= now) {
+			if (cmd == NULL)
+				cmd = sshp_command(st->e, false);
+			sshp_start_node(sn, cmd, 0);
+		} else if (sn->next_try < next)
+			next = sn->next_try;
 	}
 	free(cmd);
+	if (!st->stopping)
+		sshp_arm(st, next);
 }
 
 static int
@@ -519,15 +625,19 @@ sshp_start(struct engine *e)
 
 	if (st->nnodes == 0 || st->retry != NULL || sshp_pool(st, &err) == NULL)
 		return 0;
+	/* First: a sampler that fails at once is scheduled on it. */
+	st->retry = xmalloc(sizeof *st->retry);
+	uv_timer_init(e->loop, st->retry);
+	st->retry->data = st;
+	uv_unref((uv_handle_t *)st->retry);
+	st->stale_ms = 3 * (uint64_t)(e->cfg.checks.interval_ms >= 1000 ?
+	    e->cfg.checks.interval_ms : 10000) + 2000;
+	st->rng = nx_hash64((uint64_t)uv_hrtime() ^ (uint64_t)(uintptr_t)st) | 1;
+	sshp_arm(st, uv_now(e->loop) + SSHP_SCAN_MS);
 	cmd = sshp_command(e, false);
 	for (i = 0; i < st->nnodes; i++)
 		sshp_start_node(&st->nodes[i], cmd, 0);
 	free(cmd);
-	st->retry = xmalloc(sizeof *st->retry);
-	uv_timer_init(e->loop, st->retry);
-	st->retry->data = st;
-	uv_timer_start(st->retry, sshp_retry_cb, SSHP_RETRY_MS, SSHP_RETRY_MS);
-	uv_unref((uv_handle_t *)st->retry);
 	return 0;
 }
 

@@ -60,6 +60,8 @@ const struct view *const tui_views[] = {
 	&view_problems,
 	&view_events,
 	&view_node,
+	&view_jobs,
+	&view_audit,
 };
 const size_t tui_nviews = NX_ARRAY_LEN(tui_views);
 
@@ -88,16 +90,29 @@ static const struct {
 	const char *name;
 	const char *args;
 	const char *help;
+	int need;               /* TUI_NEED(cap), or 0 */
 } tui_commands[] = {
-	{ "events", "", "the events view" },
-	{ "fleet", "", "the fleet view" },
-	{ "help", "", "this screen" },
-	{ "node", " NAME", "the node view of NAME" },
-	{ "problems", "", "the problems view" },
-	{ "q", "", "quit" },
-	{ "quit", "", "quit" },
-	{ "sort", " COLUMN", "sort the rows (name state load cpu mem disk change none)" },
-	{ "theme", " NAME", "load a theme (default mono light solarized ...)" },
+	{ "ack", " [COMMENT]", "acknowledge the marked or current problems",
+	  TUI_NEED(NX_CAP_ACK) },
+	{ "approve", " [JOB]", "approve a proposed job (the current one)",
+	  TUI_NEED(NX_CAP_APPROVE) },
+	{ "audit", "", "the audit view", 0 },
+	{ "downtime", " DURATION [COMMENT]", "downtime for the marked or "
+	  "current rows (2h, 30m)", TUI_NEED(NX_CAP_DOWNTIME) },
+	{ "events", "", "the events view", 0 },
+	{ "fleet", "", "the fleet view", 0 },
+	{ "help", "", "this screen", 0 },
+	{ "jobs", "", "the jobs view", 0 },
+	{ "node", " NAME", "the node view of NAME", 0 },
+	{ "problems", "", "the problems view", 0 },
+	{ "q", "", "quit", 0 },
+	{ "quit", "", "quit", 0 },
+	{ "reject", " [JOB] [REASON]", "reject a proposed job",
+	  TUI_NEED(NX_CAP_APPROVE) },
+	{ "run", " ACTION", "run an action on the marked or current rows",
+	  TUI_NEED(NX_CAP_ACTION) },
+	{ "sort", " COLUMN", "sort the rows (name state load cpu mem disk change none)", 0 },
+	{ "theme", " NAME", "load a theme (default mono light solarized ...)", 0 },
 };
 
 /* Whether curses owns the terminal: read by the crash handler. */
@@ -173,6 +188,20 @@ tui_key_find(const struct tui_key *keys, size_t n, const struct tui_input *in)
 			return &keys[i];
 	}
 	return NULL;
+}
+
+/* Whether the actor has capability c (a read-only console has viewer's). */
+bool
+tui_can(const struct tui *t, enum nx_cap c)
+{
+	return role_can(t->opts->actor.roles, c);
+}
+
+/* Whether a key is offered to this actor: footer hints and help. */
+bool
+tui_key_shown(const struct tui *t, const struct tui_key *k)
+{
+	return k->need == 0 || tui_can(t, (enum nx_cap)(k->need - 1));
 }
 
 static void tui_frame(uv_timer_t *);
@@ -298,6 +327,18 @@ tui_current_state(const struct tui *t)
 	return t->vstate[t->stack[t->depth - 1]];
 }
 
+const struct view *
+tui_current_view(const struct tui *t)
+{
+	return tui_current(t);
+}
+
+void *
+tui_current_view_state(const struct tui *t)
+{
+	return tui_current_state(t);
+}
+
 static size_t
 tui_view_index(const struct view *v)
 {
@@ -329,6 +370,8 @@ tui_show(struct tui *t, size_t idx, bool push)
 		    (TUI_STACK_MAX - 1) * sizeof *t->stack);
 	t->stack[t->depth - 1] = idx;
 	t->help = false;
+	if (v->show != NULL && t->vstate[idx] != NULL)
+		v->show(t, t->vstate[idx]);
 	tui_mark_dirty(t);
 }
 
@@ -478,9 +521,9 @@ tui_draw_header(struct tui *t)
 	};
 	const struct fleet *f = &t->e->fleet;
 	WINDOW *w = t->header;
-	static const int prio[] = { 1, 2, 0, 3 };
-	char buf[256], clock[16], pieces[4][48];
-	bool shown[4];
+	static const int prio[] = { 1, 2, 4, 0, 3 };
+	char buf[256], clock[16], pieces[5][80], roles[64];
+	bool shown[5];
 	struct tm tm;
 	time_t now = (time_t)(nx_wallclock() / 1000);
 	int x, i, right, need, pass;
@@ -499,6 +542,10 @@ tui_draw_header(struct tui *t)
 	snprintf(pieces[2], sizeof pieces[2], "%s",
 	    t->opts->readonly ? " [read-only] " : "");
 	snprintf(pieces[3], sizeof pieces[3], " %u events/s ", t->eps);
+	/* Who acts from here, and as what. */
+	snprintf(pieces[4], sizeof pieces[4], " %s (%s) ",
+	    t->opts->actor.user != NULL ? t->opts->actor.user : "?",
+	    role_names(t->opts->actor.roles, roles, sizeof roles));
 	need = 0;
 	for (i = 0; i < (int)NX_ARRAY_LEN(prio); i++) {
 		int k = prio[i], pw = text_width(pieces[k], strlen(pieces[k]));
@@ -554,24 +601,25 @@ static int
 tui_draw_line(struct tui *t, int limit)
 {
 	WINDOW *w = t->footer;
-	const char *prompt = t->mode == TUI_MODE_FILTER ? "/" : ":";
+	const char *prompt = t->mode == TUI_MODE_FILTER ? "/" :
+	    t->mode == TUI_MODE_PROMPT ? t->dialog.title : ":";
 	int x, tw, avail;
 	size_t skip = 0;
 
 	/* Keep the end of a long line (where the cursor is) in sight. */
 	tw = text_width(t->line, t->linelen);
-	avail = limit - 3;
+	avail = limit - 3 - text_width(prompt, strlen(prompt));
 	while (tw > avail && skip < t->linelen) {
 		uint32_t cp;
 
 		skip += text_next(t->line + skip, t->linelen - skip, &cp);
 		tw = text_width(t->line + skip, t->linelen - skip);
 	}
-	x = tui_print(t, w, 0, 0, -1, t->theme.key, prompt, 1);
+	x = tui_print(t, w, 0, 0, limit, t->theme.key, prompt, strlen(prompt));
 	x += tui_print(t, w, 0, x, limit - x, A_NORMAL, t->line + skip,
 	    t->linelen - skip);
 	x += tui_print(t, w, 0, x, 1, A_REVERSE, " ", 1);
-	if (t->mode == TUI_MODE_FILTER && t->line_err[0] != '\0') {
+	if (t->mode != TUI_MODE_COMMAND && t->line_err[0] != '\0') {
 		x += 2;
 		x += tui_print(t, w, 0, x, limit - x,
 		    t->theme.health[NX_H_CRITICAL], t->line_err,
@@ -624,7 +672,7 @@ tui_draw_footer(struct tui *t)
 	if (t->help)
 		nview = 0;
 	for (i = 0; i < nview; i++) {
-		if (v->keys[i].hint != NULL)
+		if (v->keys[i].hint != NULL && tui_key_shown(t, &v->keys[i]))
 			view_w += tui_hint_width(&v->keys[i]);
 	}
 	for (i = 0; i < nglobal; i++) {
@@ -633,12 +681,13 @@ tui_draw_footer(struct tui *t)
 	}
 	while (nview > 0 && view_w + global_w > limit) {
 		nview--;
-		if (v->keys[nview].hint != NULL)
+		if (v->keys[nview].hint != NULL &&
+		    tui_key_shown(t, &v->keys[nview]))
 			view_w -= tui_hint_width(&v->keys[nview]);
 	}
 	for (i = 0; i < nview + nglobal; i++) {
 		b = i < nview ? &v->keys[i] : &tui_global_keys[i - nview];
-		if (b->hint == NULL)
+		if (b->hint == NULL || !tui_key_shown(t, b))
 			continue;
 		if (x + tui_hint_width(b) > limit)
 			return;
@@ -666,6 +715,8 @@ tui_help_keys(struct tui *t, const struct tui_key *keys, size_t n, int y,
 	int lines = 0;
 
 	for (i = 0; i < n; i++) {
+		if (!tui_key_shown(t, &keys[i]))
+			continue;
 		for (j = 0; j < i; j++) {
 			if (keys[j].action == keys[i].action)
 				break;
@@ -744,6 +795,9 @@ tui_draw_help(struct tui *t, WINDOW *w)
 	y++;
 	HELP_TITLE("Commands (after ':'; Tab completes, Up/Down recall)");
 	for (i = 0; i < NX_ARRAY_LEN(tui_commands); i++) {
+		if (tui_commands[i].need != 0 &&
+		    !tui_can(t, (enum nx_cap)(tui_commands[i].need - 1)))
+			continue;
 		if (y - top >= 0) {
 			snprintf(buf, sizeof buf, ":%s%s", tui_commands[i].name,
 			    tui_commands[i].args);
@@ -793,6 +847,8 @@ tui_frame(uv_timer_t *timer)
 		tui_draw_help(t, t->body);
 	else
 		v->draw(t, tui_current_state(t), t->body);
+	if (tui_dialog_open(t))
+		tui_dialog_draw(t, t->body);
 	werase(t->footer);
 	tui_draw_footer(t);
 	wnoutrefresh(t->header);
@@ -935,6 +991,21 @@ tui_act(struct tui *t, int action)
 		    (idx + tui_nviews - 1) % tui_nviews;
 		tui_switch(t, tui_views[idx]);
 		break;
+	case TUI_ACT_ACK:
+		acting_ack(t, NULL);
+		break;
+	case TUI_ACT_DOWNTIME:
+		acting_downtime(t, NULL, NULL);
+		break;
+	case TUI_ACT_RUN:
+		acting_run(t, NULL);
+		break;
+	case TUI_ACT_SHELL:
+		acting_shell(t);
+		break;
+	case TUI_ACT_RESET:
+		acting_reset(t);
+		break;
 	default:
 		break;
 	}
@@ -1006,6 +1077,86 @@ tui_complete(const char *line, char *out, size_t len)
 }
 
 /*
+ * Completes prefix against n words: the one word it starts (with a
+ * space after), or the longest prefix the candidates share.  Writes the
+ * result to out and returns the number of candidates (0: out = prefix).
+ */
+size_t
+tui_complete_words(const char *prefix, const char *const *words, size_t n,
+    char *out, size_t len)
+{
+	size_t i, count = 0, plen = strlen(prefix), common = 0;
+	const char *first = NULL;
+
+	snprintf(out, len, "%s", prefix);
+	for (i = 0; i < n; i++) {
+		if (strncmp(words[i], prefix, plen) != 0)
+			continue;
+		if (first == NULL) {
+			first = words[i];
+			common = strlen(first);
+		} else {
+			size_t k = 0;
+
+			while (k < common && first[k] == words[i][k])
+				k++;
+			common = k;
+		}
+		count++;
+	}
+	if (count == 1)
+		snprintf(out, len, "%s ", first);
+	else if (count > 1)
+		snprintf(out, len, "%.*s", (int)common, first);
+	return count;
+}
+
+/*
+ * Tab on the ':' line: after "run ", the names of the actions in the
+ * configuration; else tui_complete().
+ */
+static size_t
+tui_complete_line(struct tui *t, const char *line, char *out, size_t len)
+{
+	const struct nx_config *cfg = &t->e->cfg;
+	const char **names;
+	char word[TUI_LINE_MAX - 8];
+	size_t i, n;
+
+	if (strncmp(line, "run ", 4) != 0 || strchr(line + 4, ' ') != NULL)
+		return tui_complete(line, out, len);
+	names = xcalloc(cfg->nactions + 1, sizeof *names);
+	for (i = 0; i < cfg->nactions; i++)
+		names[i] = cfg->actions[i].name;
+	n = tui_complete_words(line + 4, names, cfg->nactions, word,
+	    sizeof word);
+	free(names);
+	snprintf(out, len, "run %s", word);
+	return n;
+}
+
+/* Reads a job number ("12" or "#12") from the front of s; 0 if none. */
+static uint32_t
+tui_job_arg(const char **s)
+{
+	const char *p = *s;
+	unsigned long v;
+	char *end;
+
+	if (*p == '#')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	v = strtoul(p, &end, 10);
+	if (*end != '\0' && *end != ' ')
+		return 0;
+	while (*end == ' ')
+		end++;
+	*s = end;
+	return v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+/*
  * Runs one ':' command line.  Returns 0, or -1 with err saying what is
  * wrong (an unknown command, a missing argument, a node not found).
  */
@@ -1057,6 +1208,43 @@ tui_command(struct tui *t, const char *line, struct nx_err *err)
 		}
 		view_node_open(t, n->id);
 		return 0;
+	}
+	if (strcmp(cmd, "ack") == 0) {
+		acting_ack(t, arg[0] != '\0' ? arg : NULL);
+		return 0;
+	}
+	if (strcmp(cmd, "downtime") == 0) {
+		char *sp = strchr(arg, ' ');
+
+		if (arg[0] == '\0') {
+			acting_downtime(t, NULL, NULL);
+			return 0;
+		}
+		if (sp != NULL) {
+			*sp++ = '\0';
+			while (*sp == ' ')
+				sp++;
+		}
+		acting_downtime(t, arg, sp);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0) {
+		acting_run(t, arg[0] != '\0' ? arg : NULL);
+		return 0;
+	}
+	if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "reject") == 0) {
+		const char *rest = arg;
+		uint32_t job = tui_job_arg(&rest);
+
+		if (job == 0)
+			job = view_jobs_current(t);
+		if (job == 0) {
+			nx_err_set(err, ":%s wants a job number (or a job "
+			    "chosen in the jobs view)", cmd);
+			return -1;
+		}
+		return acting_job(t, cmd, job, rest[0] != '\0' ? rest : NULL,
+		    err);
 	}
 	if (strcmp(cmd, "sort") == 0) {
 		v = tui_current(t);
@@ -1144,9 +1332,24 @@ tui_line_key(struct tui *t, const struct tui_input *in)
 	struct nx_err err;
 	char buf[TUI_LINE_MAX];
 	bool filter = t->mode == TUI_MODE_FILTER;
+	bool prompt = t->mode == TUI_MODE_PROMPT;
 	size_t n;
 
 	tui_mark_dirty(t);
+	if (prompt && !in->keycode && (in->ch == TUI_KEY_ESC ||
+	    in->ch == TUI_CTRL('c'))) {
+		tui_dialog_dismiss(t);
+		tui_message(t, false, "cancelled");
+		return;
+	}
+	if (prompt && ((in->keycode && in->ch == KEY_ENTER) ||
+	    (!in->keycode && (in->ch == '\r' || in->ch == '\n')))) {
+		t->line[t->linelen] = '\0';
+		tui_dialog_answer(t, t->line, &err);
+		return;
+	}
+	if (prompt)
+		t->line_err[0] = '\0';
 	if (!in->keycode && in->ch == TUI_KEY_ESC) {
 		t->mode = TUI_MODE_VIEW;
 		if (filter) {
@@ -1174,7 +1377,7 @@ tui_line_key(struct tui *t, const struct tui_input *in)
 	if ((in->keycode && in->ch == KEY_BACKSPACE) ||
 	    (!in->keycode && (in->ch == 0x7f || in->ch == 0x08))) {
 		if (t->linelen == 0) {
-			if (!filter)
+			if (!filter && !prompt)
 				t->mode = TUI_MODE_VIEW;
 			return;
 		}
@@ -1184,15 +1387,15 @@ tui_line_key(struct tui *t, const struct tui_input *in)
 		    ((unsigned char)t->line[t->linelen] & 0xc0) == 0x80);
 	} else if (!in->keycode && in->ch == TUI_CTRL('u'))
 		t->linelen = 0;
-	else if (!filter && !in->keycode && in->ch == '\t') {
+	else if (!filter && !prompt && !in->keycode && in->ch == '\t') {
 		t->line[t->linelen] = '\0';
-		n = tui_complete(t->line, buf, sizeof buf);
+		n = tui_complete_line(t, t->line, buf, sizeof buf);
 		if (n == 0)
 			tui_message(t, true, "nothing completes '%s'", t->line);
 		snprintf(t->line, sizeof t->line, "%s", buf);
 		t->linelen = strlen(t->line);
 		return;
-	} else if (!filter && in->keycode && (in->ch == KEY_UP ||
+	} else if (!filter && !prompt && in->keycode && (in->ch == KEY_UP ||
 	    in->ch == KEY_DOWN)) {
 		if (in->ch == KEY_UP && t->hpos > 0)
 			t->hpos--;
@@ -1257,6 +1460,13 @@ tui_key(struct tui *t, const struct tui_input *in)
 	}
 	if (t->mode != TUI_MODE_VIEW) {
 		tui_line_key(t, in);
+		return;
+	}
+	if (tui_dialog_open(t)) {
+		if (!in->keycode && in->ch == TUI_CTRL('c'))
+			tui_quit(t, 128 + SIGINT);
+		else
+			tui_dialog_key(t, in);
 		return;
 	}
 	if (t->help) {
@@ -1392,6 +1602,8 @@ tui_on_event(void *arg, const struct event *ev)
 		t->results++;
 	tui_event_copy(te, ev);
 	t->events.total++;
+	if (ev->kind == NX_EV_JOB)
+		acting_job_event(t, ev);
 	for (i = 0; i < tui_nviews; i++) {
 		if (t->vstate[i] != NULL && tui_views[i]->event != NULL)
 			tui_views[i]->event(t, t->vstate[i], ev);
@@ -1546,6 +1758,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	uv_run(t->loop, UV_RUN_DEFAULT);
 
 	status = t->quit ? t->exit_status : NX_EXIT_SOFTWARE;
+	tui_dialog_free(t);
 	bus_unsubscribe(&e->bus, tui_on_event, t);
 	if (t->header != NULL)
 		delwin(t->header);
@@ -1576,9 +1789,20 @@ close:
 	free(t->vstate);
 	free(t->filters);
 	free(t->events.v);
+	free(t->my_jobs);
 	for (i = 0; i < t->nhistory; i++)
 		free(t->history[i]);
 	if (t->nopen == 0)
 		free(t);
 	return status;
+}
+
+/*
+ * Takes the terminal again after something else used it (the ssh
+ * shell-out): the size may have changed, and every cell is repainted.
+ */
+void
+tui_redraw_all(struct tui *t)
+{
+	tui_resize(t);
 }

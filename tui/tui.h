@@ -21,11 +21,18 @@
 #include <curses.h>
 
 #include "engine.h"
+#include "act.h"
 
 struct store;
 struct tui_opts {
 	bool readonly;
 	struct store *store;    /* the store this console records to, or NULL */
+	/*
+	 * Who runs this console (role_resolve(), cmd-console.c): every
+	 * acting key calls the engine API as this actor.  Strings borrowed
+	 * for the life of the console.
+	 */
+	struct nx_actor actor;
 	uint32_t fps;           /* frame cap; 0 = default (10) */
 	const char *theme;
 };
@@ -49,7 +56,16 @@ enum {
 	TUI_ACT_COMMAND = -7,   /* the ':' command line */
 	TUI_ACT_NEXT = -8,      /* the next top-level view (Tab) */
 	TUI_ACT_PREV = -9,      /* the previous one (Shift-Tab) */
+	/* Acting on the view's selection (acting.c): marked rows, else the current one. */
+	TUI_ACT_ACK = -10,      /* acknowledge, after a comment prompt */
+	TUI_ACT_DOWNTIME = -11, /* downtime, after duration and comment prompts */
+	TUI_ACT_RUN = -12,      /* the action menu, inputs, confirmation */
+	TUI_ACT_SHELL = -13,    /* ssh to the current node in the foreground */
+	TUI_ACT_RESET = -14,    /* reset open remediation breakers */
 };
+
+/* A key that needs capability c of the actor: hidden and refused without it. */
+#define TUI_NEED(c) ((c) + 1)
 
 /*
  * One key binding.  `key` is a character (as wget_wch returns it) when
@@ -63,6 +79,7 @@ struct tui_key {
 	int action;             /* the view's action, or a TUI_ACT_* */
 	const char *hint;       /* the keys as the footer names them */
 	const char *help;       /* what they do, one or two words */
+	int need;               /* TUI_NEED(NX_CAP_...) or 0: shown to everyone */
 };
 
 /* A key as it was read. */
@@ -92,8 +109,15 @@ struct tui_input {
  *              every keystroke of the '/' line.  Returns 0, or -1 with err
  *              set (the old filter stays).  Views without it ignore '/'.
  *  sort        sort the rows by `column` (":sort COLUMN"); 0 or -1 + err.
+ *  show        the view became the current one (it may call the API,
+ *              e.g. the audit view's audited read).
+ *  selection   what acting keys apply to: the marked rows, else (or
+ *              with `current`, always) the current row, as (node, check) pairs (check NX_NONE: the
+ *              node itself) in *out (owned by the caller, freed with
+ *              free).  Returns how many; 0 when there is no row.
  */
 #define TUI_VIEW_VERSION 1
+struct problem;
 struct view {
 	int version;
 	const char *name;
@@ -112,6 +136,9 @@ struct view {
 	    struct nx_err *);
 	int (*sort)(struct tui *, void *state, const char *column,
 	    struct nx_err *);
+	void (*show)(struct tui *, void *state);
+	size_t (*selection)(struct tui *, void *state, bool current,
+	    struct problem **out);
 };
 
 /*
@@ -179,11 +206,45 @@ struct tui_theme {
 #define TUI_LINE_MAX 256
 #define TUI_HISTORY 32
 
-/* What keys go to: the view, or the '/' or ':' line in the footer. */
+/* What keys go to: the view, or the '/', ':' or a prompt line in the footer. */
 enum tui_mode {
 	TUI_MODE_VIEW,
 	TUI_MODE_FILTER,
 	TUI_MODE_COMMAND,
+	TUI_MODE_PROMPT,        /* a question of a dialog (tui_prompt) */
+};
+
+/*
+ * A dialog (dialog.c): a question on the footer line (a prompt), a menu
+ * or a confirmation drawn over the body.  Its `done` gets the answer:
+ * the text of a prompt, the item of a menu, nothing for a confirmation
+ * (called only when the operator chose the OK button); returning -1 with
+ * err keeps a prompt open with the error shown in place (a menu or a
+ * confirmation closes and shows it in the footer).  `cancel` runs when
+ * the operator backs out (Esc, or Enter on Cancel).  Exactly one of done
+ * (returning 0) and cancel is called for each dialog, and `arg` belongs
+ * to the dialog until then; done may open the next dialog and hand arg on.
+ */
+enum tui_dialog_kind {
+	TUI_DLG_NONE,
+	TUI_DLG_PROMPT,
+	TUI_DLG_MENU,
+	TUI_DLG_CONFIRM,
+};
+typedef int (*tui_dialog_done)(struct tui *, void *arg, const char *text,
+    size_t item, struct nx_err *);
+typedef void (*tui_dialog_cancel)(struct tui *, void *arg);
+struct tui_dialog {
+	enum tui_dialog_kind kind;
+	char title[TUI_LINE_MAX];
+	char **lines;           /* menu items or confirmation text; owned */
+	size_t nlines;
+	size_t sel;             /* menu item; confirmation: 0 Cancel, 1 OK */
+	size_t top;             /* first menu item shown */
+	char ok[32];            /* the confirmation's OK button */
+	tui_dialog_done done;
+	tui_dialog_cancel cancel;
+	void *arg;
 };
 
 /* The console: one per tui_run(), on the heap, freed after its handles close. */
@@ -236,6 +297,9 @@ struct tui {
 	size_t hpos;            /* Up/Down position; nhistory = the new line */
 	struct tui_evring events;
 	char (*filters)[TUI_LINE_MAX];  /* per view: the filter in effect */
+	struct tui_dialog dialog;       /* the open dialog, if any */
+	uint32_t *my_jobs;      /* jobs started from this console, to report */
+	size_t nmy_jobs, my_jobs_cap;
 };
 
 /* tui.c */
@@ -263,6 +327,68 @@ void tui_event_describe(const struct tui *, const struct tui_event *,
 size_t tui_key_name(const struct tui_key *, char *, size_t);
 int tui_command(struct tui *, const char *, struct nx_err *);
 size_t tui_complete(const char *line, char *out, size_t len);
+size_t tui_complete_words(const char *prefix, const char *const *words,
+    size_t n, char *out, size_t len);
+bool tui_can(const struct tui *, enum nx_cap);
+bool tui_key_shown(const struct tui *, const struct tui_key *);
+const struct view *tui_current_view(const struct tui *);
+void *tui_current_view_state(const struct tui *);
+void tui_redraw_all(struct tui *);
+
+/* dialog.c */
+void tui_prompt(struct tui *, const char *title, const char *def,
+    tui_dialog_done, tui_dialog_cancel, void *arg);
+void tui_menu(struct tui *, const char *title, char **items, size_t n,
+    tui_dialog_done, tui_dialog_cancel, void *arg);
+void tui_confirm(struct tui *, const char *title, char **lines, size_t n,
+    const char *ok, tui_dialog_done, tui_dialog_cancel, void *arg);
+bool tui_dialog_open(const struct tui *);
+void tui_dialog_key(struct tui *, const struct tui_input *);
+int tui_dialog_answer(struct tui *, const char *text, struct nx_err *);
+void tui_dialog_dismiss(struct tui *);
+void tui_dialog_draw(struct tui *, WINDOW *);
+void tui_dialog_free(struct tui *);
+
+/* marks.c: the set of marked rows of a view (pure; unit-tested). */
+struct marks {
+	uint64_t *slots;        /* key + 1, 0 = empty; open addressing */
+	size_t nslots, count;
+	uint64_t anchor;        /* the row last marked with Space */
+	bool have_anchor;
+};
+void marks_init(struct marks *);
+void marks_free(struct marks *);
+bool marks_has(const struct marks *, uint64_t key);
+void marks_set(struct marks *, uint64_t key, bool on);
+bool marks_toggle(struct marks *, uint64_t key);
+void marks_clear(struct marks *);
+size_t marks_count(const struct marks *);
+size_t marks_keys(const struct marks *, uint64_t *out);
+typedef uint64_t (*marks_key_fn)(void *arg, size_t row);
+size_t marks_range(struct marks *, marks_key_fn, void *arg, size_t nrows,
+    size_t cur);
+#define MARKS_PROBLEM(p) (((uint64_t)(p)->node << 32) | (p)->check)
+
+/* acting.c: the acting keys and commands, through the engine API. */
+void acting_ack(struct tui *, const char *comment);
+void acting_downtime(struct tui *, const char *duration, const char *comment);
+void acting_run(struct tui *, const char *action);
+void acting_shell(struct tui *);
+void acting_reset(struct tui *);
+int acting_job(struct tui *, const char *what, uint32_t job,
+    const char *reason, struct nx_err *);
+void acting_job_started(struct tui *, uint32_t job);
+void acting_job_event(struct tui *, const struct event *);
+void acting_refused(struct tui *, const char *what, const struct nx_err *);
+
+/* joblist.c: the jobs view's model (pure over struct job; unit-tested). */
+size_t joblist_newest(const struct engine *, uint32_t *ids, size_t max);
+const char *joblist_action(const struct job *);
+const char *joblist_outcome(const struct job *);
+void joblist_counts(const struct job *, char *, size_t);
+char *joblist_targets(const struct fleet *, const struct job *);
+void joblist_proposal(const struct engine *, const struct job *, char *,
+    size_t);
 
 /* text.c */
 size_t text_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
@@ -341,6 +467,9 @@ extern const struct view view_fleet;
 extern const struct view view_problems;
 extern const struct view view_events;
 extern const struct view view_node;
+extern const struct view view_jobs;
+extern const struct view view_audit;
+uint32_t view_jobs_current(struct tui *);
 void view_node_open(struct tui *, uint32_t node);
 void events_draw_row(struct tui *, WINDOW *, int y, int x,
     const struct tui_event *, bool with_node);

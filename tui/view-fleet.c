@@ -13,6 +13,12 @@
  *   Enter              the node view of the selected node
  *   /                  filter (tui/filter.c); Esc clears the filter
  *   s, S               next sort column, reverse the order
+ *   Space              mark or unmark the node, and move down
+ *   V                  mark every node from the last marked to this one
+ *   U                  unmark every node
+ *   a, d, x            acknowledge, downtime, action menu (acting.c) on
+ *                      the marked nodes, else the selected one
+ *   o                  ssh to the selected node (acting.c)
  *
  * and the console's global keys: q quits, Esc quits from here (this is the
  * top-level view) once no filter is left, ^L repaints the terminal.
@@ -48,6 +54,9 @@ enum {
 	FLEET_SORT,
 	FLEET_REVERSE,
 	FLEET_ESC,
+	FLEET_MARK_ROW,
+	FLEET_RANGE,
+	FLEET_UNMARK,
 };
 
 static const struct tui_key fleet_keys[] = {
@@ -73,6 +82,20 @@ static const struct tui_key fleet_keys[] = {
 	{ .key = '/', .action = TUI_ACT_FILTER, .hint = "/", .help = "filter" },
 	{ .key = 's', .action = FLEET_SORT, .hint = "s/S", .help = "sort" },
 	{ .key = 'S', .action = FLEET_REVERSE, .help = "reverse the order" },
+	{ .key = ' ', .action = FLEET_MARK_ROW, .hint = "Space",
+	  .help = "mark" },
+	{ .key = 'V', .action = FLEET_RANGE,
+	  .help = "mark from the last marked row to here" },
+	{ .key = 'U', .action = FLEET_UNMARK, .help = "unmark all" },
+	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack",
+	  .need = TUI_NEED(NX_CAP_ACK) },
+	{ .key = 'd', .action = TUI_ACT_DOWNTIME, .hint = "d",
+	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
+	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
+	  .need = TUI_NEED(NX_CAP_ACTION) },
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
+	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
 	{ .key = TUI_KEY_ESC, .action = FLEET_ESC,
 	  .help = "clear the filter, else quit" },
 };
@@ -105,7 +128,7 @@ static const struct fleet_column fleet_columns[FC__COUNT] = {
 	[FC_STATE] = { "STATE", 11, 11, 0, false },
 	[FC_NAME] = { "NAME", 12, 32, 1, false },
 	[FC_ADDRESS] = { "ADDRESS", 15, 24, 6, false },
-	[FC_GROUP] = { "GROUP", 8, 14, 7, false },
+	[FC_GROUP] = { "GROUP", 7, 14, 7, false },
 	[FC_LOAD] = { "LOAD", 5, 5, 2, true },
 	[FC_CPU] = { "CPU", 4, 4, 4, true },
 	[FC_MEM] = { "MEM", 4, 4, 5, true },
@@ -113,8 +136,11 @@ static const struct fleet_column fleet_columns[FC__COUNT] = {
 	[FC_CHANGE] = { "LAST CHANGE", 11, 11, 3, true },
 };
 
-/* Columns of the selection marker ("> ") before the first column. */
-#define FLEET_MARK 2
+/*
+ * Columns before the first column: the selection marker ('>'), the mark
+ * glyph ('*', so that a mark does not depend on colour) and a space.
+ */
+#define FLEET_MARK 3
 
 struct fleet_view {
 	uint32_t top;           /* first row shown */
@@ -131,6 +157,7 @@ struct fleet_view {
 	bool stale;             /* rebuild rows before the next frame */
 	uint64_t built_ms;      /* uv_now() of the last rebuild */
 	struct sort_cache sort_cache;
+	struct marks marks;     /* by node id */
 };
 
 /*
@@ -154,6 +181,7 @@ fleet_view_free(void *state)
 
 	filter_free(fv->filter);
 	sort_cache_free(&fv->sort_cache);
+	marks_free(&fv->marks);
 	free(fv->rows);
 	free(fv);
 }
@@ -350,15 +378,17 @@ static void
 fleet_draw_row(struct tui *t, struct fleet_view *fv, WINDOW *w, int y,
     const struct node *n, bool selected)
 {
+	bool marked = marks_has(&fv->marks, n->id);
 	attr_t base = selected ? t->theme.select : A_NORMAL, attr;
 	const char *s;
 	char buf[32];
 	int c, x = FLEET_MARK;
 
-	if (selected) {
+	if (selected)
 		tui_print(t, w, y, 0, getmaxx(w), base, "", 0);
-		tui_print(t, w, y, 0, FLEET_MARK, base, ">", 1);
-	}
+	if (selected || marked)
+		tui_print(t, w, y, 0, FLEET_MARK, marked ? base | A_BOLD : base,
+		    selected ? (marked ? ">*" : ">") : " *", marked ? 2 : 1);
 	for (c = 0; c < FC__COUNT; c++) {
 		if (fv->width[c] == 0)
 			continue;
@@ -424,12 +454,20 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 		    fv->top + i == fv->sel);
 }
 
+/* The mark key of row i, for marks_range(). */
+static uint64_t
+fleet_key_at(void *arg, size_t i)
+{
+	return fleet_row_node(arg, (uint32_t)i);
+}
+
 static bool
 fleet_handle_key(struct tui *t, void *state, const struct tui_input *in,
     const struct tui_key *bound)
 {
 	struct fleet_view *fv = state;
 	uint32_t n = fleet_count(t, fv), page = fleet_page(t);
+	size_t added;
 
 	if (bound == NULL)
 		return false;
@@ -438,6 +476,24 @@ fleet_handle_key(struct tui *t, void *state, const struct tui_input *in,
 		if (n > 0)
 			view_node_open(t, fleet_row_node(fv, fv->sel));
 		return true;
+	case FLEET_MARK_ROW:
+		if (n == 0)
+			break;
+		marks_toggle(&fv->marks, fleet_row_node(fv, fv->sel));
+		if (fv->sel + 1 < n)
+			fv->sel++;
+		break;
+	case FLEET_RANGE:
+		if (n == 0)
+			break;
+		added = marks_range(&fv->marks, fleet_key_at, fv, n, fv->sel);
+		tui_message(t, false, "%zu marked (%zu added)",
+		    marks_count(&fv->marks), added);
+		break;
+	case FLEET_UNMARK:
+		marks_clear(&fv->marks);
+		tui_message(t, false, "marks cleared");
+		break;
 	case FLEET_SORT:
 		fv->sort = (fv->sort + 1) % SORT__COUNT;
 		fleet_restart(fv);
@@ -504,8 +560,44 @@ fleet_position(struct tui *t, void *state, char *buf, size_t len)
 		k += snprintf(buf + k, len - (size_t)k, " | %u of %u match",
 		    n, t->e->fleet.nnodes - t->e->fleet.nremoved);
 	if (k >= 0 && (size_t)k < len && fv->sort != SORT_NONE)
-		snprintf(buf + k, len - (size_t)k, " | by %s%s",
+		k += snprintf(buf + k, len - (size_t)k, " | by %s%s",
 		    sort_name(fv->sort), fv->reverse ? " reversed" : "");
+	if (k >= 0 && (size_t)k < len && marks_count(&fv->marks) > 0)
+		snprintf(buf + k, len - (size_t)k, " | %zu marked",
+		    marks_count(&fv->marks));
+}
+
+/*
+ * What the acting keys apply to: the marked nodes (in id order), else
+ * the selected one, each as (node, NX_NONE).
+ */
+static size_t
+fleet_selection(struct tui *t, void *state, bool current,
+    struct problem **out)
+{
+	struct fleet_view *fv = state;
+	uint32_t n = fleet_count(t, fv);
+	size_t i, count = marks_count(&fv->marks);
+	uint64_t *keys;
+
+	*out = NULL;
+	if (count == 0 || current) {
+		if (n == 0)
+			return 0;
+		*out = xmalloc(sizeof **out);
+		(*out)[0].node = fleet_row_node(fv, fv->sel < n ? fv->sel : 0);
+		(*out)[0].check = NX_NONE;
+		return 1;
+	}
+	keys = xcalloc(count, sizeof *keys);
+	count = marks_keys(&fv->marks, keys);
+	*out = xcalloc(count, sizeof **out);
+	for (i = 0; i < count; i++) {
+		(*out)[i].node = (uint32_t)keys[i];
+		(*out)[i].check = NX_NONE;
+	}
+	free(keys);
+	return count;
 }
 
 /* Every keystroke of the '/' line: a new filter, or an error. */
@@ -572,4 +664,5 @@ const struct view view_fleet = {
 	.event = fleet_event,
 	.filter = fleet_filter,
 	.sort = fleet_sort,
+	.selection = fleet_selection,
 };

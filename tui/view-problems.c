@@ -18,7 +18,12 @@
  * between.
  *
  * Keys: j/k, PgDn/PgUp, g/G move; Enter opens the node view; / filters
- * (the fleet view's grammar; state: is the row's state).
+ * (the fleet view's grammar; state: is the row's state).  Space marks a
+ * row (a '*' before it) and moves down, V marks from the last marked row
+ * to this one, U unmarks all; marks follow their problem across re-sorts
+ * and are dropped when it recovers.  a (ack), d (downtime) and x (action
+ * menu) act on the marked rows, else the selected one; o opens ssh to the
+ * row's node (acting.c).
  */
 #include "config.h"
 
@@ -37,6 +42,9 @@ enum {
 	PROB_LAST,
 	PROB_OPEN,
 	PROB_ESC,
+	PROB_MARK_ROW,
+	PROB_RANGE,
+	PROB_UNMARK,
 };
 
 static const struct tui_key problems_keys[] = {
@@ -57,6 +65,20 @@ static const struct tui_key problems_keys[] = {
 	{ .key = '\n', .action = PROB_OPEN },
 	{ .key = KEY_ENTER, .keycode = true, .action = PROB_OPEN },
 	{ .key = '/', .action = TUI_ACT_FILTER, .hint = "/", .help = "filter" },
+	{ .key = ' ', .action = PROB_MARK_ROW, .hint = "Space",
+	  .help = "mark" },
+	{ .key = 'V', .action = PROB_RANGE,
+	  .help = "mark from the last marked row to here" },
+	{ .key = 'U', .action = PROB_UNMARK, .help = "unmark all" },
+	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack",
+	  .need = TUI_NEED(NX_CAP_ACK) },
+	{ .key = 'd', .action = TUI_ACT_DOWNTIME, .hint = "d",
+	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
+	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
+	  .need = TUI_NEED(NX_CAP_ACTION) },
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
+	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
 	{ .key = TUI_KEY_ESC, .action = PROB_ESC,
 	  .help = "clear the filter, else back" },
 };
@@ -86,7 +108,7 @@ static const struct {
 	[PC_OUTPUT] = { "OUTPUT", 0, false },
 };
 
-#define PROB_MARK 2
+#define PROB_MARK 3             /* '>', the mark glyph '*', a space */
 #define PROBLEMS_BIG 2000
 #define PROBLEMS_BIG_MS 500
 
@@ -101,6 +123,7 @@ struct problems_view {
 	uint32_t top, sel;
 	struct problem sel_p;   /* the selected row, kept across re-sorts */
 	bool have_sel;
+	struct marks marks;     /* MARKS_PROBLEM() keys */
 };
 
 static void *
@@ -120,6 +143,7 @@ problems_view_free(void *state)
 
 	problems_free(&pv->pl);
 	filter_free(pv->filter);
+	marks_free(&pv->marks);
 	free(pv->rows);
 	free(pv);
 }
@@ -213,7 +237,7 @@ problems_host_check(const struct fleet *f, const struct node *n)
 
 static void
 problems_draw_row(struct tui *t, WINDOW *w, int y, const struct problem *p,
-    bool selected)
+    bool selected, bool marked)
 {
 	const struct fleet *f = &t->e->fleet;
 	const struct node *n = &f->nodes[p->node];
@@ -227,10 +251,11 @@ problems_draw_row(struct tui *t, WINDOW *w, int y, const struct problem *p,
 	size_t len;
 	int col, x = PROB_MARK, width, cols = getmaxx(w);
 
-	if (selected) {
+	if (selected)
 		tui_print(t, w, y, 0, cols, base, "", 0);
-		tui_print(t, w, y, 0, PROB_MARK, base, ">", 1);
-	}
+	if (selected || marked)
+		tui_print(t, w, y, 0, PROB_MARK, marked ? base | A_BOLD : base,
+		    selected ? (marked ? ">*" : ">") : " *", marked ? 2 : 1);
 	if (c == NULL)
 		h = n->host_state == NX_HOST_DOWN ? NX_H_DOWN : NX_H_UNREACHABLE;
 	else
@@ -329,7 +354,17 @@ problems_draw(struct tui *t, void *state, WINDOW *w)
 	pv->have_sel = true;
 	for (i = 0; i < page && pv->top + i < pv->nrows; i++)
 		problems_draw_row(t, w, (int)i + 1, &pv->rows[pv->top + i],
-		    pv->top + i == pv->sel);
+		    pv->top + i == pv->sel, marks_has(&pv->marks,
+		    MARKS_PROBLEM(&pv->rows[pv->top + i])));
+}
+
+/* The mark key of row i, for marks_range(). */
+static uint64_t
+problems_key_at(void *arg, size_t i)
+{
+	struct problems_view *pv = arg;
+
+	return MARKS_PROBLEM(&pv->rows[i]);
 }
 
 static bool
@@ -338,6 +373,7 @@ problems_handle_key(struct tui *t, void *state, const struct tui_input *in,
 {
 	struct problems_view *pv = state;
 	uint32_t n = (uint32_t)pv->nrows, page = problems_page(t);
+	size_t added;
 
 	if (bound == NULL)
 		return false;
@@ -369,6 +405,24 @@ problems_handle_key(struct tui *t, void *state, const struct tui_input *in,
 		if (n > 0 && pv->sel < n)
 			view_node_open(t, pv->rows[pv->sel].node);
 		return true;
+	case PROB_MARK_ROW:
+		if (n == 0 || pv->sel >= n)
+			break;
+		marks_toggle(&pv->marks, MARKS_PROBLEM(&pv->rows[pv->sel]));
+		if (pv->sel + 1 < n)
+			pv->sel++;
+		break;
+	case PROB_RANGE:
+		if (n == 0 || pv->sel >= n)
+			break;
+		added = marks_range(&pv->marks, problems_key_at, pv, n, pv->sel);
+		tui_message(t, false, "%zu marked (%zu added)",
+		    marks_count(&pv->marks), added);
+		break;
+	case PROB_UNMARK:
+		marks_clear(&pv->marks);
+		tui_message(t, false, "marks cleared");
+		break;
 	case PROB_ESC:
 		if (pv->filter == NULL)
 			return false;
@@ -402,8 +456,55 @@ problems_position(struct tui *t, void *state, char *buf, size_t len)
 	else
 		k = snprintf(buf, len, "rows %u-%u of %u", pv->top + 1, last, n);
 	if (k >= 0 && (size_t)k < len && pv->filter != NULL)
-		snprintf(buf + k, len - (size_t)k, " | %u of %zu match", n,
+		k += snprintf(buf + k, len - (size_t)k, " | %u of %zu match", n,
 		    pv->pl.n);
+	if (k >= 0 && (size_t)k < len && marks_count(&pv->marks) > 0)
+		snprintf(buf + k, len - (size_t)k, " | %zu marked",
+		    marks_count(&pv->marks));
+}
+
+/*
+ * The marked problems that are still problems (a mark on one that
+ * recovered is dropped here), else the selected row.
+ */
+static size_t
+problems_selection(struct tui *t, void *state, bool current,
+    struct problem **out)
+{
+	struct problems_view *pv = state;
+	size_t i, n = 0, count = marks_count(&pv->marks);
+	uint64_t *keys;
+
+	*out = NULL;
+	if (count == 0 || current) {
+		if (!pv->have_sel || pv->nrows == 0)
+			return 0;
+		*out = xmalloc(sizeof **out);
+		(*out)[0] = pv->sel_p;
+		return 1;
+	}
+	keys = xcalloc(count, sizeof *keys);
+	count = marks_keys(&pv->marks, keys);
+	*out = xcalloc(count, sizeof **out);
+	for (i = 0; i < count; i++) {
+		struct problem p = { (uint32_t)(keys[i] >> 32),
+		    (uint32_t)keys[i] };
+		bool still = p.check == NX_NONE ?
+		    (p.node < pv->pl.nnodes && pv->pl.node_slot[p.node] != 0) :
+		    (p.check < pv->pl.nchecks &&
+		    pv->pl.check_slot[p.check] != 0);
+
+		if (still)
+			(*out)[n++] = p;
+		else
+			marks_set(&pv->marks, keys[i], false);
+	}
+	free(keys);
+	if (n == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return n;
 }
 
 static void
@@ -454,4 +555,5 @@ const struct view view_problems = {
 	.event = problems_view_event,
 	.tick = problems_view_tick,
 	.filter = problems_view_filter,
+	.selection = problems_selection,
 };

@@ -93,7 +93,7 @@ done
 rows | sed -n 2p | grep -q '^>' || fail "j did not move the selection"
 rows | sed -n 1p | grep -q '^>' && fail "two selected rows after j"
 tm send-keys -t nx k
-wait_for "^> ($STATES) +$FIRST " 30 || fail "k did not move the selection back"
+wait_for "^>[* ] ($STATES) +$FIRST " 30 || fail "k did not move the selection back"
 
 keys_then_moved "rows 1-$R of $N" NPage
 [ "$(position)" = "rows $((R + 1))-$((2 * R)) of $N" ] ||
@@ -151,7 +151,7 @@ tm send-keys -t nx Escape
 restored 0
 
 start NO_COLOR=1
-rows | grep -Eq "^[> ] ($STATES) " || fail "NO_COLOR: no state words"
+rows | grep -Eq "^[> ][* ] ($STATES) " || fail "NO_COLOR: no state words"
 colour_sgr && fail "NO_COLOR=1 but colours were sent"
 tm capture-pane -p -e -t nx | grep -q "$ESC\\[[0-9;]*7m" ||
     fail "NO_COLOR: no reverse video for the title or selection"

@@ -72,5 +72,5 @@ new_server() {
 
 # The table rows: lines that start with the marker column and a state.
 rows() {
-	cap | grep -E "^[> ] ($STATES) "
+	cap | grep -E "^[> ][* ] ($STATES) "
 }

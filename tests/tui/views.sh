@@ -58,16 +58,16 @@ start --demo=5000
 tm send-keys -t nx 2
 wait_for 'STATE +NODE +CHECK +ATTEMPT +DURATION +FLAGS +OUTPUT' 30 ||
     fail "2 did not open the problems view"
-wait_for "^> ($PROBLEMS) " 50 || fail "no problem rows within 5 s"
+wait_for "^>[* ] ($PROBLEMS) " 50 || fail "no problem rows within 5 s"
 # problems_ok: one capture of the problems view passes every check (a
 # capture may catch tmux between two halves of a frame, so a few tries).
 problems_ok() {
 	cap > "$TMP/problems"
-	grep -E "^[> ] ($STATES) " "$TMP/problems" > "$TMP/prows"
+	grep -E "^[> ][* ] ($STATES) " "$TMP/problems" > "$TMP/prows"
 	[ -s "$TMP/prows" ] || { why="no problem rows"; return 1; }
-	grep -Eq "^[> ] (OK|PENDING) " "$TMP/prows" &&
+	grep -Eq "^[> ][* ] (OK|PENDING) " "$TMP/prows" &&
 	    { why="an OK row in the problems view"; return 1; }
-	grep -Eq "^[> ] ($PROBLEMS) +[^ ]+ +[^ ]+ +(SOFT [0-9]+/[0-9]+|HARD) " \
+	grep -Eq "^[> ][* ] ($PROBLEMS) +[^ ]+ +[^ ]+ +(SOFT [0-9]+/[0-9]+|HARD) " \
 	    "$TMP/prows" || { why="no ATTEMPT column (SOFT n/m or HARD)"; return 1; }
 	# Most severe first: the ranks never go down the page.
 	prev=0
@@ -178,7 +178,7 @@ wait_for "[0-9]+ of $N match" 20 || fail "Enter dropped the filter"
 M=$(footer | grep -Eo "[0-9]+ of $N match" | cut -d' ' -f1)
 [ "$M" -gt 0 ] && [ "$M" -lt "$N" ] || fail "state:crit matches $M of $N"
 tries=0
-while rows | grep -Evq '^[> ] CRITICAL '; do
+while rows | grep -Evq '^[> ][* ] CRITICAL '; do
 	tries=$((tries + 1))
 	[ "$tries" -lt 5 ] || fail "a non-CRITICAL row under state:crit"
 	sleep 0.2

@@ -169,7 +169,7 @@ test_errors(void **state)
 		  "checks.define[0].comand: unknown key \"comand\"" },
 		{ "\"kind\": \"snmp\", \"local\": true", "\"port\": 1", 2,
 		  "\"snmp\"", "checks.define[0].kind: unknown check kind "
-		  "\"snmp\" (known: plugin, tcp)" },
+		  "\"snmp\" (known: plugin, tcp, ssh)" },
 		{ "\"kind\": \"metric\", \"local\": true", "\"port\": 1", 2,
 		  "\"metric\"", "checks.define[0].kind: unknown check kind "
 		  "\"metric\"" },

@@ -242,6 +242,7 @@ test_unknown_keys(void **state)
 	expect_error(fx, "{\"inventory\": []}",
 	    ":1:2: unknown section \"inventory\" "
 	    "(known sections: demo, checks, actions, providers, roles, console, "
+	    "remediation, "
 	    "store)");
 	/* A key in the wrong section, or with no section. */
 	expect_error(fx, "{\"checks\": {\"fps\": 1}}",

@@ -338,7 +338,7 @@ test_command_completion(void **state)
 	/* Several: their common prefix. */
 	assert_int_equal(tui_complete("q", out, sizeof out), 2);
 	assert_string_equal(out, "q");
-	assert_int_equal(tui_complete("", out, sizeof out), 9);
+	assert_int_equal(tui_complete("", out, sizeof out), 16);
 	assert_int_equal(tui_complete("zz", out, sizeof out), 0);
 	assert_string_equal(out, "zz");
 	/* The column of :sort. */

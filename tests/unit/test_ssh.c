@@ -282,6 +282,185 @@ test_ssh_config(void **state)
 	ssh_config_free(c);
 }
 
+/* Parses `{"checks": {"define": [DEF]}}`; returns 0/-1 like checkdefs_parse. */
+static int
+parse_def(const char *def, struct nx_checkdef **d, size_t *n,
+    struct nx_err *err)
+{
+	char *text;
+	json_t *root, *define;
+	json_error_t jerr;
+	int rc;
+
+	xasprintf(&text, "{\"checks\": {\"define\": [\n%s\n]}}", def);
+	root = json_loads(text, 0, &jerr);
+	assert_non_null(root);
+	define = json_object_get(json_object_get(root, "checks"), "define");
+	rc = checkdefs_parse("t.json", text, strlen(text), define, d, n, err);
+	json_decref(root);
+	free(text);
+	return rc;
+}
+
+/* checks.define with kind ssh: a string command, args, round trip. */
+static void
+test_checkdef_ssh(void **state)
+{
+	struct nx_checkdef *d = NULL, *c;
+	struct nx_err err = { { 0 } };
+	json_t *j;
+	char *dump;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(parse_def("{\"name\": \"flag\", \"kind\": \"ssh\", "
+	    "\"target\": \"@lab\", \"command\": \"test ! -e /tmp/f || "
+	    "{ echo CRITICAL - $ARG1$ $$x; exit 2; }\", \"args\": "
+	    "[\"$HOSTNAME$\"], \"timeout\": \"5s\", \"thresholds\": "
+	    "{\"load1\": {\"warning\": \"4\"}}}", &d, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(d[0].kind, &check_kind_ssh);
+	assert_int_equal(d[0].ncommand, 1);
+	assert_string_equal(d[0].command[0], "test ! -e /tmp/f || "
+	    "{ echo CRITICAL - $ARG1$ $$x; exit 2; }");
+	assert_int_equal(d[0].nargs, 1);
+	assert_int_equal(d[0].timeout_ms, 5000);
+	/* Printed back in the file's schema: a string, not an array. */
+	j = checkdefs_to_json(d, n);
+	dump = json_dumps(json_array_get(j, 0), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(strstr(dump, "\"command\":\"test ! -e /tmp/f"));
+	free(dump);
+	json_decref(j);
+	c = checkdefs_clone(d, n);
+	assert_string_equal(c[0].command[0], d[0].command[0]);
+	assert_ptr_not_equal(c[0].command[0], d[0].command[0]);
+	checkdefs_free(c, n);
+	checkdefs_free(d, n);
+}
+
+static void
+test_checkdef_ssh_errors(void **state)
+{
+	static const struct {
+		const char *def, *want;
+	} cases[] = {
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\"}",
+		  "t.json:2:2: checks.define[0]: ssh check \"a\" has no "
+		  "\"command\"" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": [\"/x\"]}",
+		  "t.json:2:56: checks.define[0].command: expected a command "
+		  "line for the node's shell (a non-empty string), got an array" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": \"\"}",
+		  "checks.define[0].command: expected a command line" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": \"echo $USER1$\"}",
+		  "checks.define[0].command: unknown macro $USER1$" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": \"echo $ARG2$\", \"args\": [\"x\"]}",
+		  "checks.define[0].command: macro $ARG2$ but only 1 argument" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": \"echo $ARG1$\", \"args\": [\"$ARG1$\"]}",
+		  "checks.define[0].args: element 0: macro $ARG1$ is not "
+		  "allowed here" },
+		{ "{\"name\": \"a\", \"kind\": \"ssh\", \"target\": \"*\", "
+		  "\"command\": \"true\", \"port\": 22}",
+		  "checks.define[0].port: key \"port\" is for kind tcp, not ssh" },
+		{ "{\"name\": \"a\", \"kind\": \"tcp\", \"target\": \"*\", "
+		  "\"port\": 22, \"args\": []}",
+		  "checks.define[0].args: key \"args\" is for kind plugin, ssh, "
+		  "not tcp" },
+		{ "{\"name\": \"a\", \"kind\": \"sshd\", \"target\": \"*\"}",
+		  "unknown check kind \"sshd\" (known: plugin, tcp, ssh)" },
+	};
+	struct nx_checkdef *d;
+	struct nx_err err;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&err, 0, sizeof err);
+		d = NULL;
+		assert_int_equal(parse_def(cases[i].def, &d, &n, &err), -1);
+		if (strstr(err.msg, cases[i].want) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i,
+			    err.msg, cases[i].want);
+		assert_null(d);
+	}
+}
+
+/* The command line: every macro value shell-quoted, checked by /bin/sh. */
+static void
+test_check_ssh_command(void **state)
+{
+	struct nx_checkdef *d = NULL;
+	struct nx_err err = { { 0 } };
+	struct node nd;
+	char *cmd, out[512];
+	size_t n, len;
+	FILE *p;
+
+	(void)state;
+	assert_int_equal(parse_def("{\"name\": \"a\", \"kind\": \"ssh\", "
+	    "\"target\": \"*\", \"command\": \"printf '%s|' $HOSTNAME$ "
+	    "$HOSTADDRESS$ $ARG1$ $ARG2$ $$\", \"args\": [\"$$(touch "
+	    "/tmp/nx-test-should-not-exist); it's\", \"on $HOSTNAME$\"]}",
+	    &d, &n, &err), 0);
+	memset(&nd, 0, sizeof nd);
+	nd.name = "we'b`id`";
+	nd.address = "10.0.0.1;true";
+	cmd = check_ssh_command(&d[0], &nd, &err);
+	assert_non_null(cmd);
+	assert_string_equal(cmd, "printf '%s|' 'we'\\''b`id`' "
+	    "'10.0.0.1;true' '$(touch /tmp/nx-test-should-not-exist); "
+	    "it'\\''s' 'on we'\\''b`id`' $");
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	len = fread(out, 1, sizeof out - 1, p);
+	out[len] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_string_equal(out, "we'b`id`|10.0.0.1;true|$(touch "
+	    "/tmp/nx-test-should-not-exist); it's|on we'b`id`|$|");
+	free(cmd);
+	checkdefs_free(d, n);
+}
+
+/* Reconnect backoff: 1 s doubling to 60 s, each delay within ±20 %. */
+static void
+test_backoff(void **state)
+{
+	static const uint32_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000,
+	    60000, 60000, 60000 };
+	uint32_t base = 0, d, lo = 0, hi = 0;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		d = ssh_backoff_next(&base, 0.5);
+		assert_int_equal(base, want[i]);
+		assert_int_equal(d, want[i]);
+	}
+	base = 0;
+	assert_int_equal(ssh_backoff_next(&base, 0.0), 800);
+	base = 16000;
+	assert_int_equal(ssh_backoff_next(&base, 0.0), 25600);
+	base = 16000;
+	assert_true(ssh_backoff_next(&base, 0.999999) >= 38399);
+	/* Spread: over r in [0, 1) the delays cover most of 0.8..1.2 s. */
+	for (k = 0; k < 100; k++) {
+		base = 0;
+		d = ssh_backoff_next(&base, k / 100.0);
+		assert_true(d >= 800 && d < 1200);
+		if (k == 0)
+			lo = hi = d;
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_true(lo == 800 && hi >= 1190);
+}
+
 int
 main(void)
 {
@@ -293,6 +472,10 @@ main(void)
 		cmocka_unit_test(test_pool_empty),
 		cmocka_unit_test(test_pool_failures),
 		cmocka_unit_test(test_ssh_config),
+		cmocka_unit_test(test_checkdef_ssh),
+		cmocka_unit_test(test_checkdef_ssh_errors),
+		cmocka_unit_test(test_check_ssh_command),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
