@@ -94,5 +94,7 @@ int cmd_inventory_exec(int, char **);
 int cmd_run_exec(int, char **);
 int cmd_engine_exec(int, char **);
 int cmd_export_exec(int, char **);
+int cmd_rules_exec(int, char **);
+int cmd_jobs_exec(int, char **);
 
 #endif /* NX_CLI_H */

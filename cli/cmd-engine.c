@@ -9,13 +9,17 @@
  * store degraded and recovered, stopping, stopped), and once a second
  * rewrites STATE.status, a small JSON document with its pid and metrics
  * that `nexusctl export --state` reads.  The status file is preallocated
- * and rewritten in place, so it stays current on a full disk.
+ * and rewritten in place, so it stays current on a full disk.  Next to
+ * it, STATE.remed.json holds remed_status() (the rules' state) for
+ * `nexusctl rules`: replaced atomically when it changed, removed at exit.
  *
  * Exit statuses: 0 stopped cleanly; 78 configuration or a state store
  * that cannot be used (locked by another process, foreign, corrupt: the
  * file is left untouched); 70 events could not be committed at the end.
  */
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +53,8 @@ struct engine_run {
 	uv_timer_t anchor;              /* store.audit_head_* */
 	const struct nx_config *cfg;
 	uint64_t anchored;              /* seq of the head written last */
+	char *remed_path;               /* STATE.remed.json, or NULL */
+	char *remed_last;               /* remed_status() written last */
 };
 
 static void
@@ -143,6 +149,72 @@ engine_open_status(struct engine_run *r)
 	}
 }
 
+/*
+ * STATE.remed.json: remed_status() plus "pid" and "updated", for `nexusctl
+ * rules` (doc/remediation.md).  Written when the status changed, through
+ * a temporary file in the same directory, fsynced and renamed over it, so
+ * a reader sees the old or the new document, never a part.  A failure is
+ * said once and the file is given up.
+ */
+static void
+engine_write_remed(struct engine_run *r)
+{
+	json_t *st, *doc;
+	char *text, *tmp;
+	int fd;
+	bool ok;
+
+	if (r->remed_path == NULL)
+		return;
+	st = remed_status(r->e);
+	text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS | NX_JSON_FLAGS);
+	if (text == NULL || (r->remed_last != NULL &&
+	    strcmp(text, r->remed_last) == 0)) {
+		free(text);
+		json_decref(st);
+		return;
+	}
+	free(r->remed_last);
+	r->remed_last = text;
+	doc = json_deep_copy(st);
+	json_decref(st);
+	json_object_set_new(doc, "pid", json_integer(getpid()));
+	json_object_set_new(doc, "updated",
+	    json_real((double)nx_wallclock() / 1000.0));
+	xasprintf(&tmp, "%s.XXXXXX", r->remed_path);
+	ok = (fd = mkstemp(tmp)) != -1;
+	if (ok) {
+		ok = json_dumpfd(doc, fd, JSON_INDENT(1) | NX_JSON_FLAGS) == 0 &&
+		    write(fd, "\n", 1) == 1 && fchmod(fd, 0600) == 0 &&
+		    fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+		ok = ok && rename(tmp, r->remed_path) == 0;
+	}
+	json_decref(doc);
+	if (!ok) {
+		engine_log("warning: %s: %s (no rules state file)",
+		    r->remed_path, strerror(errno));
+		if (fd != -1)
+			unlink(tmp);
+		free(r->remed_path);
+		r->remed_path = NULL;
+	}
+	free(tmp);
+}
+
+/* The engine stops: its rules' state goes with it. */
+static void
+engine_remove_remed(struct engine_run *r)
+{
+	if (r->remed_path != NULL && unlink(r->remed_path) != 0 &&
+	    errno != ENOENT)
+		engine_log("warning: %s: %s", r->remed_path, strerror(errno));
+	free(r->remed_path);
+	r->remed_path = NULL;
+	free(r->remed_last);
+	r->remed_last = NULL;
+}
+
 /* Once a second: results/s, degraded/recovered transitions, status file. */
 static void
 engine_on_tick(uv_timer_t *t)
@@ -166,6 +238,7 @@ engine_on_tick(uv_timer_t *t)
 		    (unsigned long long)st.dropped);
 	r->degraded = st.degraded;
 	engine_write_status(r, &st);
+	engine_write_remed(r);
 }
 
 /* Every store.audit_head_interval, and at stop: anchor the audit head. */
@@ -284,8 +357,11 @@ cmd_engine_exec(int argc, char **argv)
 		engine_log("started: %u nodes, %u checks, state %s (pid %ld)",
 		    e.fleet.nnodes, e.fleet.nchecks, store_path(r.store),
 		    (long)getpid());
+		xasprintf(&r.remed_path, "%s.remed.json", store_path(r.store));
+		engine_write_remed(&r);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
+	engine_remove_remed(&r);
 	uv_close((uv_handle_t *)&r.sigint, NULL);
 	uv_close((uv_handle_t *)&r.sigterm, NULL);
 	uv_close((uv_handle_t *)&r.tick, NULL);

@@ -71,6 +71,18 @@ const struct cmd_entry cmd_table[] = {
 		.summary = "run a defined action, or a command, on many hosts; output coalesced; audited",
 		.exec = cmd_run_exec,
 	},
+	{
+		.name = "rules",
+		.usage = "[show] [--state FILE] [-c CONFIG] [--format text|json] | reset RULE NODE | enable RULE | disable RULE",
+		.summary = "remediation rules and their state in the running engine (jobs, tokens, breakers, refusals)",
+		.exec = cmd_rules_exec,
+	},
+	{
+		.name = "jobs",
+		.usage = "[--state FILE] [--format text|json] [--limit N] [JOB]",
+		.summary = "job history from the state store; JOB: all events of one job",
+		.exec = cmd_jobs_exec,
+	},
 	{ .name = NULL },
 };
 

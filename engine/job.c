@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "act.h"
@@ -386,24 +387,103 @@ job_evict(struct engine *e)
 /* ---------------------------------------------------------------------- */
 /* State changes                                                           */
 
-/* "job 12 restart-nginx: running 3/20 (2 ok, 1 failed)", for events. */
+/* The longest target an event names; a longer one is cut, ending "...". */
+#define JOB_EVENT_TARGET_MAX 200
+
+/*
+ * Appends " key=value" to buf (len bytes, *off used so far), the value
+ * with every byte at or below space, DEL and '%' written as %XX, so that
+ * the fields split on spaces (doc/actions.md).  Stops quietly when full.
+ */
 static void
-job_summary(const struct job *j, char *buf, size_t len)
+job_summary_field(char *buf, size_t len, size_t *off, const char *key,
+    const char *val)
 {
-	snprintf(buf, len, "job %u %s: %s %u/%u (%u ok, %u failed, %u error, "
-	    "%u cancelled)", j->id, j->action != NULL ? j->action->name :
-	    "ad-hoc", job_state_name(j->state), j->nok + j->nfailed +
-	    j->nerror, j->nhosts, j->nok, j->nfailed, j->nerror,
+	static const char hex[] = "0123456789ABCDEF";
+	int n;
+
+	if (*off >= len)
+		return;
+	n = snprintf(buf + *off, len - *off, " %s=", key);
+	if (n < 0 || (size_t)n >= len - *off) {
+		*off = len;
+		return;
+	}
+	*off += (size_t)n;
+	for (; *val != '\0' && *off + 4 < len; val++) {
+		unsigned char c = (unsigned char)*val;
+
+		if (c <= 0x20 || c == 0x7f || c == '%') {
+			buf[(*off)++] = '%';
+			buf[(*off)++] = hex[c >> 4];
+			buf[(*off)++] = hex[c & 0xf];
+		} else
+			buf[(*off)++] = (char)c;
+	}
+	buf[*off] = '\0';
+}
+
+/*
+ * The text of a job's events (doc/actions.md, "Events"): a summary for
+ * people, then key=value fields for `nexusctl jobs`:
+ *   job 12 restart-nginx: running 3/20 (2 ok, 1 failed, 0 error,
+ *   0 cancelled) created=2026-11-27T17:40:28.123Z origin=console
+ *   user=alice target=web[01-20]
+ * with dry_run=yes and retry_of=N before target when they apply.
+ */
+static void
+job_summary(const struct engine *e, const struct job *j, char *buf,
+    size_t len)
+{
+	char created[40], num[24], *target;
+	time_t secs = (time_t)(j->created / 1000);
+	struct tm tm;
+	size_t off, tl;
+	int n;
+
+	n = snprintf(buf, len, "job %u %s: %s %u/%u (%u ok, %u failed, "
+	    "%u error, %u cancelled)", j->id, j->action != NULL ?
+	    j->action->name : "ad-hoc", job_state_name(j->state), j->nok +
+	    j->nfailed + j->nerror, j->nhosts, j->nok, j->nfailed, j->nerror,
 	    j->ncancelled);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	off = (size_t)n;
+	if (gmtime_r(&secs, &tm) != NULL &&
+	    (tl = strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%S",
+	    &tm)) > 0) {
+		snprintf(created + tl, sizeof created - tl, ".%03dZ",
+		    (int)(j->created % 1000));
+		job_summary_field(buf, len, &off, "created", created);
+	}
+	job_summary_field(buf, len, &off, "origin",
+	    j->origin != NULL ? j->origin : "?");
+	job_summary_field(buf, len, &off, "user",
+	    j->user != NULL ? j->user : "?");
+	if (j->dry_run)
+		job_summary_field(buf, len, &off, "dry_run", "yes");
+	if (j->retry_of != 0) {
+		snprintf(num, sizeof num, "%u", j->retry_of);
+		job_summary_field(buf, len, &off, "retry_of", num);
+	}
+	target = job_hostlist(e, j, -1);
+	if ((tl = strlen(target)) > JOB_EVENT_TARGET_MAX) {
+		tl = JOB_EVENT_TARGET_MAX;
+		while (tl > 0 && ((unsigned char)target[tl] & 0xc0) == 0x80)
+			tl--;           /* not inside a UTF-8 sequence */
+		memcpy(target + tl, "...", 4);
+	}
+	job_summary_field(buf, len, &off, "target", target);
+	free(target);
 }
 
 static void
 job_publish(struct engine *e, struct job *j, enum job_state prev)
 {
 	struct event ev;
-	char text[256];
+	char text[1024];
 
-	job_summary(j, text, sizeof text);
+	job_summary(e, j, text, sizeof text);
 	memset(&ev, 0, sizeof ev);
 	ev.time = engine_now(e);
 	ev.kind = NX_EV_JOB;
