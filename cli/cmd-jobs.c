@@ -57,10 +57,14 @@ struct jobs_rec {
 	json_t *events;         /* kept for the JOB asked for, else NULL */
 };
 
+/* The records, and an open-addressing index: job id -> its latest record. */
 struct jobs_ctx {
 	struct jobs_rec *v;
 	size_t n, cap;
 	long want;              /* JOB, or -1 */
+	uint32_t *keys;         /* job ids */
+	size_t *slots;          /* index in v + 1; 0 = empty */
+	size_t nslots, used;    /* nslots a power of two */
 };
 
 static void
@@ -119,38 +123,85 @@ jobs_decode(const char *s, size_t len)
 	return out;
 }
 
-/* The record of job id created at `created` (may be NULL): found or new. */
+static size_t
+jobs_hash(uint32_t id, size_t nslots)
+{
+	return (size_t)(id * 2654435761u) & (nslots - 1);
+}
+
+/* The latest record of job id, or NULL. */
+static struct jobs_rec *
+jobs_latest(const struct jobs_ctx *x, uint32_t id)
+{
+	size_t h;
+
+	if (x->nslots == 0)
+		return NULL;
+	for (h = jobs_hash(id, x->nslots); x->slots[h] != 0;
+	    h = (h + 1) & (x->nslots - 1)) {
+		if (x->keys[h] == id)
+			return &x->v[x->slots[h] - 1];
+	}
+	return NULL;
+}
+
+/* Makes record idx the latest of its id. */
+static void
+jobs_index(struct jobs_ctx *x, uint32_t id, size_t idx)
+{
+	uint32_t *okeys = x->keys;
+	size_t *oslots = x->slots, on = x->nslots, h, i;
+
+	if (2 * (x->used + 1) > x->nslots) {
+		x->nslots = on == 0 ? 256 : on * 2;
+		x->keys = xcalloc(x->nslots, sizeof *x->keys);
+		x->slots = xcalloc(x->nslots, sizeof *x->slots);
+		x->used = 0;
+		for (i = 0; i < on; i++) {
+			if (oslots[i] != 0)
+				jobs_index(x, okeys[i], oslots[i] - 1);
+		}
+		free(okeys);
+		free(oslots);
+	}
+	for (h = jobs_hash(id, x->nslots); x->slots[h] != 0 &&
+	    x->keys[h] != id; h = (h + 1) & (x->nslots - 1))
+		;
+	if (x->slots[h] == 0)
+		x->used++;
+	x->keys[h] = id;
+	x->slots[h] = idx + 1;
+}
+
+/*
+ * The record of job id created at `created` (may be NULL): its latest
+ * record, or a new one when that one is of another engine run (another
+ * creation time; without created=, a final job that starts again).
+ */
 static struct jobs_rec *
 jobs_rec_get(struct jobs_ctx *x, uint32_t id, const char *created,
     bool initial)
 {
-	struct jobs_rec *r;
-	size_t i;
+	struct jobs_rec *r = jobs_latest(x, id);
 
-	for (i = x->n; i > 0; i--) {
-		r = &x->v[i - 1];
-		if (r->id != id)
-			continue;
-		if (created != NULL && r->created != NULL &&
-		    strcmp(created, r->created) != 0)
-			break;          /* the same id in another engine run */
-		if (created == NULL && initial && r->state != NULL &&
-		    (strcmp(r->state, "succeeded") == 0 ||
-		    strcmp(r->state, "failed") == 0 ||
-		    strcmp(r->state, "cancelled") == 0 ||
-		    strcmp(r->state, "rejected") == 0))
-			break;          /* without created=: a final job was */
+	if (r != NULL && !(created != NULL && r->created != NULL &&
+	    strcmp(created, r->created) != 0) &&
+	    !(created == NULL && initial && r->state != NULL &&
+	    (strcmp(r->state, "succeeded") == 0 ||
+	    strcmp(r->state, "failed") == 0 ||
+	    strcmp(r->state, "cancelled") == 0 ||
+	    strcmp(r->state, "rejected") == 0)))
 		return r;
-	}
 	if (x->n == x->cap) {
 		x->cap = x->cap == 0 ? 64 : x->cap * 2;
 		x->v = xreallocarray(x->v, x->cap, sizeof *x->v);
 	}
-	r = &x->v[x->n++];
+	r = &x->v[x->n];
 	memset(r, 0, sizeof *r);
 	r->id = id;
 	if (created != NULL)
 		r->created = xstrdup(created);
+	jobs_index(x, id, x->n++);
 	return r;
 }
 
@@ -223,24 +274,21 @@ jobs_fold_state(struct jobs_ctx *x, const char *text)
 static struct jobs_rec *
 jobs_fold_outcome(struct jobs_ctx *x, const char *text)
 {
+	struct jobs_rec *r;
 	char outcome[32];
 	const char *p;
 	uint32_t id;
-	size_t i;
 	int n = -1;
 
 	if (sscanf(text, "job %u rule %*s action %*s on %n", &id, &n) != 1 ||
 	    n < 0 || (p = strstr(text, ": outcome ")) == NULL ||
 	    sscanf(p, ": outcome %31s", outcome) != 1)
 		return NULL;
-	for (i = x->n; i > 0; i--) {
-		if (x->v[i - 1].id == id) {
-			jobs_set(&x->v[i - 1].outcome, outcome, strlen(outcome));
-			jobs_set(&x->v[i - 1].outcome_text, text, strlen(text));
-			return &x->v[i - 1];
-		}
-	}
-	return NULL;
+	if ((r = jobs_latest(x, id)) == NULL)
+		return NULL;
+	jobs_set(&r->outcome, outcome, strlen(outcome));
+	jobs_set(&r->outcome_text, text, strlen(text));
+	return r;
 }
 
 /* One stored job event: folded into its record. */
@@ -547,6 +595,8 @@ out:
 	for (i = 0; i < x.n; i++)
 		jobs_rec_free(&x.v[i]);
 	free(x.v);
+	free(x.keys);
+	free(x.slots);
 	free(path);
 	return status;
 }
