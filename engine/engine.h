@@ -796,6 +796,9 @@ struct store_stats {
 	uint64_t rollup_rows;           /* rows written to metric_1m and metric_1h */
 	uint64_t pruned_rows;           /* expired rows deleted (events and metrics) */
 	uint64_t dead_letters;          /* events written to dead_letters since open */
+	double p50_commit_ms;           /* over the last 1024 groups, as p99 */
+	double max_commit_ms;           /* ... and the longest of them */
+	size_t sample_queue_depth;      /* metric samples queued (not in flight) */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */

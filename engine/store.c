@@ -1985,6 +1985,7 @@ store_get_stats(struct store *s, struct store_stats *out)
 	out->last_seq = s->committed_seq;
 	out->queue_depth = s->cur.n + s->inflight_n;
 	out->queue_bytes = batch_bytes(&s->cur) + s->inflight_bytes;
+	out->sample_queue_depth = s->mcur.n;
 	out->degraded = s->degraded;
 	if (!s->degraded)
 		out->reason[0] = '\0';
@@ -1994,6 +1995,8 @@ store_get_stats(struct store *s, struct store_stats *out)
 	if (n > 0) {
 		qsort(lat, n, sizeof *lat, store_cmp_double);
 		out->p99_commit_ms = lat[(n * 99 + 99) / 100 - 1];
+		out->p50_commit_ms = lat[(n + 1) / 2 - 1];
+		out->max_commit_ms = lat[n - 1];
 	}
 }
 
