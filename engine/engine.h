@@ -194,8 +194,10 @@ struct check {
 	bool has_result;
 	bool running;
 	bool flapping;
-	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
+	/* flap_count and flap_last fill padding here (192 -> 176 bytes). */
 	uint8_t flap_count;     /* states recorded, up to 21 */
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
+	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -213,7 +215,6 @@ struct check {
 	uint16_t downtime_depth;        /* downtimes in effect on this check */
 	uint32_t queue_next;    /* next check id in the start queue */
 	struct nx_ack ack;
-	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
