@@ -160,12 +160,10 @@ node_view_free(void *state)
 	struct node_view *nv = state;
 	struct nx_err err = { { 0 } };
 
-	if (nv->fetch != NULL) {
-		/* The worker holds the reader: after_work closes both. */
+	/* A fetch in flight holds the reader; its after_work frees both. */
+	if (nv->fetch != NULL)
 		nv->fetch->nv = NULL;
-		nv->fetch->reader = nv->reader;
-	} else
-		store_close(nv->reader, &err);
+	store_close(nv->reader, &err);          /* NULL during a fetch */
 	free(nv);
 }
 
