@@ -407,6 +407,13 @@ node_spark(struct node_draw *d, const float *vals, uint32_t n, double hi,
 	node_put(d, x, -1, d->t->theme.health[NX_H_OK], buf, len);
 }
 
+/* Whether the sparklines come from the store (it has points to show). */
+static bool
+node_from_store(const struct node_view *nv)
+{
+	return nv->stored && nv->spoints > 0;
+}
+
 /*
  * The values of metric m to draw, oldest first, into vals: the store's
  * columns when there are some for this window, else the ring.  Returns
@@ -417,7 +424,7 @@ node_values(const struct node_view *nv, int m, float vals[NODE_SAMPLES])
 {
 	uint32_t n, i;
 
-	if (nv->stored) {
+	if (node_from_store(nv)) {
 		memcpy(vals, nv->scol[m], sizeof nv->scol[m]);
 		return NODE_SAMPLES;
 	}
@@ -440,10 +447,14 @@ node_metrics(struct node_draw *d, const struct node_view *nv,
 	double hi;
 	int m;
 
-	if (nv->stored)
+	if (node_from_store(nv))
 		snprintf(buf, sizeof buf, "METRICS (the last %s from the state "
 		    "store, %u samples; w: window)",
 		    node_windows[nv->stored_window].name, nv->spoints);
+	else if (nv->stored)
+		snprintf(buf, sizeof buf, "METRICS (the last minute; nothing in "
+		    "the state store for the last %s yet; w: window)",
+		    node_windows[nv->stored_window].name);
 	else if (d->t->opts->store != NULL && nv->fetch_err[0] != '\0')
 		snprintf(buf, sizeof buf, "METRICS (the last minute; the state "
 		    "store's history cannot be read)");

@@ -10,7 +10,9 @@
 #   - the console again on the same F: `:node NAME` shows at least as many
 #     samples within 2 s of the start, which only the first run can have
 #     written (one sample per 10 s), and the load sparkline has points
-#   - w cycles the window: the last hour, the last day
+#   - w cycles the window: the last hour (raw tier, the same samples),
+#     the last day (1-minute tier: when no minute is rolled up yet, the
+#     ring is drawn and the title says so)
 #   - without a store (--demo alone records nothing): the ring, "the last
 #     minute, one sample a second", and w says there is no store
 #
@@ -43,7 +45,7 @@ tm send-keys -t nx Enter
 wait_for 'CHECKS \([0-9]+\)' 30 || fail "Enter did not open the node view"
 NODE=$(cap | sed -n 3p | awk '{ print $1 }')
 [ -n "$NODE" ] || fail "no node name on line 3"
-wait_for '^METRICS \(the last 10 minutes from the state store, [0-9]+ samples; w: window\)' 50 ||
+wait_for '^METRICS \(the last 10 minutes from the state store, [0-9]+ samples; w: window\)' 150 ||
     fail "the node view does not read the store's history"
 n=0
 while [ "$(samples)" -lt 3 ]; do
@@ -75,8 +77,11 @@ spark=$(cap | grep -E '^  load ' | cut -c25- | tr -d ' ')
 tm send-keys -t nx w
 wait_for '^METRICS \(the last hour from the state store' 30 || fail "w: no hour window"
 [ "$(samples)" -ge "$FIRST" ] || fail "the hour window has $(samples) samples"
+# The day is read from the 1-minute tier: a minute is rolled up 10 s
+# after it ended, so there may be none yet.
 tm send-keys -t nx w
-wait_for '^METRICS \(the last day from the state store' 30 || fail "w: no day window"
+wait_for "^METRICS \(the last (day from the state store, [0-9]+ samples|minute; nothing in the state store for the last day yet); w: window\)" 30 ||
+    fail "w: no day window"
 quit
 
 # --- no store: the ring --------------------------------------------------
