@@ -5,12 +5,16 @@
  *
  *	audit head [--format text|json] [--syslog] [--output FILE]
  *	audit verify [--head SEQ:HASH | HASH | JSON-LINE]
+ *	audit list [--format text|json]
  *
  * `head` prints the head; --syslog also sends it to syslog (LOG_AUTH,
  * tag nexusctl-audit), --output appends the line to FILE (atomically,
  * fsynced), so it can be anchored outside the machine.
  *
- * Exit statuses: 0 intact (or head printed); 1 the chain is broken (the
+ * `list` prints every row (seq, time, who, role, action, target, args,
+ * result), oldest first; it does not verify the chain (verify does).
+ *
+ * Exit statuses: 0 intact (or head printed, or rows listed); 1 the chain is broken (the
  * first broken row is named); 78 no such state file; 65 a file that is not
  * a nexusctl store, is corrupt or newer; 70 anything else; 64 usage.
  */
@@ -18,6 +22,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "cli.h"
 
@@ -83,6 +89,77 @@ audit_cmd_head(const char *path, const struct audit_head_opts *o)
 	return status;
 }
 
+/* `audit list`: every row of the chain in path, oldest first. */
+static int
+audit_cmd_list(const char *path, enum audit_head_format fmt)
+{
+	struct nx_err err = { { 0 } };
+	enum store_fail fail;
+	struct sqlite3 *db;
+	sqlite3_stmt *st;
+	json_t *rows = json_array();
+	int rc;
+
+	if (store_open_db(path, true, 5000, &db, &fail, &err) != 0) {
+		fprintf(stderr, "nexusctl: audit: %s\n", err.msg);
+		json_decref(rows);
+		return audit_fail_status(fail);
+	}
+	if (sqlite3_prepare_v2(db, "SELECT seq, time, who, role, action, "
+	    "target, args, result FROM audit ORDER BY seq", -1, &st,
+	    NULL) != SQLITE_OK) {
+		fprintf(stderr, "nexusctl: audit: %s: %s\n", path,
+		    sqlite3_errmsg(db));
+		sqlite3_close(db);
+		json_decref(rows);
+		return NX_EXIT_DATAERR;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *f[6];
+		int i;
+
+		for (i = 0; i < 6; i++)
+			f[i] = (const char *)sqlite3_column_text(st, 2 + i);
+		if (fmt == AUDIT_HEAD_JSON) {
+			json_t *o = json_object(), *args;
+
+			json_object_set_new(o, "seq", json_integer(
+			    sqlite3_column_int64(st, 0)));
+			json_object_set_new(o, "time", json_integer(
+			    sqlite3_column_int64(st, 1)));
+			json_object_set_new(o, "who", nx_json_text(f[0]));
+			json_object_set_new(o, "role", nx_json_text(f[1]));
+			json_object_set_new(o, "action", nx_json_text(f[2]));
+			json_object_set_new(o, "target", nx_json_text(f[3]));
+			args = f[4] != NULL ? json_loads(f[4], 0, NULL) : NULL;
+			json_object_set_new(o, "args", args != NULL ? args :
+			    nx_json_text(f[4]));
+			json_object_set_new(o, "result", nx_json_text(f[5]));
+			json_array_append_new(rows, o);
+		} else
+			printf("%lld %lld %s %s %s %s %s %s\n",
+			    (long long)sqlite3_column_int64(st, 0),
+			    (long long)sqlite3_column_int64(st, 1),
+			    f[0] ? f[0] : "", f[1] ? f[1] : "",
+			    f[2] ? f[2] : "", f[3] ? f[3] : "",
+			    f[4] ? f[4] : "", f[5] ? f[5] : "");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "nexusctl: audit: %s: reading rows failed\n",
+		    path);
+		json_decref(rows);
+		return NX_EXIT_DATAERR;
+	}
+	if (fmt == AUDIT_HEAD_JSON) {
+		json_dumpf(rows, stdout, JSON_INDENT(1) | NX_JSON_FLAGS);
+		fputc('\n', stdout);
+	}
+	json_decref(rows);
+	return 0;
+}
+
 int
 cmd_audit_exec(int argc, char **argv)
 {
@@ -126,14 +203,23 @@ cmd_audit_exec(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(cmd, "verify or head?");
+		return cli_usage_error(cmd, "verify, head or list?");
 	sub = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'",
 		    argv[optind]);
+	if (strcmp(sub, "list") == 0) {
+		if (head != NULL || ho.syslog || ho.output != NULL)
+			return cli_usage_error(cmd, "list takes --format only");
+		path = co.state_path != NULL ? xstrdup(co.state_path) :
+		    store_default_path();
+		status = audit_cmd_list(path, ho.fmt);
+		free(path);
+		return status;
+	}
 	if (strcmp(sub, "verify") != 0 && strcmp(sub, "head") != 0)
-		return cli_usage_error(cmd, "unknown subcommand '%s' (verify "
-		    "or head)", sub);
+		return cli_usage_error(cmd, "unknown subcommand '%s' (verify, "
+		    "head or list)", sub);
 	state = co.state_path;
 	if (head != NULL && strcmp(sub, "verify") != 0)
 		return cli_usage_error(cmd, "--head goes with verify");

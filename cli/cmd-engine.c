@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "act.h"
 
 #define ENGINE_STATUS_BYTES 4096
 
@@ -288,6 +289,7 @@ cmd_engine_exec(int argc, char **argv)
 		goto out;
 	}
 	store_subscribe(r.store, &e);
+	act_set_audit(&e, act_audit_store, r.store);
 	r.e = &e;
 	engine_open_status(&r);
 	uv_signal_init(&loop, &r.sigint);
@@ -327,6 +329,7 @@ cmd_engine_exec(int argc, char **argv)
 			engine_anchor_head(&r);
 	}
 out:
+	act_set_audit(&e, NULL, NULL);
 	if (r.store != NULL) {
 		store_get_stats(r.store, &st);
 		if (store_close(r.store, &err) != 0) {

@@ -1,33 +1,55 @@
 /*
- * cmd-run.c - `nexusctl run`: one command on many hosts over SSH, output
- * coalesced by identical result (dshbak -c, clush -b).
+ * cmd-run.c - `nexusctl run`: a defined action, or one ad-hoc command, on
+ * many nodes, output coalesced by identical result (dshbak -c, clush -b).
  *
- * Hosts come from -w HOSTLIST (pdsh ranges, `127.0.[1-2].[1-250]`) or
- * -t TARGET (the inventory).  At most -f hosts are in flight at once; each
- * has -u seconds from the moment it starts, connecting included.  The
- * command may name inventory variables as `{{ var }}`: each value is
- * substituted shell-quoted (ssh_expand_command), so it reaches the remote
- * shell as data.
+ *   nexusctl run ACTION -t TARGET [-i NAME=VALUE]... [--yes] [--dry-run]
+ *   nexusctl run --list
+ *   nexusctl run (-w HOSTLIST | -t TARGET) -- COMMAND
  *
- * Exit status: 0 when the command ran and exited 0 everywhere; 1 when it
- * ran everywhere but exited non-zero (or was killed by a signal) on some
- * host; 2 when some host could not run it at all (unreachable, host key,
- * authentication, timeout); 64 usage; 78 configuration.
+ * Both go through the engine API (api_run, api_run_adhoc: roles checked,
+ * audit rows written) and the one job engine (engine/job.c), in a batch
+ * engine with the configuration and inventories loaded.  Audit rows go to
+ * the state store (--state or the default); when it cannot be opened the
+ * run goes on and says "audit: not recorded".
+ *
+ * Hosts of -w are pdsh ranges (`127.0.[1-2].[1-250]`); a name the
+ * inventory knows gets its address, port and user.  At most -f hosts (an
+ * action: its concurrency) are in flight at once; each has -u seconds (an
+ * action: its timeout) from the moment it starts, connecting included.  An
+ * ad-hoc command may name inventory variables as `{{ var }}`, an action's
+ * template $HOSTNAME$, $VAR:name$, $INPUT:name$...: each value goes in
+ * shell-quoted, so it reaches the shell as data.
+ *
+ * In `run ACTION`, -i NAME=VALUE (NAME of a-z, 0-9, _) is an input; any
+ * other -i is an inventory file (--input and --inventory are never
+ * ambiguous).
+ *
+ * Exit status: 0 when it ran and exited 0 everywhere; 1 when it ran
+ * everywhere but exited non-zero (or was killed by a signal) on some host,
+ * or the operator answered no; 2 when some host could not run it at all
+ * (unreachable, host key, authentication, timeout); 64 usage (an action
+ * that asks for confirmation without --yes and no terminal); 65 an input
+ * or a template value failed validation (nothing ran); 77 refused by the
+ * caller's role (audited); 78 configuration.
  */
 #include "config.h"
 
 #include <sys/resource.h>
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "act.h"
 
 #define RUN_DEFAULT_FANOUT 64
 #define RUN_DEFAULT_TIMEOUT_S 30
 #define RUN_IDENTITY_MAX 16
+#define RUN_INPUT_MAX 64
+#define RUN_EXIT_NOPERM 77
 
 enum run_format { RUN_TEXT, RUN_JSON };
 static const char *const run_formats[] = { "text", "json", NULL };
@@ -37,190 +59,27 @@ enum {
 	OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW,
 	OPT_NO_AGENT,
+	OPT_INPUT,
+	OPT_YES,
+	OPT_DRY_RUN,
+	OPT_LIST,
 };
 
-struct run_host {
-	char *name;
-	char *address;
-	uint16_t port;
-	char *user;             /* NULL: the default */
-	char *command;          /* expanded; NULL when expansion failed */
-	/* The result. */
-	bool done;
-	enum ssh_fail fail;
-	char *error;            /* owned; NULL when it ran */
-	char *norm_error;       /* error with the address as {host} */
-	int status;
-	char *signal;
-	char *out, *err;
-	bool truncated;
-	double ms;
-};
-
-struct run {
+/* What the batch waits for: the job reaching its final state. */
+struct run_wait {
 	uv_loop_t *loop;
-	struct ssh_pool *pool;
-	struct run_host *hosts;
-	size_t nhosts, next, inflight, done;
-	size_t fanout;
-	uint32_t timeout_ms;
-	bool filling;
-};
-
-static void run_fill(struct run *);
-
-/* Replaces every occurrence of what in s by with; new string. */
-static char *
-run_replace(const char *s, const char *what, const char *with)
-{
-	size_t wl = strlen(what), n = 0;
-	const char *p;
-	char *out, *o;
-
-	if (wl == 0)
-		return xstrdup(s);
-	for (p = s; (p = strstr(p, what)) != NULL; p += wl)
-		n++;
-	out = o = xmalloc(strlen(s) + n * strlen(with) + 1);
-	while ((p = strstr(s, what)) != NULL) {
-		memcpy(o, s, (size_t)(p - s));
-		o += p - s;
-		memcpy(o, with, strlen(with));
-		o += strlen(with);
-		s = p + wl;
-	}
-	strcpy(o, s);
-	return out;
-}
-
-static void
-run_set_error(struct run_host *h, enum ssh_fail fail, const char *error)
-{
-	h->done = true;
-	h->fail = fail;
-	h->status = -1;
-	h->error = xstrdup(error);
-	h->norm_error = run_replace(error, h->address, "{host}");
-}
-
-static void
-run_exec_cb(void *arg, const struct ssh_result *res)
-{
-	struct run_host *h = arg;
-
-	h->done = true;
-	h->fail = res->fail;
-	h->ms = res->duration_ms;
-	if (res->fail != SSH_OK) {
-		h->status = -1;
-		h->error = xstrdup(res->error != NULL ? res->error : "failed");
-		h->norm_error = run_replace(h->error, h->address, "{host}");
-	} else {
-		h->status = res->exit_status;
-		h->signal = res->exit_signal ? xstrdup(res->exit_signal) : NULL;
-	}
-	h->out = xstrndup(res->out, res->out_len);
-	h->err = xstrndup(res->err, res->err_len);
-	h->truncated = res->out_truncated || res->err_truncated;
-}
-
-/* The callback gets the run through this wrapper (a host and its run). */
-struct run_ref {
-	struct run *run;
-	struct run_host *h;
+	bool done;
 };
 
 static void
-run_cb(void *arg, const struct ssh_result *res)
+run_job_done(struct engine *e, struct job *j, void *arg)
 {
-	struct run_ref *ref = arg;
-	struct run *r = ref->run;
+	struct run_wait *w = arg;
 
-	run_exec_cb(ref->h, res);
-	free(ref);
-	r->inflight--;
-	r->done++;
-	run_fill(r);
-}
-
-/* Starts hosts until -f are in flight; stops the loop when all are done. */
-static void
-run_fill(struct run *r)
-{
-	if (r->filling)
-		return;
-	r->filling = true;
-	while (r->inflight < r->fanout && r->next < r->nhosts) {
-		struct run_host *h = &r->hosts[r->next++];
-		struct run_ref *ref;
-
-		if (h->done) {          /* failed before it could start */
-			r->done++;
-			continue;
-		}
-		ref = xmalloc(sizeof *ref);
-		ref->run = r;
-		ref->h = h;
-		r->inflight++;
-		if (ssh_exec(r->pool, h->address, h->port, h->user, h->command,
-		    r->timeout_ms, run_cb, ref) != 0) {
-			free(ref);
-			r->inflight--;
-			run_set_error(h, SSH_FAIL_CLOSED, "not started");
-			r->done++;
-		}
-	}
-	r->filling = false;
-	if (r->done == r->nhosts)
-		uv_stop(r->loop);
-}
-
-/* Orders hosts by result (failure, error, status, signal, output). */
-static int
-run_result_cmp(const struct run_host *a, const struct run_host *b)
-{
-	int c;
-
-	if (a->fail != b->fail)
-		return (int)a->fail - (int)b->fail;
-	if ((c = strcmp(a->norm_error ? a->norm_error : "",
-	    b->norm_error ? b->norm_error : "")) != 0)
-		return c;
-	if (a->status != b->status)
-		return a->status < b->status ? -1 : 1;
-	if ((c = strcmp(a->signal ? a->signal : "", b->signal ? b->signal :
-	    "")) != 0)
-		return c;
-	if ((c = strcmp(a->out ? a->out : "", b->out ? b->out : "")) != 0)
-		return c;
-	return strcmp(a->err ? a->err : "", b->err ? b->err : "");
-}
-
-static struct run_host *run_sort_base;
-
-static int
-run_index_cmp(const void *pa, const void *pb)
-{
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int c = run_result_cmp(&run_sort_base[a], &run_sort_base[b]);
-
-	if (c != 0)
-		return c;
-	return a < b ? -1 : a > b;
-}
-
-struct run_group {
-	size_t first;           /* index into order[] */
-	size_t count;
-	size_t min_index;       /* smallest host index: groups print in input order */
-};
-
-static int
-run_group_cmp(const void *pa, const void *pb)
-{
-	const struct run_group *a = pa, *b = pb;
-
-	return a->min_index < b->min_index ? -1 : a->min_index > b->min_index;
+	(void)e;
+	(void)j;
+	w->done = true;
+	uv_stop(w->loop);
 }
 
 /* Writes bytes from a remote host: as they are to a pipe or file, made
@@ -243,42 +102,49 @@ run_put(const char *s, bool tty)
 }
 
 static void
-run_print_text(struct run *r, size_t *order, struct run_group *g, size_t ng)
+run_put_block(const char *s, bool tty)
+{
+	if (s == NULL || *s == '\0')
+		return;
+	run_put(s, tty);
+	if (s[strlen(s) - 1] != '\n')
+		putchar('\n');
+}
+
+static void
+run_print_text(const struct job *j, const struct job_group *g, size_t ng)
 {
 	bool tty = isatty(STDOUT_FILENO);
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < ng; i++) {
-		const struct run_host *h = &r->hosts[order[g[i].first]];
-		const char **names = xcalloc(g[i].count, sizeof *names);
-		char *list;
+		const struct job_host *h = &j->hosts[g[i].hosts[0]];
 
-		for (k = 0; k < g[i].count; k++)
-			names[k] = r->hosts[order[g[i].first + k]].name;
-		list = hostlist_compress(names, g[i].count);
-		free(names);
 		printf("----------------\n");
-		run_put(list, tty);
-		printf(" (%zu)", g[i].count);
-		if (h->fail != SSH_OK) {
-			printf(": FAILED (%s): ", ssh_fail_name(h->fail));
-			run_put(g[i].count > 1 ? h->norm_error : h->error, tty);
-		} else if (h->signal != NULL)
+		run_put(g[i].hostlist, tty);
+		printf(" (%u)", g[i].nhosts);
+		if (h->state == JH_ERROR) {
+			printf(": FAILED (%s): ", h->fail != NULL ? h->fail :
+			    "error");
+			run_put(g[i].error != NULL ? g[i].error : "", tty);
+		} else if (h->state == JH_CANCELLED)
+			printf(": cancelled");
+		else if (h->state == JH_DRY_RUN)
+			printf(": dry run, not run");
+		else if (h->signal != NULL)
 			printf(": killed by signal %s", h->signal);
-		else if (h->status != 0)
-			printf(": exit %d", h->status);
+		else if (h->exit_status != 0)
+			printf(": exit %d", h->exit_status);
 		printf("\n----------------\n");
-		free(list);
-		if (h->out != NULL && *h->out != '\0') {
-			run_put(h->out, tty);
-			if (h->out[strlen(h->out) - 1] != '\n')
-				putchar('\n');
+		if (h->state == JH_DRY_RUN) {
+			run_put_block(h->command != NULL ? h->command :
+			    "(provider action)", tty);
+			continue;
 		}
+		run_put_block(h->out, tty);
 		if (h->err != NULL && *h->err != '\0') {
 			printf("-- stderr --\n");
-			run_put(h->err, tty);
-			if (h->err[strlen(h->err) - 1] != '\n')
-				putchar('\n');
+			run_put_block(h->err, tty);
 		}
 		if (h->truncated)
 			printf("-- output truncated --\n");
@@ -286,47 +152,72 @@ run_print_text(struct run *r, size_t *order, struct run_group *g, size_t ng)
 }
 
 static void
-run_print_json(struct run *r, size_t *order, struct run_group *g, size_t ng,
-    const char *command, double elapsed_ms, size_t nok, size_t nexit,
-    size_t nfail)
+run_print_json(const struct engine *e, const struct job *j,
+    const struct job_group *g, size_t ng, const char *command,
+    double elapsed_ms)
 {
 	json_t *root = json_object(), *groups = json_array();
 	size_t i, k;
 
+	if (j->action != NULL) {
+		json_object_set_new(root, "job", json_integer(j->id));
+		json_object_set_new(root, "action", json_string(j->action->name));
+		json_object_set_new(root, "state",
+		    json_string(job_state_name(j->state)));
+		json_object_set_new(root, "dry_run", json_boolean(j->dry_run));
+		json_object_set_new(root, "inputs", j->inputs != NULL ?
+		    json_deep_copy(j->inputs) : json_object());
+	}
 	json_object_set_new(root, "command", nx_json_text(command));
-	json_object_set_new(root, "hosts", json_integer((json_int_t)r->nhosts));
-	json_object_set_new(root, "ok", json_integer((json_int_t)nok));
-	json_object_set_new(root, "nonzero", json_integer((json_int_t)nexit));
-	json_object_set_new(root, "failed", json_integer((json_int_t)nfail));
+	json_object_set_new(root, "hosts", json_integer(j->nhosts));
+	json_object_set_new(root, "ok", json_integer(j->nok));
+	json_object_set_new(root, "nonzero", json_integer(j->nfailed));
+	json_object_set_new(root, "failed", json_integer(j->nerror));
 	json_object_set_new(root, "elapsed_ms", json_real(elapsed_ms));
 	for (i = 0; i < ng; i++) {
-		const struct run_host *h = &r->hosts[order[g[i].first]];
-		const char **names = xcalloc(g[i].count, sizeof *names);
+		const struct job_host *h = &j->hosts[g[i].hosts[0]];
 		json_t *o = json_object(), *jn = json_array();
-		char *list;
+		const char *result;
 
-		for (k = 0; k < g[i].count; k++) {
-			names[k] = r->hosts[order[g[i].first + k]].name;
-			json_array_append_new(jn, nx_json_text(names[k]));
+		for (k = 0; k < g[i].nhosts; k++)
+			json_array_append_new(jn, nx_json_text(e->fleet.nodes[
+			    j->hosts[g[i].hosts[k]].node].name));
+		switch (h->state) {
+		case JH_OK:
+			result = "ok";
+			break;
+		case JH_FAILED:
+			result = "nonzero";
+			break;
+		case JH_DRY_RUN:
+			result = "dry-run";
+			break;
+		case JH_CANCELLED:
+			result = "cancelled";
+			break;
+		default:
+			result = "failed";
+			break;
 		}
-		list = hostlist_compress(names, g[i].count);
-		free(names);
-		json_object_set_new(o, "hosts", nx_json_text(list));
-		free(list);
-		json_object_set_new(o, "count", json_integer((json_int_t)g[i].count));
+		json_object_set_new(o, "hosts", nx_json_text(g[i].hostlist));
+		json_object_set_new(o, "count", json_integer(g[i].nhosts));
 		json_object_set_new(o, "names", jn);
-		json_object_set_new(o, "result", json_string(h->fail != SSH_OK ?
-		    "failed" : (h->status == 0 && h->signal == NULL) ? "ok" :
-		    "nonzero"));
-		json_object_set_new(o, "fail", h->fail != SSH_OK ?
-		    json_string(ssh_fail_name(h->fail)) : json_null());
-		json_object_set_new(o, "error", nx_json_text(g[i].count > 1 ?
-		    h->norm_error : h->error));
-		json_object_set_new(o, "exit", h->fail == SSH_OK &&
-		    h->signal == NULL ? json_integer(h->status) : json_null());
+		json_object_set_new(o, "result", json_string(result));
+		json_object_set_new(o, "fail", h->state == JH_ERROR ?
+		    json_string(h->fail != NULL ? h->fail : "error") :
+		    json_null());
+		json_object_set_new(o, "error", nx_json_text(g[i].error));
+		json_object_set_new(o, "exit", (h->state == JH_OK ||
+		    h->state == JH_FAILED) && h->signal == NULL ?
+		    json_integer(h->exit_status) : json_null());
 		json_object_set_new(o, "signal", nx_json_text(h->signal));
-		json_object_set_new(o, "stdout", nx_json_text(h->out ? h->out : ""));
-		json_object_set_new(o, "stderr", nx_json_text(h->err ? h->err : ""));
+		if (j->action != NULL || h->state == JH_DRY_RUN)
+			json_object_set_new(o, "command",
+			    nx_json_text(h->command));
+		json_object_set_new(o, "stdout", nx_json_text(h->out ? h->out :
+		    ""));
+		json_object_set_new(o, "stderr", nx_json_text(h->err ? h->err :
+		    ""));
 		json_object_set_new(o, "truncated", json_boolean(h->truncated));
 		json_array_append_new(groups, o);
 	}
@@ -355,47 +246,310 @@ run_warn(void *arg, const char *msg)
 	fprintf(stderr, "nexusctl: run: %s\n", msg);
 }
 
-static void
-run_host_add(struct run *r, size_t *cap, const char *name, const char *address,
-    uint16_t port, const char *user)
+/* Whether s is NAME=VALUE with NAME of a-z, 0-9 and '_' (an input). */
+static bool
+run_is_input(const char *s)
 {
-	struct run_host *h;
+	const char *eq = strchr(s, '=');
+	const char *p;
 
-	if (r->nhosts == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		r->hosts = xreallocarray(r->hosts, *cap, sizeof *r->hosts);
+	if (eq == NULL || eq == s)
+		return false;
+	for (p = s; p < eq; p++) {
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+		    *p != '_')
+			return false;
 	}
-	h = &r->hosts[r->nhosts++];
-	memset(h, 0, sizeof *h);
-	h->name = xstrdup(name);
-	h->address = xstrdup(address);
-	h->port = port;
-	h->user = user != NULL ? xstrdup(user) : NULL;
+	return true;
 }
 
-static void
-run_hosts_free(struct run *r)
+/* Adds NAME=VALUE to the inputs object; -1 when malformed or not UTF-8. */
+static int
+run_add_input(json_t *inputs, const char *s)
 {
-	size_t i;
+	const char *eq = strchr(s, '=');
+	json_t *v;
+	char *name;
 
-	for (i = 0; i < r->nhosts; i++) {
-		struct run_host *h = &r->hosts[i];
-
-		free(h->name);
-		free(h->address);
-		free(h->user);
-		free(h->command);
-		free(h->error);
-		free(h->norm_error);
-		free(h->signal);
-		free(h->out);
-		free(h->err);
-	}
-	free(r->hosts);
+	if (!run_is_input(s) || (v = json_string(eq + 1)) == NULL)
+		return -1;      /* not NAME=VALUE, or not UTF-8 */
+	name = xstrndup(s, (size_t)(eq - s));
+	json_object_set_new(inputs, name, v);
+	free(name);
+	return 0;
 }
 
-int
-cmd_run_exec(int argc, char **argv)
+/* `run --list`: the defined actions. */
+static int
+run_list(const struct nx_config *cfg, enum run_format fmt)
+{
+	size_t i, k;
+
+	if (fmt == RUN_JSON) {
+		json_t *a = json_array();
+
+		for (i = 0; i < cfg->nactions; i++)
+			json_array_append_new(a,
+			    action_to_json(&cfg->actions[i]));
+		json_dumpf(a, stdout, JSON_INDENT(1) | NX_JSON_FLAGS);
+		fputc('\n', stdout);
+		json_decref(a);
+		return 0;
+	}
+	if (cfg->nactions == 0) {
+		printf("no actions defined (actions.define in "
+		    "nexusctl.conf(5))\n");
+		return 0;
+	}
+	printf("%-20s %-8s %-16s %-8s %s\n", "ACTION", "KIND", "TARGET", "ROLE",
+	    "INPUTS");
+	for (i = 0; i < cfg->nactions; i++) {
+		const struct nx_action *a = &cfg->actions[i];
+
+		printf("%-20s %-8s %-16s %-8s", a->name,
+		    action_kind_name(a->kind), a->target != NULL ? a->target :
+		    "*", role_name(a->role));
+		for (k = 0; k < a->ninputs; k++)
+			printf("%s%s%s%s", k > 0 ? "," : " ", a->inputs[k].name,
+			    a->inputs[k].def != NULL ? "=" : "",
+			    a->inputs[k].def != NULL ? a->inputs[k].def : "");
+		if (a->ninputs == 0)
+			printf(" -");
+		printf("%s%s\n", a->confirm || a->dangerous ? "  [confirm]" :
+		    "", a->dangerous ? " [dangerous]" : "");
+		if (a->description != NULL)
+			printf("    %s\n", a->description);
+	}
+	return 0;
+}
+
+/*
+ * Asks on the terminal before an action with confirm or dangerous (a
+ * dangerous one wants its name typed).  Returns 0 to go on, or the exit
+ * status.
+ */
+static int
+run_confirm(const struct cmd_entry *cmd, const struct nx_action *a,
+    const char *hosts, size_t n, bool yes)
+{
+	char line[256];
+
+	if (yes || (!a->confirm && !a->dangerous))
+		return 0;
+	if (!isatty(STDIN_FILENO))
+		return cli_usage_error(cmd, "action %s asks for confirmation: "
+		    "give --yes to run it without a terminal", a->name);
+	if (a->dangerous)
+		fprintf(stderr, "Action %s is DANGEROUS. Run it on %zu node%s "
+		    "(%s)?\nType the action's name to run it: ", a->name, n,
+		    n == 1 ? "" : "s", hosts);
+	else
+		fprintf(stderr, "Run %s on %zu node%s (%s)? [y/N] ", a->name, n,
+		    n == 1 ? "" : "s", hosts);
+	fflush(stderr);
+	if (fgets(line, sizeof line, stdin) == NULL)
+		line[0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (a->dangerous ? strcmp(line, a->name) == 0 :
+	    (strcmp(line, "y") == 0 || strcmp(line, "yes") == 0))
+		return 0;
+	fprintf(stderr, "nexusctl: run: not confirmed: nothing ran\n");
+	return 1;
+}
+
+/* Opens the store for audit rows; NULL (said on stderr) when it cannot. */
+static struct store *
+run_audit_store(const struct cli_common *co)
+{
+	struct nx_err err = { { 0 } };
+	struct store_opts o;
+	enum store_fail fail;
+	struct store *s;
+	char *path = cli_state_path(co);
+
+	store_opts_default(&o);
+	if (path == NULL) {
+		fprintf(stderr, "nexusctl: run: audit: not recorded: no state "
+		    "file path\n");
+		return NULL;
+	}
+	if ((s = store_open_opts(path, &o, &fail, &err)) == NULL)
+		fprintf(stderr, "nexusctl: run: audit: not recorded: %s\n",
+		    err.msg);
+	free(path);
+	return s;
+}
+
+/* -l and -p over the node's own user and port. */
+static void
+run_node_override(struct engine *e, uint32_t id, long port, const char *user)
+{
+	struct node *nd = &e->fleet.nodes[id];
+
+	if (port != 0)
+		nd->port = (uint16_t)port;
+	if (user != NULL)
+		nd->user = strpool_intern(&e->fleet.strings, user);
+}
+
+static const struct fleet *run_sort_fleet;
+
+static int
+run_name_cmp(const void *a, const void *b)
+{
+	return strcmp(run_sort_fleet->nodes[*(const uint32_t *)a].name,
+	    run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+static int
+run_name_find(const void *key, const void *b)
+{
+	return strcmp(key, run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+/*
+ * The nodes of -w names[0..n) into ids: an inventory node by its name
+ * (through a sorted index, not a scan per name), else a new node whose
+ * address is the name.  Returns how many.
+ */
+static size_t
+run_nodes_for(struct engine *e, char **names, size_t n, long port,
+    const char *user, uint32_t *ids)
+{
+	uint32_t loaded = e->fleet.nnodes, *index, i;
+	size_t k;
+
+	index = xcalloc(loaded + 1, sizeof *index);
+	for (i = 0; i < loaded; i++)
+		index[i] = i;
+	run_sort_fleet = &e->fleet;
+	qsort(index, loaded, sizeof *index, run_name_cmp);
+	for (k = 0; k < n; k++) {
+		const uint32_t *hit = bsearch(names[k], index, loaded,
+		    sizeof *index, run_name_find);
+		struct node *nd;
+
+		if (hit != NULL) {
+			ids[k] = *hit;
+			run_node_override(e, ids[k], port, user);
+			continue;
+		}
+		nd = fleet_add_node(&e->fleet, names[k], names[k],
+		    &provider_inventory);
+		nd->port = (uint16_t)port;
+		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
+		    user) : NULL;
+		ids[k] = nd->id;
+	}
+	free(index);
+	return n;
+}
+
+/* What the command line asked for. */
+struct run_args {
+	const char *target, *hostlist, *user;
+	const char *identities[RUN_IDENTITY_MAX];
+	struct ssh_opts so;
+	enum run_format fmt;
+	json_t *inputs;
+	long port, fanout, timeout_s;
+	bool yes, dry_run, list, readonly, fanout_set, timeout_set;
+};
+
+/*
+ * Handles one option of `run` (after the common ones).  Returns -1 to go
+ * on, or the exit status of a usage error.
+ */
+static int
+run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
+    const char *arg)
+{
+	int choice, rc;
+
+	switch (opt) {
+	case CLI_OPT_FORMAT:
+		if ((rc = cli_choice(cmd, "format", arg, run_formats,
+		    &choice)) >= 0)
+			return rc;
+		a->fmt = (enum run_format)choice;
+		break;
+	case 't':
+		a->target = arg;
+		break;
+	case 'w':
+		a->hostlist = arg;
+		break;
+	case 'f':
+		if (cli_parse_long("-f", arg, 1, 100000, &a->fanout) != 0)
+			return cli_usage_error(cmd, "-f wants a fan-out from 1 "
+			    "to 100000, not '%s'", arg);
+		a->fanout_set = true;
+		break;
+	case 'u':
+		if (cli_parse_long("-u", arg, 1, 86400, &a->timeout_s) != 0)
+			return cli_usage_error(cmd, "-u wants a timeout in "
+			    "seconds from 1 to 86400, not '%s'", arg);
+		a->timeout_set = true;
+		break;
+	case 'l':
+		a->user = arg;
+		break;
+	case 'F':
+		a->so.config_file = arg;
+		break;
+	case 'p':
+		if (cli_parse_long("-p", arg, 1, 65535, &a->port) != 0)
+			return cli_usage_error(cmd, "-p wants a port from 1 to "
+			    "65535, not '%s'", arg);
+		break;
+	case OPT_IDENTITY:
+		if (a->so.nidentities == RUN_IDENTITY_MAX)
+			return cli_usage_error(cmd, "more than %d --identity "
+			    "options", RUN_IDENTITY_MAX);
+		a->identities[a->so.nidentities++] = arg;
+		break;
+	case OPT_KNOWN_HOSTS:
+		a->so.known_hosts = arg;
+		break;
+	case OPT_ACCEPT_NEW:
+		a->so.accept_new = true;
+		break;
+	case OPT_NO_AGENT:
+		a->so.no_agent = true;
+		break;
+	case OPT_INPUT:
+		if (run_add_input(a->inputs, arg) != 0)
+			return cli_usage_error(cmd, "--input wants NAME=VALUE "
+			    "(UTF-8), not '%s'", arg);
+		break;
+	case OPT_YES:
+		a->yes = true;
+		break;
+	case OPT_DRY_RUN:
+		a->dry_run = true;
+		break;
+	case OPT_LIST:
+		a->list = true;
+		break;
+	case CLI_OPT_READONLY:
+		a->readonly = true;
+		break;
+	default:
+		break;
+	}
+	return -1;
+}
+
+/*
+ * Parses the command line into a: options, then for `run ACTION` the
+ * action's name (*action) and the options after it, with -i NAME=VALUE
+ * taken as inputs; else the command (*command, a new string).  Returns
+ * -1 to go on, or the exit status.
+ */
+static int
+run_parse(const struct cmd_entry *cmd, struct cli_common *co,
+    struct run_args *a, int argc, char **argv, const char **action,
+    char **command)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
@@ -411,264 +565,293 @@ cmd_run_exec(int argc, char **argv)
 		{ "ssh-config", required_argument, NULL, 'F' },
 		{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
 		{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
+		{ "input", required_argument, NULL, OPT_INPUT },
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "readonly", no_argument, NULL, CLI_OPT_READONLY },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct cmd_entry *cmd = cli_cmd_find("run");
-	const char *identities[RUN_IDENTITY_MAX];
-	const char *target = NULL, *hostlist = NULL, *user = NULL;
-	enum run_format fmt = RUN_TEXT;
-	struct ssh_opts so;
-	struct cli_common co;
-	struct nx_config cfg;
-	struct nx_err err = { { 0 } };
-	struct engine e;
-	bool engine_open = false;
-	struct run r;
-	uv_loop_t loop;
-	size_t cap = 0, i, *order = NULL, ng = 0, nok = 0, nexit = 0, nfail = 0;
-	struct run_group *groups = NULL;
-	char *command = NULL;
-	long port = 0, fanout = RUN_DEFAULT_FANOUT;
-	long timeout_s = RUN_DEFAULT_TIMEOUT_S;
-	uint64_t t0;
-	int choice, opt, rc, status = 0;
+	const char *shortopts = "+" CLI_COMMON_SHORTOPTS "t:w:f:u:l:p:F:";
+	int opt, rc, status = 0;
+	size_t i;
 
-	memset(&so, 0, sizeof so);
-	memset(&r, 0, sizeof r);
-	memset(&e, 0, sizeof e);
-	cli_common_init(&co, argv);
-	while ((opt = cli_next_opt(cmd, &co, argc, argv,
-	    "+" CLI_COMMON_SHORTOPTS "t:w:f:u:l:p:F:", longopts,
+	while ((opt = cli_next_opt(cmd, co, argc, argv, shortopts, longopts,
 	    &status)) != -1) {
 		if (opt == CLI_OPT_EXIT)
 			return status;
-		switch (opt) {
-		case CLI_OPT_FORMAT:
-			if ((rc = cli_choice(cmd, "format", optarg,
-			    run_formats, &choice)) >= 0)
-				return rc;
-			fmt = (enum run_format)choice;
-			break;
-		case 't':
-			target = optarg;
-			break;
-		case 'w':
-			hostlist = optarg;
-			break;
-		case 'f':
-			if (cli_parse_long("-f", optarg, 1, 100000, &fanout) != 0)
-				return cli_usage_error(cmd, "-f wants a fan-out "
-				    "from 1 to 100000, not '%s'", optarg);
-			break;
-		case 'u':
-			if (cli_parse_long("-u", optarg, 1, 86400, &timeout_s) != 0)
-				return cli_usage_error(cmd, "-u wants a timeout "
-				    "in seconds from 1 to 86400, not '%s'", optarg);
-			break;
-		case 'l':
-			user = optarg;
-			break;
-		case 'F':
-			so.config_file = optarg;
-			break;
-		case 'p':
-			if (cli_parse_long("-p", optarg, 1, 65535, &port) != 0)
-				return cli_usage_error(cmd, "-p wants a port "
-				    "from 1 to 65535, not '%s'", optarg);
-			break;
-		case OPT_IDENTITY:
-			if (so.nidentities == RUN_IDENTITY_MAX)
-				return cli_usage_error(cmd, "more than %d "
-				    "--identity options", RUN_IDENTITY_MAX);
-			identities[so.nidentities++] = optarg;
-			break;
-		case OPT_KNOWN_HOSTS:
-			so.known_hosts = optarg;
-			break;
-		case OPT_ACCEPT_NEW:
-			so.accept_new = true;
-			break;
-		case OPT_NO_AGENT:
-			so.no_agent = true;
-			break;
-		default:
-			break;
-		}
+		if ((rc = run_opt(cmd, a, opt, optarg)) >= 0)
+			return rc;
 	}
-	if ((target == NULL) == (hostlist == NULL))
-		return cli_usage_error(cmd, "give one of -w HOSTLIST or "
-		    "-t TARGET");
+	if (a->list)
+		return -1;
+	/* `run ACTION -t ...`: the action is the first operand, no `--`. */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
+	    a->hostlist == NULL) {
+		*action = argv[optind++];
+		while ((opt = cli_next_opt(cmd, co, argc, argv, shortopts,
+		    longopts, &status)) != -1) {
+			if (opt == CLI_OPT_EXIT)
+				return status;
+			if (opt == 'w' || opt == OPT_LIST)
+				return cli_usage_error(cmd, "-w and --list do "
+				    "not go with an action");
+			if ((rc = run_opt(cmd, a, opt, optarg)) >= 0)
+				return rc;
+		}
+		if (optind < argc)
+			return cli_usage_error(cmd, "unexpected '%s' after the "
+			    "action (inputs are -i NAME=VALUE)", argv[optind]);
+		/* -i NAME=VALUE is an input, not an inventory file. */
+		for (i = 0; i < co->ninventories; ) {
+			if (!run_is_input(co->inventories[i])) {
+				i++;
+				continue;
+			}
+			if (run_add_input(a->inputs, co->inventories[i]) != 0)
+				return cli_usage_error(cmd, "-i %s: the value is "
+				    "not UTF-8", co->inventories[i]);
+			memmove(&co->inventories[i], &co->inventories[i + 1],
+			    (co->ninventories - i - 1) *
+			    sizeof co->inventories[0]);
+			co->ninventories--;
+		}
+		if (a->target == NULL)
+			return cli_usage_error(cmd, "run %s: give the nodes "
+			    "with -t TARGET", *action);
+		if (a->fanout_set || a->timeout_set)
+			return cli_usage_error(cmd, "run %s: -f and -u are for "
+			    "commands; an action has its own concurrency and "
+			    "timeout", *action);
+		return -1;
+	}
+	if ((a->target == NULL) == (a->hostlist == NULL))
+		return cli_usage_error(cmd, "give one of -w HOSTLIST or -t "
+		    "TARGET");
 	if (optind >= argc)
 		return cli_usage_error(cmd, "no command (nexusctl run -w HOSTS "
 		    "-- COMMAND)");
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		char *next;
 
-		xasprintf(&next, "%s%s%s", command ? command : "",
-		    command ? " " : "", argv[i]);
-		free(command);
-		command = next;
+		xasprintf(&next, "%s%s%s", *command ? *command : "",
+		    *command ? " " : "", argv[i]);
+		free(*command);
+		*command = next;
 	}
-	so.identities = identities;
-	so.user = user;
-	so.warn = run_warn;
-	r.fanout = (size_t)fanout;
-	r.timeout_ms = (uint32_t)timeout_s * 1000;
-	/* One command per host: close each session once its host is done, so
-	 * that open connections stay near -f, not the number of hosts. */
-	so.idle_ms = 1;
-	so.connect_ms = r.timeout_ms;
-	so.handshake_ms = r.timeout_ms;
-	if (fanout < 64)
-		so.max_startups = (uint32_t)fanout;
+	return -1;
+}
+
+int
+cmd_run_exec(int argc, char **argv)
+{
+	const struct cmd_entry *cmd = cli_cmd_find("run");
+	const char *action_name = NULL;
+	const struct nx_action *action = NULL;
+	struct run_args ra;
+	struct cli_common co;
+	struct nx_config cfg;
+	struct nx_err err = { { 0 } };
+	struct nx_actor actor;
+	struct engine e;
+	struct store *audit = NULL;
+	struct ssh_pool *pool = NULL;
+	struct run_wait wait;
+	struct job_group *groups = NULL;
+	struct job *j;
+	bool engine_open = false;
+	uv_loop_t loop;
+	uint32_t *ids = NULL, jid = 0;
+	size_t nids = 0, i, ng = 0;
+	char *command = NULL, userbuf[256], *hosts_s = NULL;
+	uint64_t t0;
+	int rc, status = 0;
+
+	memset(&ra, 0, sizeof ra);
+	ra.fanout = RUN_DEFAULT_FANOUT;
+	ra.timeout_s = RUN_DEFAULT_TIMEOUT_S;
+	ra.inputs = json_object();
+	memset(&e, 0, sizeof e);
+	cli_common_init(&co, argv);
+	if ((rc = run_parse(cmd, &co, &ra, argc, argv, &action_name,
+	    &command)) >= 0) {
+		free(command);
+		json_decref(ra.inputs);
+		return rc;
+	}
+	ra.so.identities = ra.identities;
+	ra.so.user = ra.user;
+	ra.so.warn = run_warn;
 	run_raise_nofile();
 
 	config_defaults(&cfg);
 	uv_loop_init(&loop);
-	r.loop = &loop;
-
-	/* The fleet is needed for -t, and for -w when an inventory is given. */
-	if (target != NULL || co.ninventories > 0) {
+	if (ra.list) {
+		if ((status = cli_load_config(&co, &cfg)) == 0)
+			status = run_list(&cfg, ra.fmt);
+		goto out_loop;
+	}
+	/* The fleet is needed for -t and actions, and for -w when an
+	 * inventory is given; the configuration always (roles). */
+	if (ra.target != NULL || action_name != NULL || co.ninventories > 0) {
 		engine_open = true;
 		if ((rc = cli_engine_open(&e, &loop, &co, &cfg)) != 0) {
 			status = rc;
 			goto out;
 		}
+	} else {
+		if ((status = cli_load_config(&co, &cfg)) != 0)
+			goto out_loop;
+		engine_open = true;
+		engine_init(&e, &loop, &cfg);
 	}
-	if (target != NULL) {
-		struct nx_target *t = target_parse(target, &err);
-		uint32_t *ids = NULL;
-		size_t n = 0;
+	role_resolve(&e.cfg, getuid(), ra.readonly, &actor, userbuf,
+	    sizeof userbuf, &err);
+	actor.origin = "batch";
+	if (action_name != NULL) {
+		if ((action = action_find(&e, action_name)) == NULL) {
+			fprintf(stderr, "nexusctl: run: no action \"%s\" "
+			    "(nexusctl run --list; a command goes after --)\n",
+			    action_name);
+			status = NX_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (ra.target != NULL) {
+		struct nx_target *t = target_parse(ra.target, &err);
 
 		if (t == NULL) {
 			status = cli_usage_error(cmd, "-t: %s", err.msg);
 			goto out;
 		}
-		target_select(t, &e.fleet, &ids, &n);
+		target_select(t, &e.fleet, &ids, &nids);
 		target_free(t);
-		for (i = 0; i < n; i++) {
-			const struct node *nd = &e.fleet.nodes[ids[i]];
-
-			run_host_add(&r, &cap, nd->name, nd->address,
-			    port ? (uint16_t)port : nd->port,
-			    user ? user : nd->user);
-			if (nd->provider != &provider_inventory)
-				run_set_error(&r.hosts[r.nhosts - 1],
-				    SSH_FAIL_CONNECT, "not an SSH node (its "
-				    "provider has no SSH transport)");
-		}
-		free(ids);
+		for (i = 0; i < nids; i++)
+			run_node_override(&e, ids[i], ra.port, ra.user);
 	} else {
 		char **names = NULL;
 		size_t n = 0;
 
-		if (hostlist_expand(hostlist, &names, &n, &err) != 0) {
+		if (hostlist_expand(ra.hostlist, &names, &n, &err) != 0) {
 			status = cli_usage_error(cmd, "-w: %s", err.msg);
 			goto out;
 		}
-		for (i = 0; i < n; i++) {
-			const struct node *nd = engine_open ?
-			    fleet_find_node(&e.fleet, names[i]) : NULL;
-
-			if (nd != NULL)
-				run_host_add(&r, &cap, nd->name, nd->address,
-				    port ? (uint16_t)port : nd->port,
-				    user ? user : nd->user);
-			else
-				run_host_add(&r, &cap, names[i], names[i],
-				    (uint16_t)port, user);
-		}
+		ids = xcalloc(n + 1, sizeof *ids);
+		nids = run_nodes_for(&e, names, n, ra.port, ra.user, ids);
 		range_free(names, n);
 	}
-	if (r.nhosts == 0) {
+	if (nids == 0) {
 		fprintf(stderr, "nexusctl: run: no host matches\n");
 		status = 2;
 		goto out;
 	}
-	for (i = 0; i < r.nhosts; i++) {
-		struct run_host *h = &r.hosts[i];
-		const struct node *nd = engine_open ?
-		    fleet_find_node(&e.fleet, h->name) : NULL;
+	if (action != NULL) {
+		const char **names = xcalloc(nids, sizeof *names);
 
-		if (h->done)
-			continue;
-		if (ssh_expand_command(command, h->name, nd ? nd->vars : NULL,
-		    &h->command, &err) != 0) {
-			char msg[600];
-
-			snprintf(msg, sizeof msg, "command: %s", err.msg);
-			run_set_error(h, SSH_FAIL_CHANNEL, msg);
-		}
+		for (i = 0; i < nids; i++)
+			names[i] = e.fleet.nodes[ids[i]].name;
+		hosts_s = hostlist_compress(names, nids);
+		free(names);
+		if (!ra.dry_run && (status = run_confirm(cmd, action, hosts_s,
+		    nids, ra.yes)) != 0)
+			goto out;
 	}
 
-	if ((r.pool = ssh_pool_new(&loop, &so, &err)) == NULL) {
+	/* One command per host: close each session once its host is done, so
+	 * that open connections stay near -f, not the number of hosts. */
+	if (action == NULL || action->kind == NX_ACTION_SSH) {
+		uint32_t tmo = action != NULL ? action->timeout_ms :
+		    (uint32_t)ra.timeout_s * 1000;
+		long fan = action != NULL ? (long)action->concurrency :
+		    ra.fanout;
+
+		ra.so.idle_ms = 1;
+		ra.so.connect_ms = tmo;
+		ra.so.handshake_ms = tmo;
+		if (fan < 64)
+			ra.so.max_startups = (uint32_t)fan;
+		if ((pool = ssh_pool_new(&loop, &ra.so, &err)) == NULL) {
+			fprintf(stderr, "nexusctl: run: %s\n", err.msg);
+			status = NX_EXIT_SOFTWARE;
+			goto out;
+		}
+		act_set_ssh_pool(&e, pool);
+	}
+	if ((audit = run_audit_store(&co)) != NULL)
+		act_set_audit(&e, act_audit_store, audit);
+
+	wait.loop = &loop;
+	wait.done = false;
+	uv_update_time(&loop);
+	t0 = uv_now(&loop);
+	if (action != NULL)
+		rc = api_run(&e, &actor, action_name, ids, nids, ra.inputs,
+		    ra.dry_run, &jid, &err);
+	else {
+		act_set_adhoc_limits(&e, (uint32_t)ra.fanout,
+		    (uint32_t)ra.timeout_s * 1000);
+		rc = api_run_adhoc(&e, &actor, command, ids, nids, &jid, &err);
+	}
+	if (rc != 0) {
 		fprintf(stderr, "nexusctl: run: %s\n", err.msg);
+		status = strncmp(err.msg, "refused:", 8) == 0 ?
+		    RUN_EXIT_NOPERM : NX_EXIT_DATAERR;
+		goto out;
+	}
+	j = job_find(&e, jid);
+	if (j != NULL && !job_final(j)) {
+		j->done = run_job_done;
+		j->done_arg = &wait;
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	uv_update_time(&loop);
+	if (pool != NULL) {
+		ssh_pool_close(pool);
+		act_set_ssh_pool(&e, NULL);
+		pool = NULL;
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if ((j = job_find(&e, jid)) == NULL) {
+		fprintf(stderr, "nexusctl: run: job %u vanished\n", jid);
 		status = NX_EXIT_SOFTWARE;
 		goto out;
 	}
-	uv_update_time(&loop);
-	t0 = uv_now(&loop);
-	run_fill(&r);
-	if (r.done < r.nhosts)
-		uv_run(&loop, UV_RUN_DEFAULT);
-	uv_update_time(&loop);
-	ssh_pool_close(r.pool);
-	r.pool = NULL;
-	uv_run(&loop, UV_RUN_DEFAULT);
-
-	/* Coalesce: sort host indexes by result, then group equal ones. */
-	order = xcalloc(r.nhosts, sizeof *order);
-	for (i = 0; i < r.nhosts; i++)
-		order[i] = i;
-	run_sort_base = r.hosts;
-	qsort(order, r.nhosts, sizeof *order, run_index_cmp);
-	groups = xcalloc(r.nhosts, sizeof *groups);
-	for (i = 0; i < r.nhosts; i++) {
-		const struct run_host *h = &r.hosts[order[i]];
-
-		if (h->fail != SSH_OK)
-			nfail++;
-		else if (h->status != 0 || h->signal != NULL)
-			nexit++;
-		else
-			nok++;
-		if (ng > 0 && run_result_cmp(h,
-		    &r.hosts[order[groups[ng - 1].first]]) == 0) {
-			groups[ng - 1].count++;
-			if (order[i] < groups[ng - 1].min_index)
-				groups[ng - 1].min_index = order[i];
-			continue;
-		}
-		groups[ng].first = i;
-		groups[ng].count = 1;
-		groups[ng].min_index = order[i];
-		ng++;
-	}
-	qsort(groups, ng, sizeof *groups, run_group_cmp);
-	if (fmt == RUN_JSON)
-		run_print_json(&r, order, groups, ng, command,
-		    (double)(uv_now(&loop) - t0), nok, nexit, nfail);
+	ng = job_coalesce(&e, j, &groups);
+	if (ra.fmt == RUN_JSON)
+		run_print_json(&e, j, groups, ng, action != NULL ?
+		    action->command : command, (double)(uv_now(&loop) - t0));
 	else
-		run_print_text(&r, order, groups, ng);
-	fprintf(stderr, "nexusctl: run: %zu host%s in %.1f s: %zu ok, %zu "
-	    "non-zero exit, %zu failed\n", r.nhosts, r.nhosts == 1 ? "" : "s",
-	    (double)(uv_now(&loop) - t0) / 1000.0, nok, nexit, nfail);
-	status = nfail > 0 ? 2 : nexit > 0 ? 1 : 0;
+		run_print_text(j, groups, ng);
+	fprintf(stderr, "nexusctl: run: %u host%s in %.1f s: %u ok, %u "
+	    "non-zero exit, %u failed%s\n", j->nhosts, j->nhosts == 1 ? "" :
+	    "s", (double)(uv_now(&loop) - t0) / 1000.0, j->nok, j->nfailed,
+	    j->nerror, j->dry_run ? " (dry run: nothing ran)" : "");
+	status = j->nerror > 0 || j->ncancelled > 0 ? 2 : j->nfailed > 0 ? 1 :
+	    0;
 	if (fflush(stdout) != 0) {
 		perror("nexusctl: run: stdout");
 		status = NX_EXIT_SOFTWARE;
 	}
 out:
-	if (r.pool != NULL) {
-		ssh_pool_close(r.pool);
+	if (pool != NULL) {
+		ssh_pool_close(pool);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	free(order);
-	free(groups);
-	run_hosts_free(&r);
-	free(command);
+	job_groups_free(groups, ng);
+	free(ids);
+	free(hosts_s);
 	if (engine_open)
 		engine_free(&e);
+	if (audit != NULL) {
+		struct nx_err serr = { { 0 } };
+
+		if (store_close(audit, &serr) != 0)
+			fprintf(stderr, "nexusctl: run: audit: %s\n", serr.msg);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+out_loop:
+	free(command);
+	json_decref(ra.inputs);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	uv_loop_close(&loop);
 	config_free(&cfg);

@@ -55,8 +55,8 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "audit",
-		.usage = "verify|head [--state FILE] [--head SEQ:HASH]",
-		.summary = "verify the audit hash chain of the state store, or print its head",
+		.usage = "verify|head|list [--state FILE] [--head SEQ:HASH] [--format text|json]",
+		.summary = "verify the audit hash chain of the state store, print its head, or list its rows",
 		.exec = cmd_audit_exec,
 	},
 	{
@@ -67,8 +67,8 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "run",
-		.usage = "(-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--format text|json] -- COMMAND",
-		.summary = "run a command on many hosts over SSH, output coalesced",
+		.usage = "ACTION -t TARGET [-i NAME=VALUE]... [--yes] [--dry-run] [--readonly] [--format text|json] | --list | (-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--format text|json] -- COMMAND",
+		.summary = "run a defined action, or a command, on many hosts; output coalesced; audited",
 		.exec = cmd_run_exec,
 	},
 	{ .name = NULL },

@@ -68,6 +68,8 @@ struct nx_actor {
  */
 struct nx_roles;                /* owned by struct nx_config */
 extern const struct cfg_custom roles_config;
+/* Fills actor->user (in user_buf) and actor->roles; origin is the
+ * caller's to set.  Returns 0. */
 int role_resolve(const struct nx_config *, uid_t, bool readonly,
     struct nx_actor *, char *user_buf, size_t user_len, struct nx_err *);
 bool role_can(uint32_t roles, enum nx_cap);
@@ -75,6 +77,14 @@ enum nx_role role_granting(uint32_t roles, enum nx_cap);        /* for audit */
 const char *role_name(enum nx_role);
 const char *role_names(uint32_t roles, char *buf, size_t len);  /* "operator,auditor" */
 const char *cap_name(enum nx_cap);
+int role_from_name(const char *);                      /* -1: none */
+const char *role_cap_needs(enum nx_cap, char *buf, size_t len); /* "operator or admin" */
+/* The rows roles.viewer, .operator, .admin, .auditor (roles_config is
+ * roles.default); all work on the one struct nx_roles. */
+extern const struct cfg_custom roles_viewer_config;
+extern const struct cfg_custom roles_operator_config;
+extern const struct cfg_custom roles_admin_config;
+extern const struct cfg_custom roles_auditor_config;
 
 /* ---------------------------------------------------------------------- */
 /* Command templates (template.c)                                          */
@@ -92,6 +102,11 @@ int tmpl_expand(const char *tmpl, const struct node *, const json_t *inputs,
     const char *user, char **out, struct nx_err *);
 int tmpl_validate(const char *tmpl, const char *const *inputs, size_t n,
     struct nx_err *);           /* at config load: unknown macros, inputs */
+/* A scalar's text (string, number; boolean when allowed), or NULL;
+ * shared with ssh_expand_command. */
+#define TMPL_SCALAR_NUM 64
+const char *tmpl_scalar(const json_t *, bool allow_bool,
+    char num[TMPL_SCALAR_NUM]);
 
 /* ---------------------------------------------------------------------- */
 /* Actions (action.c)                                                      */
@@ -143,6 +158,12 @@ const struct nx_action *action_find(const struct engine *, const char *name);
  * names, patterns, lengths; returns a new object with defaults filled. */
 json_t *action_inputs(const struct nx_action *, const json_t *inputs,
     struct nx_err *);
+const char *action_kind_name(enum nx_action_kind);
+json_t *action_to_json(const struct nx_action *);
+int actions_parse(const char *file, const char *text, size_t len,
+    const json_t *define, struct nx_action **, size_t *, struct nx_err *);
+void actions_free(struct nx_action *, size_t);
+struct nx_action *actions_clone(const struct nx_action *, size_t);
 
 /* ---------------------------------------------------------------------- */
 /* Provider actions: what a provider can do to its own nodes.              */
@@ -161,6 +182,17 @@ struct provider_action {
 	    uint32_t host, struct nx_err *err);
 	void (*cancel)(struct engine *, struct job *, uint32_t host); /* optional */
 };
+
+/*
+ * providers/inv-actions.c: reboot, stop and start of inventory nodes as
+ * local commands from providers.actions (see there).
+ */
+#define INV_NACTIONS 3
+struct nx_pactions;             /* owned by struct nx_config */
+extern const struct cfg_custom provider_actions_config;
+extern const struct provider_action inventory_actions[INV_NACTIONS];
+const char *pactions_find(const struct nx_config *, const struct node *,
+    const char *action);
 
 /* ---------------------------------------------------------------------- */
 /* Jobs (job.c)                                                            */
@@ -205,6 +237,10 @@ struct job_host {
 	char *error;            /* why it could not run; owned */
 	double ms;
 	void *exec;             /* the executor's, while running */
+	const char *fail;       /* static: why JH_ERROR ("connect", "timeout",
+				 * "spawn"...), or NULL */
+	bool truncated;         /* output was cut at the cap */
+	uint64_t t0;            /* uv_hrtime when it started */
 };
 
 /* One host's result, handed to job_host_finish (borrowed). */
@@ -214,6 +250,8 @@ struct job_host_result {
 	const char *signal;
 	const char *out, *err;
 	const char *error;
+	const char *fail;       /* static string or NULL (see job_host) */
+	bool truncated;
 };
 
 struct job {
@@ -240,6 +278,9 @@ struct job {
 	/* Called once when the job reaches a final state. */
 	void (*done)(struct engine *, struct job *, void *arg);
 	void *done_arg;
+	/* job.c's own. */
+	uint32_t next_host;     /* next slot the pump looks at */
+	bool pumping, in_done;
 };
 
 struct job_spec {
@@ -256,6 +297,12 @@ struct job_spec {
 	const char *reason;
 	void (*done)(struct engine *, struct job *, void *arg);
 	void *done_arg;
+	uint32_t concurrency;           /* 0: the action's (ad-hoc: 32) */
+	uint32_t timeout_ms;            /* 0: the action's (ad-hoc: 60 s) */
+	uint32_t retry_of;              /* 0, or the job it retries */
+	bool hold;                      /* JOB_QUEUED but not started: the
+					 * caller calls job_start (after its
+					 * audit row) */
 };
 
 /* One block of coalesced output: hosts with identical results. */
@@ -263,6 +310,8 @@ struct job_group {
 	uint32_t *hosts;        /* indexes into job.hosts; owned */
 	uint32_t nhosts;
 	char *hostlist;         /* compressed ("web[01-20]"); owned */
+	char *error;            /* the error, address as {host} when the
+				 * group has several hosts; owned or NULL */
 };
 
 int job_submit(struct engine *, const struct job_spec *, uint32_t *id,
@@ -274,6 +323,10 @@ int job_start(struct engine *, struct job *);          /* PROPOSED -> QUEUED */
 void job_cancel(struct engine *, struct job *, const char *reason);
 void job_host_finish(struct engine *, struct job *, uint32_t host,
     const struct job_host_result *);
+/* A provider action that is a local command (job.c's local executor). */
+int job_run_local(struct engine *, struct job *, uint32_t host,
+    const char *command, struct nx_err *);
+void job_run_local_cancel(struct engine *, struct job *, uint32_t host);
 size_t job_coalesce(const struct engine *, const struct job *,
     struct job_group **);
 void job_groups_free(struct job_group *, size_t);
@@ -281,6 +334,16 @@ json_t *job_to_json(const struct engine *, const struct job *);
 const char *job_state_name(enum job_state);
 const char *job_host_state_name(enum job_host_state);
 bool job_final(const struct job *);
+int job_reject(struct engine *, struct job *, const char *reason);
+int job_retry(struct engine *, struct job *, const struct nx_actor *,
+    enum nx_role, uint32_t *id, struct nx_err *);
+char *job_hostlist(const struct engine *, const struct job *, int state);
+void act_init(struct engine *);         /* engine_init */
+void act_free(struct engine *);         /* engine_free */
+struct ssh_pool;
+void act_set_ssh_pool(struct engine *, struct ssh_pool *);     /* batch */
+void act_set_adhoc_limits(struct engine *, uint32_t concurrency,
+    uint32_t timeout_ms);
 
 /* ---------------------------------------------------------------------- */
 /* Remediation (remed.c)                                                   */
@@ -325,6 +388,12 @@ size_t act_audit_count(const struct engine *);
 void act_audit(struct engine *, const struct nx_actor *, const char *action,
     const char *target, const json_t *args, const char *result);
 const struct nx_audit_entry *act_audit_at(const struct engine *, size_t i);
+void act_audit_role(struct engine *, const char *who, const char *role,
+    const char *action, const char *target, const json_t *args,
+    const char *result);
+/* An act_audit_fn writing to a struct store (audit_append). */
+int act_audit_store(void *store, const struct nx_audit_entry *,
+    struct nx_err *);
 
 int api_ack(struct engine *, const struct nx_actor *, uint32_t node,
     uint32_t check, const char *comment, nx_time expires, struct nx_err *);

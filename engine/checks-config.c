@@ -949,6 +949,16 @@ cd_add(struct engine *e, const struct nx_checkdef *d, struct node *n,
 int
 checks_config_apply(struct engine *e, struct nx_err *err)
 {
+	return checks_config_apply_from(e, 0, err);
+}
+
+/*
+ * The same for the nodes from id `first` on (nodes an inventory reload
+ * added): a definition that selects none of them is no warning.
+ */
+int
+checks_config_apply_from(struct engine *e, uint32_t first, struct nx_err *err)
+{
 	size_t i, k;
 
 	for (i = 0; i < e->cfg.checks.ndefs; i++) {
@@ -978,7 +988,7 @@ checks_config_apply(struct engine *e, struct nx_err *err)
 					pick[j] = 1;
 			}
 		}
-		for (j = 0; j < nnodes; j++) {
+		for (j = first; j < nnodes; j++) {
 			if (!pick[j])
 				continue;
 			if (cd_add(e, d, &e->fleet.nodes[j], err) != 0) {
@@ -988,7 +998,7 @@ checks_config_apply(struct engine *e, struct nx_err *err)
 			added++;
 		}
 		free(pick);
-		if (added == 0)
+		if (added == 0 && first == 0)
 			cd_warn(e, "%s: check \"%s\": %s%s%s matches no node",
 			    d->target_where, d->name,
 			    d->target != NULL ? "target \"" : "",

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "act.h"
 
 /* Larger than any sane configuration; stops `-c /dev/zero` early. */
 #define CFG_MAX_FILE (16 * 1024 * 1024)
@@ -106,6 +107,31 @@ static const struct cfg_key cfg_keys[] = {
 	  CFG_FIELD(checks.defs),
 	  "checks to add: plugin and tcp definitions (nexusctl.conf(5))",
 	  &checkdefs_config },
+
+	{ "actions", "define", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(actions),
+	  "actions operators and rules may run: ssh, local and provider "
+	  "definitions (nexusctl.conf(5))", &actions_config },
+
+	{ "providers", "actions", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(pactions), "provider actions of inventory nodes: command "
+	  "templates by source and action (nexusctl.conf(5))",
+	  &provider_actions_config },
+
+	{ "roles", "default", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "role of a user no role names: viewer (the default), operator, "
+	  "admin or auditor; no roles section: the running user is admin",
+	  &roles_config },
+	{ "roles", "viewer", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may only look", &roles_viewer_config },
+	{ "roles", "operator", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may run actions, ack, downtime, approve",
+	  &roles_operator_config },
+	{ "roles", "admin", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may also run ad-hoc commands and change "
+	  "rules", &roles_admin_config },
+	{ "roles", "auditor", CFG_CUSTOM, 0, 0, 0, NULL, CFG_FIELD(roles),
+	  "users and groups that may read the audit log",
+	  &roles_auditor_config },
 
 	{ "console", "fps", CFG_INT, 1, 60, 10, NULL, CFG_FIELD(console.fps),
 	  "most frames the console draws per second", NULL },

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "act.h"
 
 void
 engine_init(struct engine *e, uv_loop_t *loop, const struct nx_config *cfg)
@@ -22,6 +23,7 @@ engine_init(struct engine *e, uv_loop_t *loop, const struct nx_config *cfg)
 	fleet_init(&e->fleet);
 	bus_init(&e->bus);
 	e->sched = sched_new(e);
+	act_init(e);
 	e->mon.max_running = cfg->checks.max_concurrent;
 	e->mon.flap_low = (float)cfg->checks.flap_low;
 	e->mon.flap_high = (float)cfg->checks.flap_high;
@@ -40,11 +42,14 @@ void
 engine_free(struct engine *e)
 {
 	engine_stop(e);
+	act_free(e);
 	mon_free(e);
 	sched_free(e->sched);
 	e->sched = NULL;
 	bus_free(&e->bus);
 	fleet_free(&e->fleet);
+	/* After the fleet: its checks have abandoned their SSH execs. */
+	ssh_engine_pool_close(e);
 }
 
 /*

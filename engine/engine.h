@@ -235,6 +235,13 @@ struct node {
 
 	uint8_t host_state;     /* enum nx_host_state */
 	uint8_t health;         /* enum nx_health */
+	/*
+	 * Removed by an inventory reload (providers/inv-reload.c): the node
+	 * keeps its id (arrays stay dense) but is in no view, no target and
+	 * no health counter, and its checks never run again.  A reload that
+	 * brings the name back revives the same node.
+	 */
+	bool removed;
 	nx_time last_change;    /* of health */
 	struct nx_metrics m;
 
@@ -244,6 +251,9 @@ struct node {
 	uint16_t downtime_depth;        /* downtimes in effect on this node */
 	struct nx_ack ack;      /* acknowledgement of its host problem */
 	json_t *vars;           /* resolved variables (object), owned; or NULL */
+	/* The inventory source that defined it ("terraform", "ini"...; a
+	 * static string), or NULL: picks its provider action templates. */
+	const char *source;
 };
 
 /* String interning (intern.c): one copy of every name. */
@@ -265,6 +275,7 @@ struct fleet {
 	uint32_t ngroups, groups_cap;
 	uint32_t health_count[NX_H__COUNT];
 	struct strpool strings;
+	uint32_t nremoved;      /* nodes with .removed set (fleet_set_removed) */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -399,6 +410,9 @@ struct nx_config {
 	struct nx_action *actions;      /* actions.define (action.c) */
 	size_t nactions;
 	struct nx_remed *remed;         /* remediation (remed.c); NULL = none */
+	/* providers.actions: provider action templates of inventory nodes
+	 * (providers/inv-actions.c); NULL = none */
+	struct nx_pactions *pactions;
 	char **inventories;     /* inventory files, loaded in order; owned */
 	size_t ninventories;
 	/*
@@ -523,6 +537,7 @@ void node_add_group(struct fleet *, struct node *, const char *group);
 struct check *fleet_add_check(struct fleet *, struct node *, const char *name,
     const struct check_kind *, void *data);
 struct node *fleet_find_node(const struct fleet *, const char *name);
+void fleet_set_removed(struct fleet *, struct node *, bool removed);
 void fleet_set_health(struct fleet *, struct node *, enum nx_health, nx_time);
 enum nx_health node_compute_health(const struct fleet *, const struct node *);
 const char *node_group_name(const struct fleet *, const struct node *);
@@ -693,6 +708,7 @@ extern const struct cfg_custom checkdefs_config;
 struct nx_checkdef *checkdefs_clone(const struct nx_checkdef *, size_t);
 json_t *checkdefs_to_json(const struct nx_checkdef *, size_t);
 int checks_config_apply(struct engine *, struct nx_err *);
+int checks_config_apply_from(struct engine *, uint32_t first, struct nx_err *);
 char *checkdef_expand(const char *tmpl, const struct node *,
     char *const *args, size_t nargs, struct nx_err *);
 char **checkdef_argv(const struct nx_checkdef *, const struct node *,
@@ -1024,8 +1040,9 @@ const char *audit_break_name(enum audit_break);
 size_t audit_canonical(uint64_t seq, nx_time, const char *const fields[6],
     unsigned char **out);
 
-/* providers/sim.c */
+/* providers/sim.c (provider actions reboot, stop, start: act.h) */
 extern const struct provider provider_sim;
+void sim_set_reboot_ms(struct engine *, uint32_t);
 
 /*
  * providers/local.c: this machine as one real node, sampled from /proc.
@@ -1120,6 +1137,7 @@ struct inv_host {
 	size_t ngroups;
 	const char *file;       /* where it was (last) defined */
 	unsigned line;
+	const char *source;     /* the source that (last) defined it; static */
 };
 
 struct inv_map {                /* name -> index, open addressing */
@@ -1136,6 +1154,7 @@ struct inventory {
 	char **files;           /* file names, owned */
 	size_t nfiles;
 	const char *cur_file;   /* the file being parsed */
+	const char *cur_source; /* name of the source parsing it; static */
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
 	int script_timeout_ms;  /* per run of a script source; 0: 30 s */
@@ -1158,9 +1177,49 @@ int inv_finish(struct inventory *, struct nx_err *);
 json_t *inv_host_vars(const struct inventory *, uint32_t host);
 int inv_to_fleet(struct inventory *, struct fleet *,
     const struct provider *, struct nx_err *);
+/*
+ * One host resolved into what its node gets (inv_node_resolve): strings
+ * borrowed from the inventory, vars and the groups array owned.
+ */
+struct inv_node {
+	const char *name;
+	const char *address;
+	uint16_t port;
+	const char *user;       /* or NULL */
+	const char *source;     /* static, or NULL */
+	json_t *vars;           /* resolved vars; owned */
+	const char **groups;    /* names, without `all`; array owned */
+	size_t ngroups;
+};
+int inv_node_resolve(struct inventory *, uint32_t host, struct inv_node *,
+    struct nx_err *);
+void inv_node_clear(struct inv_node *);
+void inv_node_apply(struct fleet *, struct node *, struct inv_node *);
+char *inv_file_path(const char *spec);
+void inventory_node_checks(struct engine *, struct node *);
+void inventory_warn_default(void *, const char *);
+bool inv_source_known(const char *name);
 bool inv_valid_name(const char *, const char **why);
 bool inv_valid_address(const char *, const char **why);
 extern const struct provider provider_inventory;
+
+/*
+ * providers/inv-reload.c: an inventory applied to a running fleet.  The
+ * counts are nodes of the inventory provider: added (new or revived),
+ * removed, changed (address, port, user, groups or vars) and kept as
+ * they were.
+ */
+struct inv_reload_stats {
+	uint32_t added, removed, changed, kept;
+};
+int inv_reload_apply(struct engine *, struct inventory *,
+    struct inv_reload_stats *, struct nx_err *);
+int inv_reload(struct engine *, struct inv_reload_stats *, struct nx_err *);
+
+/* providers/inv-watch.c: cfg.inventories watched while the engine runs. */
+#define INV_WATCH_DEBOUNCE_MS 200
+int inv_watch_start(struct engine *);
+void inv_watch_stop(struct engine *);
 
 /* providers/inv-ansible-ini.c */
 int inv_parse_ini(struct inventory *, const char *path, const char *text,
@@ -1269,6 +1328,9 @@ void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
 extern const struct provider provider_ssh;     /* providers/ssh.c */
+/* providers/ssh.c: the engine's one pool (sampler, `ssh` checks, jobs). */
+struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
+void ssh_engine_pool_close(struct engine *);
 
 /* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
 struct ssh_config;

@@ -149,17 +149,41 @@ fleet_add_check(struct fleet *f, struct node *n, const char *name,
 	return c;
 }
 
-/* Linear, for the command line and tests; the console keeps its own index. */
+/*
+ * Linear, for the command line and tests; the console keeps its own index.
+ * A removed node is not found.
+ */
 struct node *
 fleet_find_node(const struct fleet *f, const char *name)
 {
 	uint32_t i;
 
 	for (i = 0; i < f->nnodes; i++) {
-		if (strcmp(f->nodes[i].name, name) == 0)
+		if (!f->nodes[i].removed && strcmp(f->nodes[i].name, name) == 0)
 			return &f->nodes[i];
 	}
 	return NULL;
+}
+
+/*
+ * Marks a node removed (or revives it), keeping the health counters true:
+ * a removed node counts in none.  Its id, name and checks stay, so that
+ * every index held elsewhere stays valid; what stops its checks is the
+ * monitor, which ignores checks of removed nodes (monitor.c).
+ */
+void
+fleet_set_removed(struct fleet *f, struct node *n, bool removed)
+{
+	if (n->removed == removed)
+		return;
+	n->removed = removed;
+	if (removed) {
+		f->health_count[n->health]--;
+		f->nremoved++;
+	} else {
+		f->health_count[n->health]++;
+		f->nremoved--;
+	}
 }
 
 /*
@@ -214,8 +238,10 @@ fleet_set_health(struct fleet *f, struct node *n, enum nx_health h, nx_time now)
 {
 	if (n->health == h)
 		return;
-	f->health_count[n->health]--;
-	f->health_count[h]++;
+	if (!n->removed) {
+		f->health_count[n->health]--;
+		f->health_count[h]++;
+	}
 	n->health = h;
 	n->last_change = now;
 }

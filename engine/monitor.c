@@ -163,6 +163,8 @@ mon_drain(struct engine *e)
 		m->qhead = c->queue_next;
 		m->nqueued--;
 		c->queued = false;
+		if (e->fleet.nodes[c->node].removed)
+			continue;       /* removed by an inventory reload */
 		mon_start(e, c);
 	}
 	m->draining = false;
@@ -179,7 +181,7 @@ mon_run_check(struct engine *e, struct check *c)
 {
 	struct nx_monitor *m = &e->mon;
 
-	if (c->running || c->queued)
+	if (c->running || c->queued || e->fleet.nodes[c->node].removed)
 		return;
 	if (e->pending < mon_max_running(e) && m->nqueued == 0) {
 		mon_start(e, c);
@@ -888,6 +890,12 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 		c->running = false;
 		e->pending--;
 	}
+	if (n->removed) {
+		/* Its node left the inventory while it ran: no state, no event. */
+		if (e->mon.nqueued > 0)
+			mon_drain(e);
+		return;
+	}
 	if ((unsigned)st > NX_UNKNOWN)
 		st = NX_UNKNOWN;
 	e->results++;
@@ -1051,7 +1059,7 @@ mon_freshness_scan(struct engine *e, nx_time now, uint32_t from,
 		char buf[96];
 		int len;
 
-		if (c->running || c->queued)
+		if (c->running || c->queued || e->fleet.nodes[c->node].removed)
 			continue;
 		last = c->has_result ? c->last_check : e->start_time;
 		if (c->freshness_ms != 0)

@@ -974,12 +974,15 @@ ini_host_line(struct ini *p, const char *s, size_t len)
 		}
 	}
 	for (i = 0; i < nnames; i++) {
+		/* As Ansible's add_host(): `host:port` counts only where the
+		 * host is first defined, in any file. */
+		bool fresh = inv_host_find(p->inv, names[i]) < 0;
 		uint32_t h = inv_host(p->inv, names[i], p->line);
 		json_t *vars = p->inv->hosts[h].vars;
 
 		if (p->group != INV_ALL)
 			inv_host_add_group(p->inv, h, p->group);
-		if (port > 0)
+		if (port > 0 && fresh)
 			json_object_set_new(vars, "ansible_port",
 			    json_integer(port));
 		for (k = 1; k < (size_t)nw; k++) {

@@ -778,11 +778,14 @@ yinv_hosts(struct yinv *y, uint32_t g, const struct ypair *pairs, size_t np)
 			hv = NULL;
 		}
 		for (k = 0; k < nnames; k++) {
+			/* As Ansible's add_host(): `host:port` counts only
+			 * where the host is first defined, in any file. */
+			bool fresh = inv_host_find(y->inv, names[k]) < 0;
 			uint32_t h = inv_host(y->inv, names[k], key->line);
 
 			if (g != INV_ALL)
 				inv_host_add_group(y->inv, h, g);
-			if (port > 0)
+			if (port > 0 && fresh)
 				json_object_set_new(y->inv->hosts[h].vars,
 				    "ansible_port", json_integer(port));
 			json_object_update(y->inv->hosts[h].vars, vars);

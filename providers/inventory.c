@@ -34,7 +34,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "act.h"
 
 #define INV_FILE_MAX (256u << 20)       /* refuse larger inventory files */
 #define INV_NO_TRANSPORT_INTERVAL_MS 300000
@@ -215,6 +215,7 @@ inv_host(struct inventory *inv, const char *name, unsigned line)
 			    here, name, h->file, there, inv->cur_file);
 			h->file = inv->cur_file;
 			h->line = line;
+			h->source = inv->cur_source;
 		}
 		return (uint32_t)found;
 	}
@@ -229,6 +230,7 @@ inv_host(struct inventory *inv, const char *name, unsigned line)
 	h->vars = json_object();
 	h->file = inv->cur_file;
 	h->line = line;
+	h->source = inv->cur_source;
 	inv_map_put(&inv->host_map, inv->nhosts, name, (uint32_t)inv->nhosts,
 	    inv_host_name_at, inv);
 	return (uint32_t)inv->nhosts++;
@@ -406,6 +408,19 @@ inv_suffix_in(const char *path, const char *list)
 	return false;
 }
 
+/* Whether name is one of the sources (a `name:` prefix). */
+bool
+inv_source_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NX_ARRAY_LEN(inv_sources); i++) {
+		if (strcmp(inv_sources[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The source forced by a `name:` prefix of path (and the rest), or NULL. */
 static const struct inv_source *
 inv_source_prefix(const char *path, const char **rest)
@@ -467,7 +482,28 @@ inv_parse_as(struct inventory *inv, const char *path, const char *text,
 
 	if ((src = inv_source_prefix(path, &rest)) == NULL)
 		src = inv_source_choose(path, executable, text, len);
+	inv->cur_source = src->name;
 	return src->parse(inv, inv_file_name(inv, rest), text, len, err);
+}
+
+/*
+ * The file an inventory argument names: without a `source:` prefix, and
+ * with the `~/` after a prefix expanded as inv_load_file() does.  Returns
+ * a new string.
+ */
+char *
+inv_file_path(const char *spec)
+{
+	const char *file;
+	char *out;
+
+	inv_source_prefix(spec, &file);
+	if (file != spec && file[0] == '~' && file[1] == '/' &&
+	    getenv("HOME") != NULL) {
+		xasprintf(&out, "%s%s", getenv("HOME"), file + 1);
+		return out;
+	}
+	return xstrdup(file);
 }
 
 /*
@@ -969,10 +1005,131 @@ inv_ptr_cmp(const void *a, const void *b)
 }
 
 /*
+ * Resolves host h of the finished inventory into the fields its node
+ * gets (see struct inv_node): address, port and user from the resolved
+ * ansible_host, ansible_port and ansible_user, validated; its groups
+ * (direct ones first, then the ones it is in through children; `all` is
+ * left out, every node has it).  On success out owns vars and groups
+ * (inv_node_clear() frees them).  Returns 0, or -1 with err naming the
+ * host's file:line.
+ */
+int
+inv_node_resolve(struct inventory *inv, uint32_t host, struct inv_node *out,
+    struct nx_err *err)
+{
+	const struct inv_host *h = &inv->hosts[host];
+	json_t *vars = inv_host_vars(inv, host);
+	const json_t *jh = json_object_get(vars, "ansible_host");
+	const json_t *jp = json_object_get(vars, "ansible_port");
+	const json_t *ju = json_object_get(vars, "ansible_user");
+	const char *address = h->name, *why = "";
+	json_int_t port = 22;
+	uint32_t *groups;
+	size_t ng, k;
+
+	memset(out, 0, sizeof *out);
+	if (jh != NULL) {
+		if (!json_is_string(jh)) {
+			nx_err_set(err, "%s:%u: host '%s': ansible_host "
+			    "is not a string", h->file, h->line, h->name);
+			goto fail;
+		}
+		address = json_string_value(jh);
+		if (!inv_valid_address(address, &why)) {
+			nx_err_set(err, "%s:%u: host '%s': ansible_host "
+			    "'%s' is %s%s", h->file, h->line, h->name,
+			    address, "not an address: ", why);
+			goto fail;
+		}
+	}
+	if (jp != NULL) {
+		char *end = NULL;
+
+		if (json_is_integer(jp))
+			port = json_integer_value(jp);
+		else if (json_is_string(jp)) {
+			port = strtoll(json_string_value(jp), &end, 10);
+			if (*end != '\0' || end == json_string_value(jp))
+				port = -1;
+		} else
+			port = -1;
+		if (port < 1 || port > 65535) {
+			char *txt = json_dumps(jp, JSON_ENCODE_ANY);
+
+			nx_err_set(err, "%s:%u: host '%s': ansible_port "
+			    "%s is not a port number (1-65535)", h->file,
+			    h->line, h->name, txt ? txt : "?");
+			free(txt);
+			goto fail;
+		}
+	}
+	if (ju != NULL && (!json_is_string(ju) ||
+	    !inv_valid_user(json_string_value(ju)))) {
+		char *txt = json_dumps(ju, JSON_ENCODE_ANY);
+
+		nx_err_set(err, "%s:%u: host '%s': ansible_user %s is not "
+		    "a user name (letters, digits, '.', '_', '-', '@')",
+		    h->file, h->line, h->name, txt ? txt : "?");
+		free(txt);
+		goto fail;
+	}
+	out->name = h->name;
+	out->address = address;
+	out->port = (uint16_t)port;
+	out->user = ju != NULL ? json_string_value(ju) : NULL;
+	out->source = h->source;
+	out->vars = vars;
+	groups = inv_host_groups(inv, host, &ng);
+	out->groups = xreallocarray(NULL, ng ? ng : 1, sizeof *out->groups);
+	for (k = 0; k < ng && out->ngroups < UINT16_MAX - 1; k++) {
+		if (groups[k] != INV_ALL)
+			out->groups[out->ngroups++] =
+			    inv->groups[groups[k]].name;
+	}
+	free(groups);
+	return 0;
+fail:
+	json_decref(vars);
+	return -1;
+}
+
+void
+inv_node_clear(struct inv_node *in)
+{
+	json_decref(in->vars);
+	free(in->groups);
+	memset(in, 0, sizeof *in);
+}
+
+/*
+ * Gives node n the resolved fields of in: address, port, user, source,
+ * groups (in's, then `all`) and vars, which n takes over (in->vars becomes
+ * NULL).  The node's previous groups and vars are dropped.
+ */
+void
+inv_node_apply(struct fleet *f, struct node *n, struct inv_node *in)
+{
+	size_t k;
+
+	n->address = strpool_intern(&f->strings, in->address);
+	n->port = in->port;
+	n->user = in->user != NULL ? strpool_intern(&f->strings, in->user) :
+	    NULL;
+	n->source = in->source;
+	json_decref(n->vars);
+	n->vars = in->vars;
+	in->vars = NULL;
+	free(n->groups);
+	n->groups = NULL;
+	n->ngroups = 0;
+	for (k = 0; k < in->ngroups; k++)
+		node_add_group(f, n, in->groups[k]);
+	node_add_group(f, n, "all");
+}
+
+/*
  * Adds every host of the finished inventory to the fleet as a node of
- * provider p: its address, port and user from the resolved ansible_host,
- * ansible_port and ansible_user (validated), its groups (direct ones
- * first, then the ones it is in through children, then `all`), and its
+ * provider p, with the fields inv_node_resolve() gives it and its
  * resolved vars (node->vars, owned by the node).  A host whose name a
  * node of another provider already has is skipped with a warning.
  * Returns 0, or -1 with err naming the host's file:line.
@@ -982,7 +1139,7 @@ inv_to_fleet(struct inventory *inv, struct fleet *f, const struct provider *p,
     struct nx_err *err)
 {
 	const char **existing = NULL;
-	size_t nexisting = f->nnodes, i, k, ng;
+	size_t nexisting = f->nnodes, i;
 
 	if (nexisting > 0) {
 		existing = xreallocarray(NULL, nexisting, sizeof *existing);
@@ -992,13 +1149,7 @@ inv_to_fleet(struct inventory *inv, struct fleet *f, const struct provider *p,
 	}
 	for (i = 0; i < inv->nhosts; i++) {
 		const struct inv_host *h = &inv->hosts[i];
-		json_t *vars = inv_host_vars(inv, (uint32_t)i);
-		const json_t *jh = json_object_get(vars, "ansible_host");
-		const json_t *jp = json_object_get(vars, "ansible_port");
-		const json_t *ju = json_object_get(vars, "ansible_user");
-		const char *address = h->name, *why = "";
-		json_int_t port = 22;
-		uint32_t *groups;
+		struct inv_node in;
 		struct node *n;
 
 		if (existing != NULL && bsearch(&h->name, existing, nexisting,
@@ -1006,73 +1157,15 @@ inv_to_fleet(struct inventory *inv, struct fleet *f, const struct provider *p,
 			inv_warn(inv, "%s:%u: host '%s' is already a node of "
 			    "another provider; the inventory's definition is "
 			    "ignored", h->file, h->line, h->name);
-			json_decref(vars);
 			continue;
 		}
-		if (jh != NULL) {
-			if (!json_is_string(jh)) {
-				nx_err_set(err, "%s:%u: host '%s': ansible_host "
-				    "is not a string", h->file, h->line, h->name);
-				goto fail;
-			}
-			address = json_string_value(jh);
-			if (!inv_valid_address(address, &why)) {
-				nx_err_set(err, "%s:%u: host '%s': ansible_host "
-				    "'%s' is %s%s", h->file, h->line, h->name,
-				    address, "not an address: ", why);
-				goto fail;
-			}
+		if (inv_node_resolve(inv, (uint32_t)i, &in, err) != 0) {
+			free(existing);
+			return -1;
 		}
-		if (jp != NULL) {
-			char *end = NULL;
-
-			if (json_is_integer(jp))
-				port = json_integer_value(jp);
-			else if (json_is_string(jp)) {
-				port = strtoll(json_string_value(jp), &end, 10);
-				if (*end != '\0' || end == json_string_value(jp))
-					port = -1;
-			} else
-				port = -1;
-			if (port < 1 || port > 65535) {
-				char *txt = json_dumps(jp, JSON_ENCODE_ANY);
-
-				nx_err_set(err, "%s:%u: host '%s': ansible_port "
-				    "%s is not a port number (1-65535)", h->file,
-				    h->line, h->name, txt ? txt : "?");
-				free(txt);
-				goto fail;
-			}
-		}
-		if (ju != NULL && (!json_is_string(ju) ||
-		    !inv_valid_user(json_string_value(ju)))) {
-			char *txt = json_dumps(ju, JSON_ENCODE_ANY);
-
-			nx_err_set(err, "%s:%u: host '%s': ansible_user %s is not "
-			    "a user name (letters, digits, '.', '_', '-', '@')",
-			    h->file, h->line, h->name, txt ? txt : "?");
-			free(txt);
-			goto fail;
-		}
-		n = fleet_add_node(f, h->name, address, p);
-		n->port = (uint16_t)port;
-		if (ju != NULL)
-			n->user = strpool_intern(&f->strings,
-			    json_string_value(ju));
-		n->vars = vars;
-		groups = inv_host_groups(inv, (uint32_t)i, &ng);
-		for (k = 0; k < ng && k < UINT16_MAX; k++) {
-			if (groups[k] != INV_ALL)
-				node_add_group(f, n,
-				    inv->groups[groups[k]].name);
-		}
-		node_add_group(f, n, "all");
-		free(groups);
-		continue;
-fail:
-		json_decref(vars);
-		free(existing);
-		return -1;
+		n = fleet_add_node(f, h->name, in.address, p);
+		inv_node_apply(f, n, &in);
+		inv_node_clear(&in);
 	}
 	free(existing);
 	return 0;
@@ -1107,7 +1200,21 @@ static const struct check_kind check_kind_no_transport = {
 	.run = inventory_check_run,
 };
 
-static void
+/*
+ * Gives an inventory node its own check: `ping`, which says the node has
+ * no transport (the ssh provider turns it into its session check).
+ */
+void
+inventory_node_checks(struct engine *e, struct node *n)
+{
+	struct check *c = fleet_add_check(&e->fleet, n, "ping",
+	    &check_kind_no_transport, NULL);
+
+	/* Its answer cannot change: no need to repeat it often. */
+	c->interval_ms = c->retry_ms = INV_NO_TRANSPORT_INTERVAL_MS;
+}
+
+void
 inventory_warn_default(void *arg, const char *msg)
 {
 	(void)arg;
@@ -1139,13 +1246,8 @@ inventory_inventory(struct engine *e, struct nx_err *err)
 	if (inv_finish(&inv, err) != 0 ||
 	    inv_to_fleet(&inv, &e->fleet, &provider_inventory, err) != 0)
 		goto out;
-	for (i = first; i < e->fleet.nnodes; i++) {
-		struct check *c = fleet_add_check(&e->fleet,
-		    &e->fleet.nodes[i], "ping", &check_kind_no_transport, NULL);
-
-		/* Its answer cannot change: no need to repeat it often. */
-		c->interval_ms = c->retry_ms = INV_NO_TRANSPORT_INTERVAL_MS;
-	}
+	for (i = first; i < e->fleet.nnodes; i++)
+		inventory_node_checks(e, &e->fleet.nodes[i]);
 	rc = 0;
 out:
 	inv_free(&inv);
@@ -1157,4 +1259,8 @@ const struct provider provider_inventory = {
 	.name = "inventory",
 	.description = "nodes from inventory files (Ansible INI, JSON)",
 	.inventory = inventory_inventory,
+	.start = inv_watch_start,
+	.stop = inv_watch_stop,
+	.actions = inventory_actions,
+	.nactions = INV_NACTIONS,
 };

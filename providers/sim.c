@@ -25,6 +25,15 @@
  *  - a few go down on their own for 2-15 minutes now and then;
  * and for the fleet: in every 10 minutes an incident takes one role in one
  * datacenter off the network for 1-5 minutes (a failed top-of-rack switch).
+ *
+ * Provider actions (act.h) act on the story for real while the engine runs
+ * live: `reboot` takes the node off the network for SIM_REBOOT_MS (its
+ * host check runs at once, so it goes DOWN, and again when it is back, so
+ * it comes UP) and finishes the job's host when the node is back; `stop`
+ * keeps it DOWN until `start`, and both finish at once.  These overrides
+ * are the only state the sim keeps per node (struct sim_state).  In an
+ * engine that is not running live (a batch `nexusctl run`) there is no
+ * state to change: the actions finish at once and say so.
  */
 #include "config.h"
 
@@ -32,8 +41,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "engine.h"
+#include "act.h"
 
 /* A role: what a kind of server typically looks like. */
 struct sim_role {
@@ -130,7 +140,29 @@ struct sim_world {
 	uint8_t dc_at[SIM_MAX_WEIGHT];
 };
 
-/* Per-engine state while the fleet runs live: the sampling timer. */
+#define SIM_REBOOT_MS 45000          /* long enough for a HARD DOWN at the
+					 * default 3 attempts 10 s apart */
+#define SIM_STOPPED INT64_MAX
+
+/* A node taken down by a provider action. */
+struct sim_act {
+	uint32_t node;
+	nx_time until;          /* back up then; SIM_STOPPED: until `start` */
+	uint32_t job, host;     /* the job host waiting for it; job 0: none */
+};
+
+/*
+ * Per-engine state while the fleet runs live: the sampling timer (first:
+ * provider_sampler_start allocates and frees the whole) and the nodes
+ * taken down by actions.
+ */
+struct sim_state {
+	struct provider_sampler ps;
+	struct sim_act *acts;   /* owned */
+	size_t nacts;
+	uint32_t reboot_ms;
+};
+
 /* One noise value for (key, salt, t). */
 static uint64_t
 sim_mix(uint64_t key, uint64_t salt, int64_t t)
@@ -496,6 +528,217 @@ sim_inventory(struct engine *e, struct nx_err *err)
 	return 0;
 }
 
+static void sim_sample(struct engine *, nx_time);
+static void sim_acts_apply(struct engine *, nx_time);
+
+static struct sim_state *
+sim_state(const struct engine *e)
+{
+	return e->running ? provider_state(e, &provider_sim) : NULL;
+}
+
+static void
+sim_node_off(struct node *n)
+{
+	int i;
+
+	n->m.up = false;
+	for (i = 0; i < NX_M__COUNT; i++)
+		n->m.v[i] = NAN;
+}
+
+/* Runs the node's host check now, so that its state follows at once. */
+static void
+sim_recheck(struct engine *e, struct node *n)
+{
+	uint16_t k;
+
+	for (k = 0; k < n->nchecks; k++) {
+		struct check *c = &e->fleet.checks[n->checks[k]];
+
+		if (c->is_host_check && !c->running && !c->queued)
+			mon_run_check(e, c);
+	}
+}
+
+static void
+sim_finish(struct engine *e, uint32_t job, uint32_t host,
+    enum job_host_state st, const char *out, const char *error)
+{
+	struct job *j = job != 0 ? job_find(e, job) : NULL;
+	struct job_host_result r;
+
+	if (j == NULL)
+		return;
+	memset(&r, 0, sizeof r);
+	r.state = st;
+	r.exit_status = st == JH_OK ? 0 : -1;
+	r.out = out;
+	r.err = "";
+	r.error = error;
+	job_host_finish(e, j, host, &r);
+}
+
+/*
+ * After a sample: the nodes taken down stay off the network, and those
+ * whose reboot is over come back (their metrics are the story's again),
+ * are checked at once and finish their job's host.
+ */
+static void
+sim_acts_apply(struct engine *e, nx_time now)
+{
+	struct sim_state *st = sim_state(e);
+	size_t i = 0;
+
+	if (st == NULL)
+		return;
+	while (i < st->nacts) {
+		struct sim_act a = st->acts[i];
+		struct node *n = &e->fleet.nodes[a.node];
+
+		if (a.until == SIM_STOPPED || now < a.until) {
+			sim_node_off(n);
+			i++;
+			continue;
+		}
+		st->acts[i] = st->acts[--st->nacts];
+		sim_recheck(e, n);
+		sim_finish(e, a.job, a.host, JH_OK, "rebooted: the node is "
+		    "back up", NULL);
+	}
+}
+
+static struct sim_act *
+sim_act_find(struct sim_state *st, uint32_t node)
+{
+	size_t i;
+
+	for (i = 0; i < st->nacts; i++) {
+		if (st->acts[i].node == node)
+			return &st->acts[i];
+	}
+	return NULL;
+}
+
+enum sim_action { SIM_REBOOT, SIM_STOP, SIM_START };
+
+/*
+ * The three provider actions.  Refused (-1, err) on a node that is not a
+ * simulated one, a reboot or stop of a stopped node, and any action on a
+ * node that is rebooting.
+ */
+static int
+sim_action(struct engine *e, struct node *n, struct job *j, uint32_t host,
+    enum sim_action what, struct nx_err *err)
+{
+	static const char *const names[] = { "reboot", "stop", "start" };
+	struct sim_state *st;
+	struct sim_act *a;
+	char out[128];
+
+	if (n->provider != &provider_sim) {
+		nx_err_set(err, "%s is not a simulated node", n->name);
+		return -1;
+	}
+	if ((st = sim_state(e)) == NULL) {
+		snprintf(out, sizeof out, "simulated %s: nothing changes (the "
+		    "engine is not running live)", names[what]);
+		sim_finish(e, j->id, host, JH_OK, out, NULL);
+		return 0;
+	}
+	a = sim_act_find(st, n->id);
+	if (a != NULL && a->until != SIM_STOPPED) {
+		nx_err_set(err, "%s is rebooting", n->name);
+		return -1;
+	}
+	switch (what) {
+	case SIM_REBOOT:
+	case SIM_STOP:
+		if (a != NULL) {
+			nx_err_set(err, "%s is stopped: start it first",
+			    n->name);
+			return -1;
+		}
+		st->acts = xreallocarray(st->acts, st->nacts + 1,
+		    sizeof *st->acts);
+		a = &st->acts[st->nacts++];
+		a->node = n->id;
+		a->job = what == SIM_REBOOT ? j->id : 0;
+		a->host = host;
+		a->until = what == SIM_REBOOT ? engine_now(e) +
+		    (st->reboot_ms ? st->reboot_ms : SIM_REBOOT_MS) :
+		    SIM_STOPPED;
+		sim_node_off(n);
+		sim_recheck(e, n);
+		if (what == SIM_STOP)
+			sim_finish(e, j->id, host, JH_OK, "stopped: the node "
+			    "is down until started", NULL);
+		return 0;
+	case SIM_START:
+		if (a == NULL) {
+			sim_finish(e, j->id, host, JH_OK, "already running",
+			    NULL);
+			return 0;
+		}
+		*a = st->acts[--st->nacts];
+		sim_sample(e, engine_now(e));   /* its metrics are back */
+		sim_recheck(e, n);
+		sim_finish(e, j->id, host, JH_OK, "started: the node is up",
+		    NULL);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+sim_reboot(struct engine *e, struct node *n, struct job *j, uint32_t host,
+    struct nx_err *err)
+{
+	return sim_action(e, n, j, host, SIM_REBOOT, err);
+}
+
+static int
+sim_stop_node(struct engine *e, struct node *n, struct job *j, uint32_t host,
+    struct nx_err *err)
+{
+	return sim_action(e, n, j, host, SIM_STOP, err);
+}
+
+static int
+sim_start_node(struct engine *e, struct node *n, struct job *j,
+    uint32_t host, struct nx_err *err)
+{
+	return sim_action(e, n, j, host, SIM_START, err);
+}
+
+/* A cancelled reboot still ends (the node comes back); no one waits. */
+static void
+sim_cancel(struct engine *e, struct job *j, uint32_t host)
+{
+	struct sim_state *st = sim_state(e);
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->nacts; i++) {
+		if (st->acts[i].job == j->id && st->acts[i].host == host)
+			st->acts[i].job = 0;
+	}
+}
+
+/*
+ * How long a simulated reboot takes in this running engine (tests); 0
+ * restores the default.
+ */
+void
+sim_set_reboot_ms(struct engine *e, uint32_t ms)
+{
+	struct sim_state *st = sim_state(e);
+
+	if (st != NULL)
+		st->reboot_ms = ms;
+}
+
 /*
  * Sets the metrics of every simulated node for wall-clock `now`.  The sim's
  * nodes are one contiguous run of the node array (one inventory call added
@@ -527,6 +770,7 @@ sim_sample(struct engine *e, nx_time now)
 		sim_node_metrics(&sn, t, &inc, &n->m);
 		n->m.sampled = now;
 	}
+	sim_acts_apply(e, now);
 }
 
 /* Samples every second while the engine runs (provider_sampler_start). */
@@ -535,15 +779,38 @@ sim_start(struct engine *e)
 {
 	if (e->cfg.demo.enabled)
 		provider_sampler_start(e, &provider_sim,
-		    sizeof(struct provider_sampler), SIM_SAMPLE_MS);
+		    sizeof(struct sim_state), SIM_SAMPLE_MS);
 	return 0;
 }
 
+/* The jobs still waiting for a reboot are told the engine stopped. */
 static void
 sim_stop(struct engine *e)
 {
+	struct sim_state *st = provider_state(e, &provider_sim);
+	size_t i;
+
+	if (st != NULL) {
+		for (i = 0; i < st->nacts; i++)
+			sim_finish(e, st->acts[i].job, st->acts[i].host,
+			    JH_ERROR, "", "the engine stopped during the "
+			    "reboot");
+		free(st->acts);
+		st->acts = NULL;
+		st->nacts = 0;
+	}
 	provider_sampler_stop(e, &provider_sim);
 }
+
+static const struct provider_action sim_actions[] = {
+	{ .name = "reboot", .description = "reboot the simulated node: DOWN "
+	  "for a while, then UP (the job waits for it)", .dangerous = true,
+	  .run = sim_reboot, .cancel = sim_cancel },
+	{ .name = "stop", .description = "stop the simulated node: DOWN "
+	  "until started", .dangerous = true, .run = sim_stop_node },
+	{ .name = "start", .description = "start a stopped simulated node",
+	  .run = sim_start_node },
+};
 
 const struct provider provider_sim = {
 	.version = NX_PROVIDER_VERSION,
@@ -553,4 +820,6 @@ const struct provider provider_sim = {
 	.start = sim_start,
 	.stop = sim_stop,
 	.sample = sim_sample,
+	.actions = sim_actions,
+	.nactions = NX_ARRAY_LEN(sim_actions),
 };

@@ -245,19 +245,42 @@ sshp_warn(void *arg, const char *msg)
 		fprintf(stderr, "nexusctl: warning: %s\n", msg);
 }
 
-/* Makes the provider state with a pool; NULL when no node wants SSH. */
-static struct sshp *
-sshp_new(struct engine *e)
+/* The pool's options, from the environment (doc/ssh.md). */
+static void
+sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 {
 	const char *id = getenv("NEXUSCTL_SSH_IDENTITY");
 	const char *kh = getenv("NEXUSCTL_SSH_KNOWN_HOSTS");
 	const char *an = getenv("NEXUSCTL_SSH_ACCEPT_NEW");
-	const char *ids[1];
-	struct ssh_opts o;
-	struct nx_err err;
+
+	memset(o, 0, sizeof *o);
+	if (id != NULL && *id != '\0') {
+		ids[0] = id;
+		o->identities = ids;
+		o->nidentities = 1;
+	}
+	o->known_hosts = kh != NULL && *kh != '\0' ? kh : NULL;
+	o->config_file = getenv("NEXUSCTL_SSH_CONFIG");
+	o->accept_new = an != NULL && strcmp(an, "1") == 0;
+	o->warn = sshp_warn;
+	o->warn_arg = e;
+}
+
+/*
+ * The provider's state in e, made on first use with the list of nodes
+ * that want SSH (possibly none: the pool also serves jobs and the `ssh`
+ * check kind on any node).  The pool is opened by sshp_pool().
+ */
+static struct sshp *
+sshp_get(struct engine *e)
+{
+	int idx = provider_index(&provider_ssh);
 	struct sshp *st;
 	uint32_t i;
 
+	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
+	if ((st = e->provider_state[idx]) != NULL)
+		return st;
 	st = xcalloc(1, sizeof *st);
 	st->e = e;
 	for (i = 0; i < e->fleet.nnodes; i++) {
@@ -270,36 +293,79 @@ sshp_new(struct engine *e)
 		st->nodes[st->nnodes].node = i;
 		st->nnodes++;
 	}
-	if (st->nnodes == 0) {
-		free(st);
-		return NULL;
-	}
-	memset(&o, 0, sizeof o);
-	if (id != NULL && *id != '\0') {
-		ids[0] = id;
-		o.identities = ids;
-		o.nidentities = 1;
-	}
-	o.known_hosts = kh != NULL && *kh != '\0' ? kh : NULL;
-	o.config_file = getenv("NEXUSCTL_SSH_CONFIG");
-	o.accept_new = an != NULL && strcmp(an, "1") == 0;
-	o.warn = sshp_warn;
-	o.warn_arg = e;
-	if ((st->pool = ssh_pool_new(e->loop, &o, &err)) == NULL) {
-		for (i = 0; i < st->nnodes; i++)
-			sshp_set_down(&st->nodes[i], err.msg);
-		free(st->nodes);
-		free(st);
-		return NULL;
-	}
+	e->provider_state[idx] = st;
 	return st;
 }
 
-static void
-sshp_free(struct sshp *st)
+/*
+ * Opens the state's pool unless it is open.  Returns it, or NULL with err
+ * filled (then every SSH node is DOWN with that reason).
+ */
+static struct ssh_pool *
+sshp_pool(struct sshp *st, struct nx_err *err)
 {
+	const char *ids[1];
+	struct ssh_opts o;
+	size_t i;
+
+	if (st->pool != NULL)
+		return st->pool;
+	sshp_opts(st->e, &o, ids);
+	if ((st->pool = ssh_pool_new(st->e->loop, &o, err)) == NULL) {
+		for (i = 0; i < st->nnodes; i++)
+			sshp_set_down(&st->nodes[i], err->msg);
+	}
+	return st->pool;
+}
+
+/*
+ * The engine's one SSH pool: the ssh provider's, opened on first use with
+ * the provider's settings, so that the sampler, the `ssh` check kind and
+ * jobs share each host's persistent session.  Owned by the engine (closed
+ * by engine_stop() or engine_free()); callers must not close it.  Returns
+ * NULL with err filled when libssh2 or the settings fail.
+ */
+struct ssh_pool *
+ssh_engine_pool(struct engine *e, struct nx_err *err)
+{
+	struct sshp *st = sshp_get(e);
+
+	if (st->stopping) {
+		nx_err_set(err, "the SSH pool is closing");
+		return NULL;
+	}
+	return sshp_pool(st, err);
+}
+
+static void
+sshp_retry_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/*
+ * Closes the engine's SSH pool and the provider's state, if any: pending
+ * execs are called back with SSH_FAIL_CLOSED while the state is already
+ * detached from the engine (ssh_engine_pool() then makes a new one).
+ * Run the loop afterwards so that the handles close.
+ */
+void
+ssh_engine_pool_close(struct engine *e)
+{
+	int idx = provider_index(&provider_ssh);
+	struct sshp *st;
+
+	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
+	if ((st = e->provider_state[idx]) == NULL)
+		return;
+	e->provider_state[idx] = NULL;
 	st->stopping = true;
-	ssh_pool_close(st->pool);
+	if (st->retry != NULL) {
+		uv_close((uv_handle_t *)st->retry, sshp_retry_closed);
+		st->retry = NULL;
+	}
+	if (st->pool != NULL)
+		ssh_pool_close(st->pool);
 	free(st->nodes);
 	free(st);
 }
@@ -401,12 +467,14 @@ sshp_inventory(struct engine *e, struct nx_err *err)
  * Batch rounds only (engine_round freezes the clock while providers
  * sample): one sample from every SSH node, all at once, before the checks
  * run.  Runs the loop until every node answered or failed; each exec is
- * bounded by the check timeout.  Live engines sample from start().
+ * bounded by the check timeout.  The sessions stay open in the engine's
+ * pool for the round's `ssh` checks.  Live engines sample from start().
  */
 static void
 sshp_sample(struct engine *e, nx_time now)
 {
 	struct sshp *st;
+	struct nx_err err;
 	uint32_t timeout = e->cfg.checks.timeout_ms ? e->cfg.checks.timeout_ms :
 	    30000;
 	char *cmd;
@@ -415,7 +483,8 @@ sshp_sample(struct engine *e, nx_time now)
 	(void)now;
 	if (e->frozen_now == 0 || e->running)
 		return;
-	if ((st = sshp_new(e)) == NULL)
+	st = sshp_get(e);
+	if (st->nnodes == 0 || st->stopping || sshp_pool(st, &err) == NULL)
 		return;
 	cmd = sshp_command(e, true);
 	st->pending = st->nnodes;
@@ -424,8 +493,6 @@ sshp_sample(struct engine *e, nx_time now)
 	free(cmd);
 	while (st->pending > 0)
 		uv_run(e->loop, UV_RUN_ONCE);
-	sshp_free(st);
-	uv_run(e->loop, UV_RUN_NOWAIT);
 }
 
 static void
@@ -445,15 +512,13 @@ sshp_retry_cb(uv_timer_t *t)
 static int
 sshp_start(struct engine *e)
 {
-	int idx = provider_index(&provider_ssh);
-	struct sshp *st;
+	struct sshp *st = sshp_get(e);
+	struct nx_err err;
 	char *cmd;
 	size_t i;
 
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	if (e->provider_state[idx] != NULL || (st = sshp_new(e)) == NULL)
+	if (st->nnodes == 0 || st->retry != NULL || sshp_pool(st, &err) == NULL)
 		return 0;
-	e->provider_state[idx] = st;
 	cmd = sshp_command(e, false);
 	for (i = 0; i < st->nnodes; i++)
 		sshp_start_node(&st->nodes[i], cmd, 0);
@@ -467,24 +532,9 @@ sshp_start(struct engine *e)
 }
 
 static void
-sshp_retry_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void
 sshp_stop(struct engine *e)
 {
-	int idx = provider_index(&provider_ssh);
-	struct sshp *st;
-
-	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
-	if ((st = e->provider_state[idx]) == NULL)
-		return;
-	e->provider_state[idx] = NULL;
-	uv_close((uv_handle_t *)st->retry, sshp_retry_closed);
-	st->retry = NULL;
-	sshp_free(st);
+	ssh_engine_pool_close(e);
 }
 
 const struct provider provider_ssh = {

@@ -461,7 +461,8 @@ filter_select(const struct filter *f, const struct fleet *fl, uint32_t *ids)
 	uint32_t i;
 
 	for (i = 0; i < fl->nnodes; i++) {
-		if (filter_match(f, fl, &fl->nodes[i], NULL))
+		if (!fl->nodes[i].removed &&    /* by an inventory reload */
+		    filter_match(f, fl, &fl->nodes[i], NULL))
 			ids[n++] = i;
 	}
 	return n;

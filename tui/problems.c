@@ -143,7 +143,7 @@ static void
 problems_check(struct problems *pl, const struct fleet *f, uint32_t id)
 {
 	const struct check *c = &f->checks[id];
-	bool want = problems_check_is(c);
+	bool want = problems_check_is(c) && !f->nodes[c->node].removed;
 	uint32_t slot = pl->check_slot[id];
 
 	if (want && slot == 0)
@@ -155,7 +155,8 @@ problems_check(struct problems *pl, const struct fleet *f, uint32_t id)
 static void
 problems_node(struct problems *pl, const struct fleet *f, uint32_t id)
 {
-	bool want = f->nodes[id].host_state != NX_HOST_UP;
+	bool want = f->nodes[id].host_state != NX_HOST_UP &&
+	    !f->nodes[id].removed;      /* by an inventory reload */
 	uint32_t slot = pl->node_slot[id];
 
 	if (want && slot == 0)

@@ -494,7 +494,8 @@ tui_draw_header(struct tui *t)
 	 * not all fit, the node count and read-only go in first.
 	 */
 	snprintf(pieces[0], sizeof pieces[0], " NexusController ");
-	snprintf(pieces[1], sizeof pieces[1], " %u nodes ", f->nnodes);
+	snprintf(pieces[1], sizeof pieces[1], " %u nodes ",
+	    f->nnodes - f->nremoved);
 	snprintf(pieces[2], sizeof pieces[2], "%s",
 	    t->opts->readonly ? " [read-only] " : "");
 	snprintf(pieces[3], sizeof pieces[3], " %u events/s ", t->eps);

@@ -182,7 +182,9 @@ fleet_rebuild(struct tui *t, struct fleet_view *fv)
 
 	fv->stale = false;
 	fv->built_ms = uv_now(t->loop);
-	if (fv->filter == NULL && fv->sort == SORT_NONE) {
+	/* Every node, in fleet order, needs no row list; unless a reload
+	 * removed some. */
+	if (fv->filter == NULL && fv->sort == SORT_NONE && f->nremoved == 0) {
 		free(fv->rows);
 		fv->rows = NULL;
 		fv->nrows = 0;
@@ -500,7 +502,7 @@ fleet_position(struct tui *t, void *state, char *buf, size_t len)
 		k = snprintf(buf, len, "rows %u-%u of %u", fv->top + 1, last, n);
 	if (k >= 0 && (size_t)k < len && fv->filter != NULL)
 		k += snprintf(buf + k, len - (size_t)k, " | %u of %u match",
-		    n, t->e->fleet.nnodes);
+		    n, t->e->fleet.nnodes - t->e->fleet.nremoved);
 	if (k >= 0 && (size_t)k < len && fv->sort != SORT_NONE)
 		snprintf(buf + k, len - (size_t)k, " | by %s%s",
 		    sort_name(fv->sort), fv->reverse ? " reversed" : "");

@@ -598,8 +598,12 @@ node_draw(struct tui *t, void *state, WINDOW *w)
 	n = &f->nodes[nv->node];
 	node_put(&d, 0, -1, t->theme.title, "", 0);
 	node_put(&d, 1, -1, t->theme.title, n->name, strlen(n->name));
-	node_put(&d, d.cols - 14, 13, t->theme.health[n->health],
-	    nx_health_name(n->health), strlen(nx_health_name(n->health)));
+	if (n->removed)         /* by an inventory reload: kept, not live */
+		node_put(&d, d.cols - 14, 13, t->theme.dim, "REMOVED", 7);
+	else
+		node_put(&d, d.cols - 14, 13, t->theme.health[n->health],
+		    nx_health_name(n->health),
+		    strlen(nx_health_name(n->health)));
 	d.y += 2;
 	snprintf(buf, sizeof buf, "%s", n->address ? n->address : "-");
 	node_field(&d, "address", buf, A_NORMAL);
