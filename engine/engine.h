@@ -194,8 +194,10 @@ struct check {
 	bool has_result;
 	bool running;
 	bool flapping;
-	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
+	/* flap_count and flap_last fill padding here (192 -> 176 bytes). */
 	uint8_t flap_count;     /* states recorded, up to 21 */
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
+	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -213,7 +215,6 @@ struct check {
 	uint16_t downtime_depth;        /* downtimes in effect on this check */
 	uint32_t queue_next;    /* next check id in the start queue */
 	struct nx_ack ack;
-	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -817,6 +818,9 @@ struct store_stats {
 	uint64_t rollup_rows;           /* rows written to metric_1m and metric_1h */
 	uint64_t pruned_rows;           /* expired rows deleted (events and metrics) */
 	uint64_t dead_letters;          /* events written to dead_letters since open */
+	double p50_commit_ms;           /* over the last 1024 groups, as p99 */
+	double max_commit_ms;           /* ... and the longest of them */
+	size_t sample_queue_depth;      /* metric samples queued (not in flight) */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */
