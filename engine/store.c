@@ -499,7 +499,8 @@ store_mkdirs(const char *path, struct nx_err *err)
 /*
  * Looks at the file before SQLite does, so that a file that is not an
  * SQLite database is refused without a single byte written to it (SQLite
- * would treat a short file as a new database).  Sets *exists.
+ * would treat a short file as a new database).  Sets *exists.  Safe while
+ * this process has the file open (see the comment on the read).
  */
 static int
 store_probe(const char *path, bool *exists, enum store_fail *fail,
@@ -508,8 +509,10 @@ store_probe(const char *path, bool *exists, enum store_fail *fail,
 	static const char magic[16] = "SQLite format 3";
 	char hdr[16];
 	struct stat sb;
+	sqlite3_vfs *vfs;
+	sqlite3_file *file;
 	ssize_t n;
-	int fd;
+	int rc, oflags;
 
 	*exists = false;
 	if (stat(path, &sb) != 0) {
@@ -530,13 +533,27 @@ store_probe(const char *path, bool *exists, enum store_fail *fail,
 	}
 	if (sb.st_size == 0)
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/*
+	 * Read through SQLite's own VFS, not open()/close(): closing any
+	 * descriptor of the file drops every POSIX lock this process holds
+	 * on it, among them the SHARED lock of an open WAL connection, and
+	 * another process's last close would then checkpoint and delete the
+	 * WAL under us.  The unix VFS defers such a close while locks are held.
+	 */
+	vfs = sqlite3_vfs_find(NULL);
+	file = xcalloc(1, (size_t)vfs->szOsFile);
+	rc = vfs->xOpen(vfs, path, file, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_MAIN_DB, &oflags);
+	if (rc != SQLITE_OK) {
+		free(file);
 		*fail = STORE_FAIL_IO;
 		nx_err_set(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	n = read(fd, hdr, sizeof hdr);
-	close(fd);
+	rc = file->pMethods->xRead(file, hdr, (int)sizeof hdr, 0);
+	file->pMethods->xClose(file);
+	free(file);
+	n = rc == SQLITE_OK ? (ssize_t)sizeof hdr : 0;
 	if (n != (ssize_t)sizeof hdr || memcmp(hdr, magic, sizeof hdr) != 0) {
 		*fail = STORE_FAIL_FOREIGN;
 		nx_err_set(err, "%s: not an SQLite database; refusing to use "

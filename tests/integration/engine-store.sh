@@ -196,6 +196,20 @@ if command -v script >/dev/null 2>&1; then
 	    fail "console: $(cat "$dir/console")"
 fi
 
+# Another process reading the file must not take the WAL away from the
+# running engine (it would, were the engine's POSIX locks on the file
+# dropped by a close() of some descriptor of it: its commits would then go
+# to a deleted WAL).  The engine holds a lock on the database itself.
+ino=$(stat -c %i "$db")
+grep -Eq "POSIX +ADVISORY +READ +$pid [0-9a-f]+:[0-9a-f]+:$ino " /proc/locks ||
+    fail "the engine holds no POSIX lock on $db: $(grep " $pid " /proc/locks)"
+c1=$(sqlite3 "$db" "SELECT max(seq) FROM events")
+sleep 1.2
+c2=$(sqlite3 "$db" "SELECT max(seq) FROM events")
+[ -e "$db-wal" ] || fail "the WAL went away while the engine runs"
+[ "$c2" -gt "$c1" ] || fail "commits not visible to another process: $c1 then $c2"
+echo "a reader in another process: the engine keeps its lock and WAL ($c1 -> $c2)"
+
 kill -TERM "$pid"
 n=0
 while kill -0 "$pid" 2>/dev/null; do
