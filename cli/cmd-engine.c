@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "cli.h"
 
 #define ENGINE_STATUS_BYTES 4096
@@ -259,6 +260,8 @@ cmd_engine_exec(int argc, char **argv)
 		goto out;
 	}
 	store_subscribe(r.store, &e);
+	/* Rows the engine writes itself (a refused host key). */
+	act_set_audit(&e, act_audit_store, r.store);
 	r.e = &e;
 	engine_open_status(&r);
 	uv_signal_init(&loop, &r.sigint);
@@ -298,6 +301,8 @@ cmd_engine_exec(int argc, char **argv)
 			engine_anchor_head(&r);
 	}
 out:
+	if (e.act != NULL)
+		act_set_audit(&e, NULL, NULL);
 	if (r.store != NULL) {
 		store_get_stats(r.store, &st);
 		if (store_close(r.store, &err) != 0) {

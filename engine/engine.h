@@ -1294,6 +1294,7 @@ extern const struct provider provider_ssh;     /* providers/ssh.c */
 struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
 void ssh_engine_pool_close(struct engine *);
 uint32_t ssh_backoff_next(uint32_t *base_ms, double r);
+void ssh_audit_refusal(void *engine, const struct ssh_refusal *);
 
 /* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
 struct ssh_config;

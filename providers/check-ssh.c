@@ -135,7 +135,9 @@ sshc_done(void *arg, const struct ssh_result *res)
 		return;
 	c = &e->fleet.checks[id];
 	if (res->fail == SSH_FAIL_TIMEOUT && res->started) {
-		mon_apply_timeout(e, c, res->duration_ms);
+		/* As Nagios: the limit, not the loop's lateness. */
+		mon_apply_timeout(e, c, c->timeout_ms != 0 ?
+		    (double)c->timeout_ms : res->duration_ms);
 		return;
 	}
 	if (res->fail != SSH_OK) {

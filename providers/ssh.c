@@ -11,14 +11,20 @@
  * the `read` builtin (no fork but `sleep`, and `df -P` every sixth turn).
  *
  *  live (engine_start)  one long-lived sampler channel per node; a node
- *                       whose session fails is retried every 30 s.
+ *                       whose session fails is retried after a backoff
+ *                       (1 s doubling to 60 s, ±20 % jitter); a node
+ *                       whose samples stop (a hung server) has its
+ *                       session dropped after 3 intervals + 2 s.
  *  batch (engine_round) one sample per node: the sampler body once, all
  *                       nodes at once, bounded by the check timeout.
  *
  * SSH settings come from the inventory (address, port, ansible_user) and
  * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
  * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
- * (an ssh_config, or "none"); else ~/.ssh and ssh-agent as OpenSSH.  The reason a node is down is interned in the fleet
+ * (an ssh_config, or "none"), NEXUSCTL_SSH_KEEPALIVE (seconds, default
+ * 15, 0 = none); else ~/.ssh and ssh-agent as OpenSSH.  The pool is the
+ * engine's (ssh_engine_pool): the `ssh` check kind and jobs use it too.
+ * Refused host keys are audited (ssh_audit_refusal).  The reason a node is down is interned in the fleet
  * and kept in node.pdata (inventory nodes leave it unused).
  */
 #include "config.h"
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "engine.h"
 
 #define SSHP_BACKOFF_MIN_MS 1000
@@ -314,6 +321,53 @@ sshp_warn(void *arg, const char *msg)
 		fprintf(stderr, "nexusctl: warning: %s\n", msg);
 }
 
+/*
+ * Records a refused host key (unknown or changed) as an audit row written
+ * by the engine itself (act_audit: user "nexusctl", role engine), and says
+ * so through the engine's warning hook.  The pool reports each host and
+ * key once, so a host retried every minute is one row.  The row:
+ *   action "ssh.hostkey.refused", target the node's name (or
+ *   "[address]:port" when no node has that address), args {"address",
+ *   "port", "user", "key_type", "fingerprint", "known_hosts", "reason":
+ *   "changed" | "unknown"}, result the refusal as the node's check says it.
+ * Usable as ssh_opts.refused with warn_arg the engine.
+ */
+void
+ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
+{
+	struct engine *e = arg;
+	struct nx_actor actor = { "nexusctl", NX_ROLE_BIT(NX_ROLE_ENGINE),
+	    "ssh" };
+	const char *target = NULL;
+	char hp[300];
+	json_t *args;
+	uint32_t i;
+
+	for (i = 0; i < e->fleet.nnodes && target == NULL; i++) {
+		const struct node *n = &e->fleet.nodes[i];
+
+		if (n->address != NULL && strcmp(n->address, ev->address) == 0 &&
+		    (n->port == ev->port || (n->port == 0 && ev->port == 22)))
+			target = n->name;
+	}
+	if (ev->port == 22)
+		snprintf(hp, sizeof hp, "%s", ev->address);
+	else
+		snprintf(hp, sizeof hp, "[%s]:%u", ev->address, ev->port);
+	if (target == NULL)
+		target = hp;
+	args = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "address",
+	    ev->address, "port", (int)ev->port, "user", ev->user, "key_type",
+	    ev->key_type, "fingerprint", ev->fingerprint, "known_hosts",
+	    ev->known_hosts != NULL ? ev->known_hosts : "", "reason",
+	    ev->changed ? "changed" : "unknown");
+	if (e->act != NULL)
+		act_audit(e, &actor, "ssh.hostkey.refused", target, args,
+		    ev->message);
+	json_decref(args);
+	sshp_warn(e, ev->message);
+}
+
 /* The pool's options, from the environment (doc/ssh.md). */
 static void
 sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
@@ -342,6 +396,7 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	}
 	o->warn = sshp_warn;
 	o->warn_arg = e;
+	o->refused = ssh_audit_refusal;
 }
 
 /*
