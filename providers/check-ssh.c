@@ -212,7 +212,7 @@ sshc_run(struct engine *e, struct check *c)
 	r->check = c->id;
 	sc->run = r;
 	/* The callback may run before this returns (a refused connect). */
-	if (ssh_exec(pool, n->address, n->port, n->user, cmd, timeout,
+	if (ssh_exec(pool, n->address, ssh_node_port(n), n->user, cmd, timeout,
 	    sshc_done, r) != 0) {
 		sc->run = NULL;
 		free(r);

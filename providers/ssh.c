@@ -302,7 +302,7 @@ sshp_start_node(struct sshp_node *sn, const char *cmd, uint32_t timeout_ms)
 	sn->have_prev = false;
 	sn->linelen = 0;
 	sn->started = uv_now(st->e->loop);
-	if (ssh_exec_stream(st->pool, n->address, n->port, n->user, cmd,
+	if (ssh_exec_stream(st->pool, n->address, ssh_node_port(n), n->user, cmd,
 	    timeout_ms, timeout_ms ? NULL : sshp_data, sshp_done, sn) != 0) {
 		sn->streaming = false;
 		if (st->pending > 0)
@@ -368,6 +368,19 @@ ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
 	sshp_warn(e, ev->message);
 }
 
+/*
+ * The port to give the pool for node n: its own when the inventory set
+ * one (ansible_port, a JSON "port"), else 0, so that ssh_config's Port
+ * (else 22) applies, as Ansible leaves it to ssh.
+ */
+uint16_t
+ssh_node_port(const struct node *n)
+{
+	if (n->vars != NULL && json_object_get(n->vars, "ansible_port") != NULL)
+		return n->port;
+	return 0;
+}
+
 /* The pool's options, from the environment (doc/ssh.md). */
 static void
 sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
@@ -394,9 +407,9 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 		if (*end == '\0' && secs <= 3600)
 			o->keepalive_ms = (uint32_t)secs * 1000;
 	}
-	o->warn = sshp_warn;
+	o->warn = e != NULL ? sshp_warn : NULL;
 	o->warn_arg = e;
-	o->refused = ssh_audit_refusal;
+	o->refused = e != NULL ? ssh_audit_refusal : NULL;
 }
 
 /*
@@ -653,8 +666,8 @@ sshp_retry_cb(uv_timer_t *t)
 			snprintf(why, sizeof why, "no sample for %.0f s: the "
 			    "session is stalled (the server does not answer)",
 			    (double)(now - sn->last_line) / 1000.0);
-			(void)ssh_pool_drop(st->pool, n->address, n->port,
-			    n->user, SSH_FAIL_TIMEOUT, why);
+			(void)ssh_pool_drop(st->pool, n->address,
+			    ssh_node_port(n), n->user, SSH_FAIL_TIMEOUT, why);
 		}
 		if (sn->streaming)
 			continue;
@@ -700,6 +713,80 @@ static void
 sshp_stop(struct engine *e)
 {
 	ssh_engine_pool_close(e);
+}
+
+static json_t *
+sshp_strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, nx_json_text(v[i]));
+	return a;
+}
+
+/*
+ * What the engine's pool would use to reach node n, without connecting:
+ * the provider's settings (environment), ssh_config and the node's
+ * address, port and user, resolved by ssh_pool_resolve() as an exec
+ * does.  Returns a new JSON object (`nexusctl inventory show`, the
+ * "ssh" member; fields in doc/ssh.md), or NULL with err set.
+ */
+json_t *
+ssh_node_settings(const struct node *n, struct nx_err *err)
+{
+	const json_t *tr = n->vars != NULL ?
+	    json_object_get(n->vars, "nexus_transport") : NULL;
+	const char *ids[1], *cfg;
+	struct ssh_opts o;
+	struct ssh_target t;
+	struct ssh_pool *pool;
+	uv_loop_t loop;
+	json_t *j;
+
+	if (uv_loop_init(&loop) != 0) {
+		nx_err_set(err, "cannot make a loop");
+		return NULL;
+	}
+	sshp_opts(NULL, &o, ids);
+	if ((pool = ssh_pool_new(&loop, &o, err)) == NULL) {
+		uv_loop_close(&loop);
+		return NULL;
+	}
+	ssh_pool_resolve(pool, n->address, ssh_node_port(n), n->user, &t);
+	cfg = ssh_pool_config_path(pool);
+	j = json_object();
+	json_object_set_new(j, "transport", json_string(tr != NULL &&
+	    json_is_string(tr) ? json_string_value(tr) : "none"));
+	json_object_set_new(j, "address", nx_json_text(t.address));
+	json_object_set_new(j, "port", json_integer(t.port));
+	json_object_set_new(j, "user", nx_json_text(t.user));
+	json_object_set_new(j, "config_file", cfg != NULL ? nx_json_text(cfg) :
+	    json_null());
+	json_object_set_new(j, "identities", sshp_strv_json(t.identities,
+	    t.nidentities));
+	json_object_set_new(j, "identities_from",
+	    json_string(t.identities_from));
+	json_object_set_new(j, "identities_only",
+	    json_boolean(t.identities_only));
+	json_object_set_new(j, "agent", json_boolean(t.agent));
+	json_object_set_new(j, "known_hosts", sshp_strv_json(t.known_hosts,
+	    t.nknown_hosts));
+	json_object_set_new(j, "global_known_hosts",
+	    nx_json_text(t.global_known_hosts));
+	json_object_set_new(j, "strict_host_key_checking",
+	    json_string(ssh_strict_name((int)t.strict)));
+	json_object_set_new(j, "connect_timeout_ms",
+	    json_integer(t.connect_ms));
+	json_object_set_new(j, "handshake_timeout_ms",
+	    json_integer(t.handshake_ms));
+	json_object_set_new(j, "keepalive_ms", json_integer(t.keepalive_ms));
+	ssh_target_free(&t);
+	ssh_pool_close(pool);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_loop_close(&loop);
+	return j;
 }
 
 const struct provider provider_ssh = {

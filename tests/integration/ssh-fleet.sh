@@ -165,6 +165,39 @@ else
 fi
 
 
+# --- ssh_config's host-key settings are used: UserKnownHostsFile and
+# StrictHostKeyChecking accept-new for some hosts, strict for the others
+cat >"$LAB/cfg" <<EOF
+Host acc1
+  HostName 127.0.0.21
+Host acc2
+  HostName 127.0.0.22
+Host acc*
+  StrictHostKeyChecking accept-new
+  UserKnownHostsFile $LAB/kh_cfg
+Host strict1
+  HostName 127.0.0.23
+  UserKnownHostsFile $LAB/kh_cfg
+  ConnectTimeout 2
+Host *
+  Port $LAB_PORT
+  User $LAB_USER
+  IdentityFile $LAB/id_ed25519
+EOF
+: >"$LAB/kh_cfg"
+timeout 30 "$NEXUSCTL" run -w 'acc[1-2],strict1' -F "$LAB/cfg" --no-agent \
+    --format json -- 'echo $SSH_CONNECTION | cut -d" " -f3' >"$LAB/out" 2>"$LAB/err"
+rc=$?
+if [ $rc -eq 2 ] &&
+   [ "$(jq -r '[.results[] | select(.exit == 0)] | map(.count) | add' "$LAB/out")" = 2 ] &&
+   jq -r '.results[] | select(.hosts == "strict1") | .error' "$LAB/out" | grep -q 'is not known' &&
+   grep -q '^\[127\.0\.0\.21\]:'"$LAB_PORT"' ssh-ed25519 ' "$LAB/kh_cfg" &&
+   grep -q '^\[127\.0\.0\.22\]:' "$LAB/kh_cfg" && [ "$(wc -l <"$LAB/kh_cfg")" -eq 2 ]; then
+	pass "ssh_config: UserKnownHostsFile and StrictHostKeyChecking accept-new per host, strict for the rest"
+else
+	fail "ssh_config host-key settings (rc=$rc)"
+fi
+
 # --- a 200-host fleet, live ---------------------------------------------
 # Hosts 127.0.1.1-100 and 127.0.2.1-100 (all this namespace's sshd), and
 # "flaky", a listener that accepts and at once closes every connection.
@@ -196,7 +229,9 @@ echo '{ "checks": { "interval": "1s", "retry_interval": "1s", "max_attempts": 1,
     >"$LAB/fleet-conf.json"
 DB="$LAB/fleet.db"
 EV="$LAB/events"
-timeout 120 "$NEXUSCTL" engine --state "$DB" -c "$LAB/fleet-conf.json" \
+# Not under timeout(1), which would pass on our SIGTERM a second time:
+# the cleanup and the bounded stop below end it.
+"$NEXUSCTL" engine --state "$DB" -c "$LAB/fleet-conf.json" \
     -i "$LAB/fleet.json" 2>"$LAB/engine.err" &
 ENGINE_PID=$!
 i=0
@@ -311,6 +346,12 @@ else
 	fail "changed host key ($(count_state host "" DOWN) DOWN)"; reasons
 fi
 kill -TERM "$ENGINE_PID"
+i=0
+while kill -0 "$ENGINE_PID" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+kill -KILL "$ENGINE_PID" 2>/dev/null
 wait "$ENGINE_PID"
 erc=$?
 ENGINE_PID=
