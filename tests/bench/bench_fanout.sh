@@ -8,8 +8,11 @@
 # the client's CPU time, then the medians and the ratios.  A benchmark,
 # not a test.
 #
-#   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. sh tests/bench/bench_fanout.sh [N]
-#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1)
+#   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. \
+#       BENCH_SSH_WARM=./tests/bench/bench_ssh_warm sh tests/bench/bench_fanout.sh [N]
+#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1; BENCH_SSH_WARM, built
+#   by `make tests/bench/bench_ssh_warm`: the pool warm, as the engine's
+#   checks and jobs use it)
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -126,8 +129,18 @@ else
 	echo "pdsh: not installed (apt-get install pdsh)"
 fi
 
+# The pool warm: BENCH_SSH_WARM is tests/bench/bench_ssh_warm (make
+# tests/bench/bench_ssh_warm): the same command on every host, 64 in
+# flight, over sessions a first round opened.
+if [ -n "${BENCH_SSH_WARM:-}" ] && [ -x "$BENCH_SSH_WARM" ]; then
+	"$BENCH_SSH_WARM" "$range" "$LAB_PORT" "$LAB_USER" "$LAB/id_ed25519" \
+	    "$KH" 64 "$REPS" | tee "$LAB/out.warm"
+	sed -n 's/^warm median: \([0-9.]*\)s.*/\1/p' "$LAB/out.warm" \
+	    >"$LAB/walls.nexusctl-warm"
+fi
+
 echo "medians (wall s, hosts/s):"
-for name in nexusctl pdsh-cold pdsh-warm; do
+for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm; do
 	[ -s "$LAB/walls.$name" ] || continue
 	m=$(median $name)
 	echo "  $name: ${m}s $(echo "scale=1; $N / $m" | bc) hosts/s" \
@@ -137,4 +150,7 @@ if [ -s "$LAB/walls.pdsh-cold" ] && [ -s "$LAB/walls.pdsh-warm" ]; then
 	n=$(median nexusctl)
 	echo "nexusctl vs pdsh cold: $(echo "scale=2; $(median pdsh-cold) / $n" | bc)x;" \
 	    "vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $n" | bc)x"
+fi
+if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.nexusctl-warm" ]; then
+	echo "pool warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median nexusctl-warm)" | bc)x"
 fi
