@@ -43,6 +43,7 @@
 #define SSHP_JITTER 0.2
 #define SSHP_KEEPALIVE_MS 15000
 #define SSHP_SCAN_MS 1000       /* staleness scan, at most this far apart */
+#define SSHP_START_MS 30000     /* more for the first sample: connect + auth */
 #define SSHP_LINE_MAX 512
 #define SSHP_DF_EVERY 6
 
@@ -347,7 +348,7 @@ ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
 		const struct node *n = &e->fleet.nodes[i];
 
 		if (n->address != NULL && strcmp(n->address, ev->address) == 0 &&
-		    (n->port == ev->port || (n->port == 0 && ev->port == 22)))
+		    (n->port == ev->port || ssh_node_port(n) == 0))
 			target = n->name;
 	}
 	if (ev->port == 22)
@@ -653,6 +654,7 @@ sshp_retry_cb(uv_timer_t *t)
 {
 	struct sshp *st = t->data;
 	uint64_t now = uv_now(st->e->loop), next = now + SSHP_SCAN_MS;
+	uint64_t since, limit;
 	char *cmd = NULL, why[160];
 	size_t i;
 
@@ -661,11 +663,14 @@ sshp_retry_cb(uv_timer_t *t)
 		struct sshp_node *sn = &st->nodes[i];
 		const struct node *n = &st->e->fleet.nodes[sn->node];
 
-		if (sn->streaming && sn->got_first &&
-		    now - sn->last_line >= st->stale_ms) {
+		/* Before the first sample, connecting has its own deadlines:
+		 * allow them (SSHP_START_MS) on top. */
+		since = sn->got_first ? sn->last_line : sn->started;
+		limit = st->stale_ms + (sn->got_first ? 0 : SSHP_START_MS);
+		if (sn->streaming && now - since >= limit) {
 			snprintf(why, sizeof why, "no sample for %.0f s: the "
 			    "session is stalled (the server does not answer)",
-			    (double)(now - sn->last_line) / 1000.0);
+			    (double)(now - since) / 1000.0);
 			(void)ssh_pool_drop(st->pool, n->address,
 			    ssh_node_port(n), n->user, SSH_FAIL_TIMEOUT, why);
 		}
