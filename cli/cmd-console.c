@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "act.h"
 #include "tui/tui.h"
 
 /* Whether every node is synthetic or this machine: the built-in demo. */
@@ -109,6 +110,7 @@ cmd_console_exec(int argc, char **argv)
 			goto out;
 		}
 		store_subscribe(store, &e);
+		act_set_audit(&e, act_audit_store, store);
 	}
 	topts.store = store;
 	topts.fps = cfg.console.fps;
@@ -127,6 +129,7 @@ cmd_console_exec(int argc, char **argv)
 		    "to the default state store, so this console did not (give "
 		    "--state FILE to record elsewhere)\n");
 out:
+	act_set_audit(&e, NULL, NULL);
 	if (store_close(store, &err) != 0) {
 		fprintf(stderr, "nexusctl: console: %s\n", err.msg);
 		if (status == 0)

@@ -263,18 +263,18 @@ run_is_input(const char *s)
 	return true;
 }
 
-/* Adds NAME=VALUE to the inputs object; -1 when malformed. */
+/* Adds NAME=VALUE to the inputs object; -1 when malformed or not UTF-8. */
 static int
 run_add_input(json_t *inputs, const char *s)
 {
 	const char *eq = strchr(s, '=');
+	json_t *v;
 	char *name;
 
-	if (!run_is_input(s))
-		return -1;
+	if (!run_is_input(s) || (v = json_string(eq + 1)) == NULL)
+		return -1;      /* not NAME=VALUE, or not UTF-8 */
 	name = xstrndup(s, (size_t)(eq - s));
-	json_object_set_new(inputs, name, json_string(eq + 1) != NULL ?
-	    json_string(eq + 1) : json_stringn(eq + 1, strlen(eq + 1)));
+	json_object_set_new(inputs, name, v);
 	free(name);
 	return 0;
 }
@@ -380,28 +380,176 @@ run_audit_store(const struct cli_common *co)
 	return s;
 }
 
-/* A node for a -w name the inventory does not know: address = name. */
-static uint32_t
-run_node_for(struct engine *e, const char *name, long port, const char *user)
+/* -l and -p over the node's own user and port. */
+static void
+run_node_override(struct engine *e, uint32_t id, long port, const char *user)
 {
-	struct node *nd = fleet_find_node(&e->fleet, name);
+	struct node *nd = &e->fleet.nodes[id];
 
-	if (nd == NULL) {
-		nd = fleet_add_node(&e->fleet, name, name, &provider_inventory);
-		nd->port = (uint16_t)port;
-		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
-		    user) : NULL;
-		return nd->id;
-	}
 	if (port != 0)
 		nd->port = (uint16_t)port;
 	if (user != NULL)
 		nd->user = strpool_intern(&e->fleet.strings, user);
-	return nd->id;
 }
 
-int
-cmd_run_exec(int argc, char **argv)
+static const struct fleet *run_sort_fleet;
+
+static int
+run_name_cmp(const void *a, const void *b)
+{
+	return strcmp(run_sort_fleet->nodes[*(const uint32_t *)a].name,
+	    run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+static int
+run_name_find(const void *key, const void *b)
+{
+	return strcmp(key, run_sort_fleet->nodes[*(const uint32_t *)b].name);
+}
+
+/*
+ * The nodes of -w names[0..n) into ids: an inventory node by its name
+ * (through a sorted index, not a scan per name), else a new node whose
+ * address is the name.  Returns how many.
+ */
+static size_t
+run_nodes_for(struct engine *e, char **names, size_t n, long port,
+    const char *user, uint32_t *ids)
+{
+	uint32_t loaded = e->fleet.nnodes, *index, i;
+	size_t k;
+
+	index = xcalloc(loaded + 1, sizeof *index);
+	for (i = 0; i < loaded; i++)
+		index[i] = i;
+	run_sort_fleet = &e->fleet;
+	qsort(index, loaded, sizeof *index, run_name_cmp);
+	for (k = 0; k < n; k++) {
+		const uint32_t *hit = bsearch(names[k], index, loaded,
+		    sizeof *index, run_name_find);
+		struct node *nd;
+
+		if (hit != NULL) {
+			ids[k] = *hit;
+			run_node_override(e, ids[k], port, user);
+			continue;
+		}
+		nd = fleet_add_node(&e->fleet, names[k], names[k],
+		    &provider_inventory);
+		nd->port = (uint16_t)port;
+		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
+		    user) : NULL;
+		ids[k] = nd->id;
+	}
+	free(index);
+	return n;
+}
+
+/* What the command line asked for. */
+struct run_args {
+	const char *target, *hostlist, *user;
+	const char *identities[RUN_IDENTITY_MAX];
+	struct ssh_opts so;
+	enum run_format fmt;
+	json_t *inputs;
+	long port, fanout, timeout_s;
+	bool yes, dry_run, list, readonly, fanout_set, timeout_set;
+};
+
+/*
+ * Handles one option of `run` (after the common ones).  Returns -1 to go
+ * on, or the exit status of a usage error.
+ */
+static int
+run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
+    const char *arg)
+{
+	int choice, rc;
+
+	switch (opt) {
+	case CLI_OPT_FORMAT:
+		if ((rc = cli_choice(cmd, "format", arg, run_formats,
+		    &choice)) >= 0)
+			return rc;
+		a->fmt = (enum run_format)choice;
+		break;
+	case 't':
+		a->target = arg;
+		break;
+	case 'w':
+		a->hostlist = arg;
+		break;
+	case 'f':
+		if (cli_parse_long("-f", arg, 1, 100000, &a->fanout) != 0)
+			return cli_usage_error(cmd, "-f wants a fan-out from 1 "
+			    "to 100000, not '%s'", arg);
+		a->fanout_set = true;
+		break;
+	case 'u':
+		if (cli_parse_long("-u", arg, 1, 86400, &a->timeout_s) != 0)
+			return cli_usage_error(cmd, "-u wants a timeout in "
+			    "seconds from 1 to 86400, not '%s'", arg);
+		a->timeout_set = true;
+		break;
+	case 'l':
+		a->user = arg;
+		break;
+	case 'F':
+		a->so.config_file = arg;
+		break;
+	case 'p':
+		if (cli_parse_long("-p", arg, 1, 65535, &a->port) != 0)
+			return cli_usage_error(cmd, "-p wants a port from 1 to "
+			    "65535, not '%s'", arg);
+		break;
+	case OPT_IDENTITY:
+		if (a->so.nidentities == RUN_IDENTITY_MAX)
+			return cli_usage_error(cmd, "more than %d --identity "
+			    "options", RUN_IDENTITY_MAX);
+		a->identities[a->so.nidentities++] = arg;
+		break;
+	case OPT_KNOWN_HOSTS:
+		a->so.known_hosts = arg;
+		break;
+	case OPT_ACCEPT_NEW:
+		a->so.accept_new = true;
+		break;
+	case OPT_NO_AGENT:
+		a->so.no_agent = true;
+		break;
+	case OPT_INPUT:
+		if (run_add_input(a->inputs, arg) != 0)
+			return cli_usage_error(cmd, "--input wants NAME=VALUE "
+			    "(UTF-8), not '%s'", arg);
+		break;
+	case OPT_YES:
+		a->yes = true;
+		break;
+	case OPT_DRY_RUN:
+		a->dry_run = true;
+		break;
+	case OPT_LIST:
+		a->list = true;
+		break;
+	case CLI_OPT_READONLY:
+		a->readonly = true;
+		break;
+	default:
+		break;
+	}
+	return -1;
+}
+
+/*
+ * Parses the command line into a: options, then for `run ACTION` the
+ * action's name (*action) and the options after it, with -i NAME=VALUE
+ * taken as inputs; else the command (*command, a new string).  Returns
+ * -1 to go on, or the exit status.
+ */
+static int
+run_parse(const struct cmd_entry *cmd, struct cli_common *co,
+    struct run_args *a, int argc, char **argv, const char **action,
+    char **command)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
@@ -424,13 +572,83 @@ cmd_run_exec(int argc, char **argv)
 		{ "readonly", no_argument, NULL, CLI_OPT_READONLY },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *shortopts = "+" CLI_COMMON_SHORTOPTS "t:w:f:u:l:p:F:";
+	int opt, rc, status = 0;
+	size_t i;
+
+	while ((opt = cli_next_opt(cmd, co, argc, argv, shortopts, longopts,
+	    &status)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return status;
+		if ((rc = run_opt(cmd, a, opt, optarg)) >= 0)
+			return rc;
+	}
+	if (a->list)
+		return -1;
+	/* `run ACTION -t ...`: the action is the first operand, no `--`. */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
+	    a->hostlist == NULL) {
+		*action = argv[optind++];
+		while ((opt = cli_next_opt(cmd, co, argc, argv, shortopts,
+		    longopts, &status)) != -1) {
+			if (opt == CLI_OPT_EXIT)
+				return status;
+			if (opt == 'w' || opt == OPT_LIST)
+				return cli_usage_error(cmd, "-w and --list do "
+				    "not go with an action");
+			if ((rc = run_opt(cmd, a, opt, optarg)) >= 0)
+				return rc;
+		}
+		if (optind < argc)
+			return cli_usage_error(cmd, "unexpected '%s' after the "
+			    "action (inputs are -i NAME=VALUE)", argv[optind]);
+		/* -i NAME=VALUE is an input, not an inventory file. */
+		for (i = 0; i < co->ninventories; ) {
+			if (!run_is_input(co->inventories[i])) {
+				i++;
+				continue;
+			}
+			if (run_add_input(a->inputs, co->inventories[i]) != 0)
+				return cli_usage_error(cmd, "-i %s: the value is "
+				    "not UTF-8", co->inventories[i]);
+			memmove(&co->inventories[i], &co->inventories[i + 1],
+			    (co->ninventories - i - 1) *
+			    sizeof co->inventories[0]);
+			co->ninventories--;
+		}
+		if (a->target == NULL)
+			return cli_usage_error(cmd, "run %s: give the nodes "
+			    "with -t TARGET", *action);
+		if (a->fanout_set || a->timeout_set)
+			return cli_usage_error(cmd, "run %s: -f and -u are for "
+			    "commands; an action has its own concurrency and "
+			    "timeout", *action);
+		return -1;
+	}
+	if ((a->target == NULL) == (a->hostlist == NULL))
+		return cli_usage_error(cmd, "give one of -w HOSTLIST or -t "
+		    "TARGET");
+	if (optind >= argc)
+		return cli_usage_error(cmd, "no command (nexusctl run -w HOSTS "
+		    "-- COMMAND)");
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		char *next;
+
+		xasprintf(&next, "%s%s%s", *command ? *command : "",
+		    *command ? " " : "", argv[i]);
+		free(*command);
+		*command = next;
+	}
+	return -1;
+}
+
+int
+cmd_run_exec(int argc, char **argv)
+{
 	const struct cmd_entry *cmd = cli_cmd_find("run");
-	const char *identities[RUN_IDENTITY_MAX];
-	const char *target = NULL, *hostlist = NULL, *user = NULL;
 	const char *action_name = NULL;
 	const struct nx_action *action = NULL;
-	enum run_format fmt = RUN_TEXT;
-	struct ssh_opts so;
+	struct run_args ra;
 	struct cli_common co;
 	struct nx_config cfg;
 	struct nx_err err = { { 0 } };
@@ -441,248 +659,41 @@ cmd_run_exec(int argc, char **argv)
 	struct run_wait wait;
 	struct job_group *groups = NULL;
 	struct job *j;
-	bool engine_open = false, yes = false, dry_run = false, list = false;
-	bool readonly = false, fanout_set = false, timeout_set = false;
+	bool engine_open = false;
 	uv_loop_t loop;
-	json_t *inputs = json_object();
 	uint32_t *ids = NULL, jid = 0;
 	size_t nids = 0, i, ng = 0;
 	char *command = NULL, userbuf[256], *hosts_s = NULL;
-	long port = 0, fanout = RUN_DEFAULT_FANOUT;
-	long timeout_s = RUN_DEFAULT_TIMEOUT_S;
 	uint64_t t0;
-	int choice, opt, rc, status = 0;
+	int rc, status = 0;
 
-	memset(&so, 0, sizeof so);
+	memset(&ra, 0, sizeof ra);
+	ra.fanout = RUN_DEFAULT_FANOUT;
+	ra.timeout_s = RUN_DEFAULT_TIMEOUT_S;
+	ra.inputs = json_object();
 	memset(&e, 0, sizeof e);
 	cli_common_init(&co, argv);
-	while ((opt = cli_next_opt(cmd, &co, argc, argv,
-	    "+" CLI_COMMON_SHORTOPTS "t:w:f:u:l:p:F:", longopts,
-	    &status)) != -1) {
-		if (opt == CLI_OPT_EXIT) {
-			json_decref(inputs);
-			return status;
-		}
-		switch (opt) {
-		case CLI_OPT_FORMAT:
-			if ((rc = cli_choice(cmd, "format", optarg,
-			    run_formats, &choice)) >= 0) {
-				json_decref(inputs);
-				return rc;
-			}
-			fmt = (enum run_format)choice;
-			break;
-		case 't':
-			target = optarg;
-			break;
-		case 'w':
-			hostlist = optarg;
-			break;
-		case 'f':
-			if (cli_parse_long("-f", optarg, 1, 100000, &fanout) !=
-			    0) {
-				json_decref(inputs);
-				return cli_usage_error(cmd, "-f wants a fan-out "
-				    "from 1 to 100000, not '%s'", optarg);
-			}
-			fanout_set = true;
-			break;
-		case 'u':
-			if (cli_parse_long("-u", optarg, 1, 86400, &timeout_s) !=
-			    0) {
-				json_decref(inputs);
-				return cli_usage_error(cmd, "-u wants a timeout "
-				    "in seconds from 1 to 86400, not '%s'",
-				    optarg);
-			}
-			timeout_set = true;
-			break;
-		case 'l':
-			user = optarg;
-			break;
-		case 'F':
-			so.config_file = optarg;
-			break;
-		case 'p':
-			if (cli_parse_long("-p", optarg, 1, 65535, &port) != 0) {
-				json_decref(inputs);
-				return cli_usage_error(cmd, "-p wants a port "
-				    "from 1 to 65535, not '%s'", optarg);
-			}
-			break;
-		case OPT_IDENTITY:
-			if (so.nidentities == RUN_IDENTITY_MAX) {
-				json_decref(inputs);
-				return cli_usage_error(cmd, "more than %d "
-				    "--identity options", RUN_IDENTITY_MAX);
-			}
-			identities[so.nidentities++] = optarg;
-			break;
-		case OPT_KNOWN_HOSTS:
-			so.known_hosts = optarg;
-			break;
-		case OPT_ACCEPT_NEW:
-			so.accept_new = true;
-			break;
-		case OPT_NO_AGENT:
-			so.no_agent = true;
-			break;
-		case OPT_INPUT:
-			if (run_add_input(inputs, optarg) != 0) {
-				json_decref(inputs);
-				return cli_usage_error(cmd, "--input wants "
-				    "NAME=VALUE, not '%s'", optarg);
-			}
-			break;
-		case OPT_YES:
-			yes = true;
-			break;
-		case OPT_DRY_RUN:
-			dry_run = true;
-			break;
-		case OPT_LIST:
-			list = true;
-			break;
-		case CLI_OPT_READONLY:
-			readonly = true;
-			break;
-		default:
-			break;
-		}
+	if ((rc = run_parse(cmd, &co, &ra, argc, argv, &action_name,
+	    &command)) >= 0) {
+		free(command);
+		json_decref(ra.inputs);
+		return rc;
 	}
-	/* `run ACTION -t ...`: the action is the first operand, no `--`. */
-	if (!list && optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
-	    hostlist == NULL) {
-		action_name = argv[optind++];
-		/* Options may follow the action's name. */
-		while ((opt = cli_next_opt(cmd, &co, argc, argv,
-		    CLI_COMMON_SHORTOPTS "t:f:u:l:p:F:", longopts,
-		    &status)) != -1) {
-			if (opt == CLI_OPT_EXIT) {
-				json_decref(inputs);
-				return status;
-			}
-			switch (opt) {
-			case 't':
-				target = optarg;
-				break;
-			case CLI_OPT_FORMAT:
-				if ((rc = cli_choice(cmd, "format", optarg,
-				    run_formats, &choice)) >= 0) {
-					json_decref(inputs);
-					return rc;
-				}
-				fmt = (enum run_format)choice;
-				break;
-			case OPT_INPUT:
-				if (run_add_input(inputs, optarg) != 0) {
-					json_decref(inputs);
-					return cli_usage_error(cmd, "--input "
-					    "wants NAME=VALUE, not '%s'",
-					    optarg);
-				}
-				break;
-			case OPT_YES:
-				yes = true;
-				break;
-			case OPT_DRY_RUN:
-				dry_run = true;
-				break;
-			case CLI_OPT_READONLY:
-				readonly = true;
-				break;
-			case 'l':
-				user = optarg;
-				break;
-			case 'p':
-				if (cli_parse_long("-p", optarg, 1, 65535,
-				    &port) != 0) {
-					json_decref(inputs);
-					return cli_usage_error(cmd, "-p wants a "
-					    "port from 1 to 65535, not '%s'",
-					    optarg);
-				}
-				break;
-			case 'F':
-				so.config_file = optarg;
-				break;
-			case OPT_IDENTITY:
-				if (so.nidentities < RUN_IDENTITY_MAX)
-					identities[so.nidentities++] = optarg;
-				break;
-			case OPT_KNOWN_HOSTS:
-				so.known_hosts = optarg;
-				break;
-			case OPT_ACCEPT_NEW:
-				so.accept_new = true;
-				break;
-			case OPT_NO_AGENT:
-				so.no_agent = true;
-				break;
-			default:
-				json_decref(inputs);
-				return cli_usage_error(cmd, "option not "
-				    "allowed with an action");
-			}
-		}
-		if (optind < argc) {
-			json_decref(inputs);
-			return cli_usage_error(cmd, "unexpected '%s' after "
-			    "the action (inputs are -i NAME=VALUE)",
-			    argv[optind]);
-		}
-		/* -i NAME=VALUE is an input, not an inventory file. */
-		for (i = 0; i < co.ninventories; ) {
-			if (run_is_input(co.inventories[i])) {
-				run_add_input(inputs, co.inventories[i]);
-				memmove(&co.inventories[i],
-				    &co.inventories[i + 1],
-				    (co.ninventories - i - 1) *
-				    sizeof co.inventories[0]);
-				co.ninventories--;
-			} else
-				i++;
-		}
-		if (target == NULL) {
-			json_decref(inputs);
-			return cli_usage_error(cmd, "run %s: give the nodes "
-			    "with -t TARGET", action_name);
-		}
-	} else if (!list) {
-		if ((target == NULL) == (hostlist == NULL)) {
-			json_decref(inputs);
-			return cli_usage_error(cmd, "give one of -w HOSTLIST "
-			    "or -t TARGET");
-		}
-		if (optind >= argc) {
-			json_decref(inputs);
-			return cli_usage_error(cmd, "no command (nexusctl run "
-			    "-w HOSTS -- COMMAND)");
-		}
-		for (i = (size_t)optind; i < (size_t)argc; i++) {
-			char *next;
-
-			xasprintf(&next, "%s%s%s", command ? command : "",
-			    command ? " " : "", argv[i]);
-			free(command);
-			command = next;
-		}
-	}
-	so.identities = identities;
-	so.user = user;
-	so.warn = run_warn;
+	ra.so.identities = ra.identities;
+	ra.so.user = ra.user;
+	ra.so.warn = run_warn;
 	run_raise_nofile();
 
 	config_defaults(&cfg);
 	uv_loop_init(&loop);
-	if (list) {
+	if (ra.list) {
 		if ((status = cli_load_config(&co, &cfg)) == 0)
-			status = run_list(&cfg, fmt);
+			status = run_list(&cfg, ra.fmt);
 		goto out_loop;
 	}
 	/* The fleet is needed for -t and actions, and for -w when an
 	 * inventory is given; the configuration always (roles). */
-	if (target != NULL || action_name != NULL || co.ninventories > 0) {
+	if (ra.target != NULL || action_name != NULL || co.ninventories > 0) {
 		engine_open = true;
 		if ((rc = cli_engine_open(&e, &loop, &co, &cfg)) != 0) {
 			status = rc;
@@ -694,19 +705,20 @@ cmd_run_exec(int argc, char **argv)
 		engine_open = true;
 		engine_init(&e, &loop, &cfg);
 	}
-	role_resolve(&e.cfg, getuid(), readonly, &actor, userbuf,
+	role_resolve(&e.cfg, getuid(), ra.readonly, &actor, userbuf,
 	    sizeof userbuf, &err);
 	actor.origin = "batch";
 	if (action_name != NULL) {
 		if ((action = action_find(&e, action_name)) == NULL) {
 			fprintf(stderr, "nexusctl: run: no action \"%s\" "
-			    "(nexusctl run --list)\n", action_name);
+			    "(nexusctl run --list; a command goes after --)\n",
+			    action_name);
 			status = NX_EXIT_USAGE;
 			goto out;
 		}
 	}
-	if (target != NULL) {
-		struct nx_target *t = target_parse(target, &err);
+	if (ra.target != NULL) {
+		struct nx_target *t = target_parse(ra.target, &err);
 
 		if (t == NULL) {
 			status = cli_usage_error(cmd, "-t: %s", err.msg);
@@ -715,19 +727,17 @@ cmd_run_exec(int argc, char **argv)
 		target_select(t, &e.fleet, &ids, &nids);
 		target_free(t);
 		for (i = 0; i < nids; i++)
-			(void)run_node_for(&e, e.fleet.nodes[ids[i]].name, port,
-			    user);
+			run_node_override(&e, ids[i], ra.port, ra.user);
 	} else {
 		char **names = NULL;
 		size_t n = 0;
 
-		if (hostlist_expand(hostlist, &names, &n, &err) != 0) {
+		if (hostlist_expand(ra.hostlist, &names, &n, &err) != 0) {
 			status = cli_usage_error(cmd, "-w: %s", err.msg);
 			goto out;
 		}
 		ids = xcalloc(n + 1, sizeof *ids);
-		for (i = 0; i < n; i++)
-			ids[nids++] = run_node_for(&e, names[i], port, user);
+		nids = run_nodes_for(&e, names, n, ra.port, ra.user, ids);
 		range_free(names, n);
 	}
 	if (nids == 0) {
@@ -742,25 +752,25 @@ cmd_run_exec(int argc, char **argv)
 			names[i] = e.fleet.nodes[ids[i]].name;
 		hosts_s = hostlist_compress(names, nids);
 		free(names);
-		if (!dry_run && (status = run_confirm(cmd, action, hosts_s,
-		    nids, yes)) != 0)
+		if (!ra.dry_run && (status = run_confirm(cmd, action, hosts_s,
+		    nids, ra.yes)) != 0)
 			goto out;
 	}
 
 	/* One command per host: close each session once its host is done, so
 	 * that open connections stay near -f, not the number of hosts. */
 	if (action == NULL || action->kind == NX_ACTION_SSH) {
-		uint32_t tmo = action != NULL && !timeout_set ?
-		    action->timeout_ms : (uint32_t)timeout_s * 1000;
-		long fan = action != NULL && !fanout_set ?
-		    (long)action->concurrency : fanout;
+		uint32_t tmo = action != NULL ? action->timeout_ms :
+		    (uint32_t)ra.timeout_s * 1000;
+		long fan = action != NULL ? (long)action->concurrency :
+		    ra.fanout;
 
-		so.idle_ms = 1;
-		so.connect_ms = tmo;
-		so.handshake_ms = tmo;
+		ra.so.idle_ms = 1;
+		ra.so.connect_ms = tmo;
+		ra.so.handshake_ms = tmo;
 		if (fan < 64)
-			so.max_startups = (uint32_t)fan;
-		if ((pool = ssh_pool_new(&loop, &so, &err)) == NULL) {
+			ra.so.max_startups = (uint32_t)fan;
+		if ((pool = ssh_pool_new(&loop, &ra.so, &err)) == NULL) {
 			fprintf(stderr, "nexusctl: run: %s\n", err.msg);
 			status = NX_EXIT_SOFTWARE;
 			goto out;
@@ -775,11 +785,11 @@ cmd_run_exec(int argc, char **argv)
 	uv_update_time(&loop);
 	t0 = uv_now(&loop);
 	if (action != NULL)
-		rc = api_run(&e, &actor, action_name, ids, nids, inputs,
-		    dry_run, &jid, &err);
+		rc = api_run(&e, &actor, action_name, ids, nids, ra.inputs,
+		    ra.dry_run, &jid, &err);
 	else {
-		act_set_adhoc_limits(&e, (uint32_t)fanout,
-		    (uint32_t)timeout_s * 1000);
+		act_set_adhoc_limits(&e, (uint32_t)ra.fanout,
+		    (uint32_t)ra.timeout_s * 1000);
 		rc = api_run_adhoc(&e, &actor, command, ids, nids, &jid, &err);
 	}
 	if (rc != 0) {
@@ -807,7 +817,7 @@ cmd_run_exec(int argc, char **argv)
 		goto out;
 	}
 	ng = job_coalesce(&e, j, &groups);
-	if (fmt == RUN_JSON)
+	if (ra.fmt == RUN_JSON)
 		run_print_json(&e, j, groups, ng, action != NULL ?
 		    action->command : command, (double)(uv_now(&loop) - t0));
 	else
@@ -841,7 +851,7 @@ out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
 	free(command);
-	json_decref(inputs);
+	json_decref(ra.inputs);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	uv_loop_close(&loop);
 	config_free(&cfg);

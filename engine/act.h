@@ -68,6 +68,8 @@ struct nx_actor {
  */
 struct nx_roles;                /* owned by struct nx_config */
 extern const struct cfg_custom roles_config;
+/* Fills actor->user (in user_buf) and actor->roles; origin is the
+ * caller's to set.  Returns 0. */
 int role_resolve(const struct nx_config *, uid_t, bool readonly,
     struct nx_actor *, char *user_buf, size_t user_len, struct nx_err *);
 bool role_can(uint32_t roles, enum nx_cap);

@@ -358,56 +358,48 @@ api_job_call(struct engine *e, const struct nx_actor *actor, uint32_t id,
 		api_fail(e, actor, role, what, target, args, err);
 		goto out;
 	}
-	if (strcmp(what, "cancel") == 0) {
-		if (job_final(j) && j->state != JOB_SUGGESTED) {
-			nx_err_set(err, "job %u is already %s", id,
-			    job_state_name(j->state));
-			api_fail(e, actor, role, what, target, args, err);
-			goto out;
-		}
-		snprintf(result, sizeof result, "cancelled job %u", id);
-		api_done(e, actor, role, what, target, args, result);
-		job_cancel(e, j, reason != NULL ? reason : "cancelled by an "
-		    "operator");
-		rc = 0;
-	} else if (strcmp(what, "retry") == 0) {
+	if (strcmp(what, "cancel") == 0 && job_final(j) &&
+	    j->state != JOB_SUGGESTED)
+		nx_err_set(err, "job %u is already %s", id,
+		    job_state_name(j->state));
+	else if ((strcmp(what, "approve") == 0 || strcmp(what, "reject") ==
+	    0) && j->state != JOB_PROPOSED)
+		nx_err_set(err, "job %u is %s, not proposed", id,
+		    job_state_name(j->state));
+	else if (strcmp(what, "retry") == 0) {
 		uint32_t nid;
 
-		if (job_retry(e, j, actor, role, &nid, err) != 0) {
-			api_fail(e, actor, role, what, target, args, err);
-			goto out;
+		if (job_retry(e, j, actor, role, &nid, err) == 0) {
+			snprintf(result, sizeof result, "started job %u", nid);
+			api_done(e, actor, role, what, target, args, result);
+			if (new_job != NULL)
+				*new_job = nid;
+			rc = 0;
 		}
-		snprintf(result, sizeof result, "started job %u", nid);
-		api_done(e, actor, role, what, target, args, result);
-		if (new_job != NULL)
-			*new_job = nid;
-		rc = 0;
-	} else if (strcmp(what, "approve") == 0) {
-		if (j->state != JOB_PROPOSED) {
-			nx_err_set(err, "job %u is %s, not proposed", id,
-			    job_state_name(j->state));
+		if (rc != 0)
 			api_fail(e, actor, role, what, target, args, err);
-			goto out;
-		}
-		free(j->user);
-		j->user = xstrdup(actor->user != NULL ? actor->user : "?");
-		j->role = role;
-		snprintf(result, sizeof result, "approved job %u", id);
-		api_done(e, actor, role, what, target, args, result);
-		job_start(e, j);
-		rc = 0;
+		goto out;
 	} else {
-		if (j->state != JOB_PROPOSED) {
-			nx_err_set(err, "job %u is %s, not proposed", id,
-			    job_state_name(j->state));
-			api_fail(e, actor, role, what, target, args, err);
-			goto out;
-		}
-		snprintf(result, sizeof result, "rejected job %u", id);
+		/* Audited first: the row says who, before it happens. */
+		snprintf(result, sizeof result, "%s job %u",
+		    what[0] == 'c' ? "cancelled" : what[0] == 'a' ? "approved" :
+		    "rejected", id);
 		api_done(e, actor, role, what, target, args, result);
-		job_reject(e, j, reason);
+		if (what[0] == 'c')
+			job_cancel(e, j, reason != NULL ? reason :
+			    "cancelled by an operator");
+		else if (what[0] == 'a') {
+			free(j->user);
+			j->user = xstrdup(actor->user != NULL ? actor->user :
+			    "?");
+			j->role = role;
+			job_start(e, j);
+		} else
+			job_reject(e, j, reason);
 		rc = 0;
+		goto out;
 	}
+	api_fail(e, actor, role, what, target, args, err);
 out:
 	free(target);
 	json_decref(args);

@@ -62,6 +62,7 @@ struct job_executor {
 };
 
 static void job_pump(struct engine *, struct job *);
+static const struct job_executor *job_executor(const struct job *);
 
 /* ---------------------------------------------------------------------- */
 /* Names                                                                   */
@@ -159,7 +160,7 @@ job_free(struct job *j)
 }
 
 /*
- * Frees every job and the audit ring.  Running hosts are cancelled first
+ * Frees every job and the audit ring.  Running hosts are stopped first
  * (children killed); their handles close when the loop next runs.
  */
 void
@@ -170,14 +171,21 @@ act_free(struct engine *e)
 
 	if (a == NULL)
 		return;
+	/*
+	 * Running hosts are stopped (children killed, late results dropped)
+	 * without events, audit rows or done calls: subscribers and the audit
+	 * sink may be gone already.
+	 */
 	for (i = 0; i < a->njobs; i++) {
-		a->jobs[i]->done = NULL;
-		if (!job_final(a->jobs[i]) || a->jobs[i]->state ==
-		    JOB_SUGGESTED)
-			job_cancel(e, a->jobs[i], "engine stopped");
+		struct job *j = a->jobs[i];
+		uint32_t k;
+
+		for (k = 0; k < j->nhosts; k++) {
+			if (j->hosts[k].state == JH_RUNNING)
+				job_executor(j)->cancel(e, j, k);
+		}
+		job_free(j);
 	}
-	for (i = 0; i < a->njobs; i++)
-		job_free(a->jobs[i]);
 	free(a->jobs);
 	for (i = 0; i < ACT_AUDIT_RECENT; i++)
 		act_row_free(&a->ring[i]);
@@ -207,6 +215,8 @@ act_set_adhoc_limits(struct engine *e, uint32_t concurrency,
 void
 act_set_audit(struct engine *e, act_audit_fn fn, void *arg)
 {
+	if (e->act == NULL)     /* not initialised (an early error) */
+		return;
 	e->act->audit_fn = fn;
 	e->act->audit_arg = arg;
 }
@@ -1248,20 +1258,7 @@ job_submit(struct engine *e, const struct job_spec *spec, uint32_t *id,
 	if (j->state != JOB_QUEUED && j->state != JOB_PROPOSED &&
 	    j->state != JOB_SUGGESTED)
 		j->state = JOB_QUEUED;
-	{
-		struct event ev;
-		char text[256];
-
-		job_summary(j, text, sizeof text);
-		memset(&ev, 0, sizeof ev);
-		ev.time = engine_now(e);
-		ev.kind = NX_EV_JOB;
-		ev.node = j->nhosts == 1 ? j->hosts[0].node : NX_NONE;
-		ev.check = j->check;
-		ev.state = ev.prev_state = (uint8_t)j->state;
-		ev.text = text;
-		bus_publish(&e->bus, &ev);
-	}
+	job_publish(e, j, j->state);    /* created */
 	if (j->state == JOB_QUEUED && !spec->hold)
 		job_start(e, j);
 	return 0;

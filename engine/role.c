@@ -375,6 +375,8 @@ roles_default_parse(struct nx_config *cfg, const char *file, const char *text,
 	char got[64];
 	int r;
 
+	if (json_is_null(v))            /* what config show prints for none */
+		return 0;
 	if (!json_is_string(v) || (r = role_from_name(json_string_value(v))) < 0 ||
 	    r == NX_ROLE_ENGINE) {
 		config_describe(v, got, sizeof got);
@@ -428,6 +430,8 @@ role_map_parse(struct nx_config *cfg, enum nx_role r, const char *file,
 	json_t *el;
 	char got[64];
 
+	if (json_is_null(v))            /* what config show prints for none */
+		return 0;
 	if (!json_is_object(v)) {
 		config_describe(v, got, sizeof got);
 		return role_fail(file, text, len, key, NULL, -1, err,
@@ -484,9 +488,8 @@ ROLE_PARSE(auditor, NX_ROLE_AUDITOR)
 static json_t *
 roles_default_json(const struct nx_config *cfg)
 {
-	if (cfg->roles == NULL)
-		return json_string("admin (no roles configured: the running "
-		    "user is admin)");
+	if (cfg->roles == NULL)         /* the running user is admin */
+		return json_null();
 	return json_string(role_name(cfg->roles->has_default ?
 	    cfg->roles->def : NX_ROLE_VIEWER));
 }

@@ -477,6 +477,23 @@ hl_same_key(const struct hl_item *a, const struct hl_item *b)
 	    strcmp(a->name + a->pre + a->dlen, b->name + b->pre + b->dlen) == 0;
 }
 
+/* FNV-1a of what hl_same_key compares, and the width. */
+static size_t
+hl_key_hash(const struct hl_item *a)
+{
+	const unsigned char *p = (const unsigned char *)a->name;
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < a->pre; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (p += a->pre + a->dlen; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ (uint64_t)(unsigned)a->width) * 1099511628211ULL;
+	return (size_t)h;
+}
+
 static void
 hl_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
@@ -524,28 +541,59 @@ hostlist_compress(const char **names, size_t n)
 		hostlist_number(s + b, e - b, &it[i].num);
 		it[i].width = s[b] == '0' && e - b > 1 ? (int)(e - b) : 0;
 	}
-	/* A natural number joins a padded group of its own width. */
-	for (i = 0; i < n; i++) {
-		if (it[i].dlen == 0 || it[i].width != 0)
-			continue;
-		for (j = 0; j < n; j++) {
-			if (it[j].width == (int)it[i].dlen &&
-			    hl_same_key(&it[i], &it[j])) {
-				it[i].width = it[j].width;
-				break;
+	/* A natural number joins a padded group of its own width (only the
+	 * padded names are scanned: none in a list of addresses). */
+	{
+		size_t *padded = xcalloc(n ? n : 1, sizeof *padded), np = 0, k;
+
+		for (i = 0; i < n; i++) {
+			if (it[i].width != 0)
+				padded[np++] = i;
+		}
+		for (i = 0; i < n && np > 0; i++) {
+			if (it[i].dlen == 0 || it[i].width != 0)
+				continue;
+			for (k = 0; k < np; k++) {
+				j = padded[k];
+				if (it[j].width == (int)it[i].dlen &&
+				    hl_same_key(&it[i], &it[j])) {
+					it[i].width = it[j].width;
+					break;
+				}
 			}
 		}
+		free(padded);
 	}
-	/* Group: first item with the same key and width names the group. */
-	for (i = 0; i < n; i++) {
-		if (it[i].dlen == 0)
-			continue;
-		for (j = 0; j < i; j++) {
-			if (it[j].dlen != 0 && it[j].width == it[i].width &&
-			    hl_same_key(&it[i], &it[j]))
-				break;
+	/*
+	 * Group: first item with the same key and width names the group,
+	 * found through a hash of (prefix, suffix, width) so that thousands
+	 * of names in many groups stay linear.
+	 */
+	{
+		size_t nslots = 16, *slots, h;
+
+		while (nslots < 2 * n)
+			nslots *= 2;
+		slots = xcalloc(nslots, sizeof *slots);   /* item + 1; 0 empty */
+		for (i = 0; i < n; i++) {
+			if (it[i].dlen == 0)
+				continue;
+			h = hl_key_hash(&it[i]) & (nslots - 1);
+			for (;; h = (h + 1) & (nslots - 1)) {
+				if (slots[h] == 0) {
+					slots[h] = i + 1;
+					it[i].group = ngroups++;
+					break;
+				}
+				j = slots[h] - 1;
+				if (it[j].width == it[i].width &&
+				    hl_same_key(&it[i], &it[j])) {
+					it[i].group = it[j].group;
+					break;
+				}
+			}
 		}
-		it[i].group = j < i ? it[j].group : ngroups++;
+		free(slots);
 	}
 	/* Literals: one group per distinct name. */
 	for (i = 0; i < n; i++) {

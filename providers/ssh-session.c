@@ -46,6 +46,7 @@
 #include <libssh2.h>
 
 #include "engine.h"
+#include "act.h"
 
 #define SSH_DEFAULT_CONNECT_MS 10000
 #define SSH_DEFAULT_HANDSHAKE_MS 15000
@@ -1976,7 +1977,7 @@ ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
 	const char *s = tmpl, *open, *close;
 
 	while ((open = strstr(s, "{{")) != NULL) {
-		char key[128], num[64], *q;
+		char key[128], num[TMPL_SCALAR_NUM], *q;
 		const char *k, *ke, *val = NULL;
 		const json_t *v;
 
@@ -2002,18 +2003,8 @@ ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
 		v = vars != NULL ? json_object_get(vars, key) : NULL;
 		if (strcmp(key, "inventory_hostname") == 0 && name != NULL)
 			val = name;
-		else if (v != NULL && json_is_string(v))
-			val = json_string_value(v);
-		else if (v != NULL && json_is_integer(v)) {
-			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			val = num;
-		} else if (v != NULL && json_is_real(v)) {
-			snprintf(num, sizeof num, "%.17g", json_real_value(v));
-			val = num;
-		} else if (v != NULL && json_is_boolean(v))
-			val = json_is_true(v) ? "true" : "false";
-		else {
+		else if (v == NULL || (val = tmpl_scalar(v, true, num)) ==
+		    NULL) {
 			nx_err_set(err, "variable '%s' is %s", key, v == NULL ?
 			    "not defined for this host" : "not a string or number");
 			free(b.p);

@@ -166,6 +166,34 @@ else
 	fail "local action (rc=$rc)"
 fi
 
+# --- on a terminal it asks, and the default is no
+tty_run() {
+	printf "$1" | timeout 60 script -qec "$NEXUSCTL run -c $LAB/conf.json \
+	    -i $LAB/inv.json --state $STATE restart -t lab[01-02] -F none \
+	    --identity $LAB/id_ed25519 --known-hosts $KH --no-agent" /dev/null \
+	    >"$LAB/out" 2>"$LAB/err"
+	rc=$?
+}
+if command -v script >/dev/null 2>&1; then
+	before=$(logins)
+	tty_run '\n'
+	if [ $rc -eq 1 ] && grep -q 'Run restart on 2 nodes (lab\[01-02\])? \[y/N\]' "$LAB/out" &&
+	   grep -q 'not confirmed: nothing ran' "$LAB/out" &&
+	   [ "$(logins)" -eq "$before" ] && [ ! -e "$M.w" ]; then
+		pass "on a terminal the action asks; Enter (no) runs nothing"
+	else
+		fail "terminal confirm, default no (rc=$rc)"
+	fi
+	tty_run 'y\n'
+	if [ $rc -eq 0 ] && grep -q "restarting nginx" "$LAB/out" &&
+	   grep -q 'lab\[01-02\] (2)' "$LAB/out" && [ -e "$M.w" ]; then
+		pass "on a terminal, y runs it"
+	else
+		fail "terminal confirm, yes (rc=$rc)"
+	fi
+	rm -f "$M.w"
+fi
+
 # --- a failing host: exit status 2 when a host cannot run it
 lab_stop
 nx echo-var -t 'lab[01-03]'

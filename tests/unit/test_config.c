@@ -241,7 +241,7 @@ test_unknown_keys(void **state)
 	    ":2:2: unknown section \"dmeo\" (did you mean \"demo\"?)");
 	expect_error(fx, "{\"inventory\": []}",
 	    ":1:2: unknown section \"inventory\" "
-	    "(known sections: demo, checks, console, store)");
+	    "(known sections: demo, checks, actions, roles, console, store)");
 	/* A key in the wrong section, or with no section. */
 	expect_error(fx, "{\"checks\": {\"fps\": 1}}",
 	    ":1:13: unknown key \"fps\" in checks "

@@ -42,7 +42,11 @@ static const char conf[] =
     "   \"command\": \"printf '%s %s %s' \\\"$$NEXUS_HOSTNAME\\\" "
     "\\\"$$NEXUS_HOSTADDRESS\\\" \\\"$$NEXUS_VARS\\\"\"},\n"
     "  {\"name\": \"halt\", \"kind\": \"local\", \"role\": \"admin\", "
-    "\"command\": \"true\"}\n"
+    "\"command\": \"true\"},\n"
+    "  {\"name\": \"poke\", \"kind\": \"provider\", \"provider_action\": "
+    "\"poke\", \"concurrency\": 2},\n"
+    "  {\"name\": \"zap\", \"kind\": \"provider\", \"provider_action\": "
+    "\"zap\"}\n"
     "]}}";
 
 struct fx {
@@ -359,6 +363,7 @@ test_refused(void **state)
 	struct nx_err err = { { 0 } };
 	struct nx_actor viewer = { "guest", NX_ROLE_BIT(NX_ROLE_VIEWER), "test" };
 	const struct nx_audit_entry *row;
+	json_t *bad;
 	uint32_t id = 0;
 
 	assert_int_equal(api_run(&fx->e, &viewer, "env", fx->nodes, 2, NULL,
@@ -383,8 +388,10 @@ test_refused(void **state)
 	assert_string_equal(err.msg, "refused: user tester has role operator; "
 	    "adhoc needs admin");
 	/* An input failing validation: nothing created, the error audited. */
+	bad = json_pack("{s:s}", "dir", "/tmp; rm -rf /");
 	assert_int_equal(api_run(&fx->e, &fx->op, "overlap", fx->nodes, 1,
-	    json_pack("{s:s}", "dir", "/tmp; rm -rf /"), false, &id, &err), -1);
+	    bad, false, &id, &err), -1);
+	json_decref(bad);
 	assert_non_null(strstr(err.msg, "does not match the pattern"));
 	assert_int_equal(job_count(&fx->e), 0);
 	row = act_audit_at(&fx->e, act_audit_count(&fx->e) - 1);
@@ -434,6 +441,135 @@ test_audit_api(void **state)
 	assert_null(act_audit_at(&fx->e, ACT_AUDIT_RECENT));
 }
 
+/*
+ * A provider of the test's own: `poke` finishes node n1 at once (ok) and
+ * the others 50 ms later on the loop (n2 failed, the rest ok); it has no
+ * `zap`.
+ */
+struct poke {
+	uv_timer_t timer;
+	struct engine *e;
+	uint32_t job, host;
+	bool fail;
+};
+
+static int poke_running, poke_max;
+
+static void
+poke_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+poke_fire(uv_timer_t *t)
+{
+	struct poke *p = t->data;
+	struct job_host_result r;
+	struct job *j = job_find(p->e, p->job);
+
+	memset(&r, 0, sizeof r);
+	r.state = p->fail ? JH_FAILED : JH_OK;
+	r.exit_status = p->fail ? 1 : 0;
+	r.out = "poked";
+	poke_running--;
+	if (j != NULL)
+		job_host_finish(p->e, j, p->host, &r);
+	uv_close((uv_handle_t *)t, poke_closed);
+}
+
+static int
+poke_run(struct engine *e, struct node *n, struct job *j, uint32_t host,
+    struct nx_err *err)
+{
+	struct job_host_result r;
+	struct poke *p;
+
+	(void)err;
+	if (strcmp(n->name, "n1") == 0) {
+		memset(&r, 0, sizeof r);
+		r.state = JH_OK;
+		r.out = "poked";
+		job_host_finish(e, j, host, &r);
+		return 0;
+	}
+	p = calloc(1, sizeof *p);
+	p->e = e;
+	p->job = j->id;
+	p->host = host;
+	p->fail = strcmp(n->name, "n2") == 0;
+	uv_timer_init(e->loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, poke_fire, 50, 0);
+	if (++poke_running > poke_max)
+		poke_max = poke_running;
+	return 0;
+}
+
+static const struct provider_action poke_actions[] = {
+	{ .name = "poke", .description = "poke a node", .run = poke_run },
+};
+
+static const struct provider provider_poke = {
+	.version = NX_PROVIDER_VERSION,
+	.name = "poke",
+	.actions = poke_actions,
+	.nactions = NX_ARRAY_LEN(poke_actions),
+};
+
+static void
+test_provider(void **state)
+{
+	struct fx *fx = *state;
+	struct job_group *g;
+	struct job *j;
+	size_t ng, i;
+
+	for (i = 0; i < 6; i++)
+		fx->e.fleet.nodes[fx->nodes[i]].provider = &provider_poke;
+	j = wait_job(fx, run(fx, "poke", 6, NULL), 5000);
+	assert_int_equal(j->state, JOB_FAILED);
+	assert_int_equal(j->nok, 5);
+	assert_int_equal(j->nfailed, 1);
+	assert_int_equal(poke_max, 2);  /* the action's concurrency */
+	ng = job_coalesce(&fx->e, j, &g);
+	assert_int_equal(ng, 2);
+	assert_string_equal(g[0].hostlist, "n[1,3-6]");
+	assert_string_equal(g[1].hostlist, "n2");
+	job_groups_free(g, ng);
+	/* An action the provider does not have: every host in error. */
+	j = wait_job(fx, run(fx, "zap", 2, NULL), 5000);
+	assert_int_equal(j->state, JOB_FAILED);
+	assert_int_equal(j->nerror, 2);
+	assert_string_equal(j->hosts[0].error, "provider poke has no action "
+	    "\"zap\"");
+	assert_string_equal(j->hosts[0].fail, "provider");
+	for (i = 0; i < 6; i++)
+		fx->e.fleet.nodes[fx->nodes[i]].provider = &provider_inventory;
+}
+
+static void
+test_keep(void **state)
+{
+	struct fx *fx = *state;
+	struct nx_err err = { { 0 } };
+	uint32_t id = 0, first = 0;
+	size_t i;
+
+	for (i = 0; i < 1005; i++) {
+		assert_int_equal(api_run(&fx->e, &fx->op, "env", fx->nodes, 1,
+		    NULL, true, &id, &err), 0);
+		if (i == 0)
+			first = id;
+	}
+	assert_int_equal(job_count(&fx->e), 1000);
+	assert_null(job_find(&fx->e, first));
+	assert_null(job_find(&fx->e, first + 4));
+	assert_non_null(job_find(&fx->e, first + 5));
+	assert_int_equal(job_at(&fx->e, 0)->id, first + 5);
+	assert_int_equal(job_at(&fx->e, 999)->id, id);
+}
+
 int
 main(void)
 {
@@ -448,6 +584,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_api, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_provider, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
