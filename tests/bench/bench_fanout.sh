@@ -10,7 +10,8 @@
 #
 #   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. \
 #       BENCH_SSH_WARM=./tests/bench/bench_ssh_warm sh tests/bench/bench_fanout.sh [N]
-#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1; BENCH_SSH_WARM, built
+#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1, WARM_FANOUT=64;
+#   BENCH_SSH_WARM, built
 #   by `make tests/bench/bench_ssh_warm`: the pool warm, as the engine's
 #   checks and jobs use it)
 
@@ -130,11 +131,11 @@ else
 fi
 
 # The pool warm: BENCH_SSH_WARM is tests/bench/bench_ssh_warm (make
-# tests/bench/bench_ssh_warm): the same command on every host, 64 in
-# flight, over sessions a first round opened.
+# tests/bench/bench_ssh_warm): the same command on every host, WARM_FANOUT in
+# flight (default 64), over sessions a first round opened.
 if [ -n "${BENCH_SSH_WARM:-}" ] && [ -x "$BENCH_SSH_WARM" ]; then
 	"$BENCH_SSH_WARM" "$range" "$LAB_PORT" "$LAB_USER" "$LAB/id_ed25519" \
-	    "$KH" 64 "$REPS" | tee "$LAB/out.warm"
+	    "$KH" "${WARM_FANOUT:-64}" "$REPS" | tee "$LAB/out.warm"
 	sed -n 's/^warm median: \([0-9.]*\)s.*/\1/p' "$LAB/out.warm" \
 	    >"$LAB/walls.nexusctl-warm"
 fi
