@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "act.h"
+#include "cli.h"
 
 #define ENGINE_STATUS_BYTES 4096
 
@@ -289,6 +289,7 @@ cmd_engine_exec(int argc, char **argv)
 		goto out;
 	}
 	store_subscribe(r.store, &e);
+	/* Rows the engine writes itself (a refused host key). */
 	act_set_audit(&e, act_audit_store, r.store);
 	r.e = &e;
 	engine_open_status(&r);
@@ -329,7 +330,8 @@ cmd_engine_exec(int argc, char **argv)
 			engine_anchor_head(&r);
 	}
 out:
-	act_set_audit(&e, NULL, NULL);
+	if (e.act != NULL)
+		act_set_audit(&e, NULL, NULL);
 	if (r.store != NULL) {
 		store_get_stats(r.store, &st);
 		if (store_close(r.store, &err) != 0) {
