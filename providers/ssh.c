@@ -324,14 +324,15 @@ sshp_warn(void *arg, const char *msg)
 
 /*
  * Records a refused host key (unknown or changed) as an audit row written
- * by the engine itself (act_audit: user "nexusctl", role engine), and says
- * so through the engine's warning hook.  The pool reports each host and
- * key once, so a host retried every minute is one row.  The row:
+ * by the engine itself (act_audit: user "nexusctl", role engine).  The
+ * pool reports each host and key once, so a host retried every minute is
+ * one row.  The row:
  *   action "ssh.hostkey.refused", target the node's name (or
  *   "[address]:port" when no node has that address), args {"address",
  *   "port", "user", "key_type", "fingerprint", "known_hosts", "reason":
  *   "changed" | "unknown"}, result the refusal as the node's check says it.
- * Usable as ssh_opts.refused with warn_arg the engine.
+ * Usable as ssh_opts.refused with warn_arg the engine (`run`, which
+ * reports the refusal in its own output).
  */
 void
 ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
@@ -366,7 +367,14 @@ ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
 		act_audit(e, &actor, "ssh.hostkey.refused", target, args,
 		    ev->message);
 	json_decref(args);
-	sshp_warn(e, ev->message);
+}
+
+/* The provider's pool: audited, and said through the engine's warnings. */
+static void
+sshp_refused(void *arg, const struct ssh_refusal *ev)
+{
+	ssh_audit_refusal(arg, ev);
+	sshp_warn(arg, ev->message);
 }
 
 /*
@@ -410,7 +418,7 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	}
 	o->warn = e != NULL ? sshp_warn : NULL;
 	o->warn_arg = e;
-	o->refused = e != NULL ? ssh_audit_refusal : NULL;
+	o->refused = e != NULL ? sshp_refused : NULL;
 }
 
 /*
