@@ -14,9 +14,10 @@
  * `list` prints every row (seq, time, who, role, action, target, args,
  * result), oldest first; it does not verify the chain (verify does).
  *
- * Exit statuses: 0 intact (or head printed, or rows listed); 1 the chain is broken (the
- * first broken row is named); 78 no such state file; 65 a file that is not
- * a nexusctl store, is corrupt or newer; 70 anything else; 64 usage.
+ * Exit statuses: 0 intact (or head printed, or rows listed); 1 the chain
+ * is broken (the first broken row is named); 78 no such state file; 65 a
+ * file that is not a nexusctl store, is corrupt or newer; 73 the --output
+ * file cannot be written; 70 anything else; 64 usage.
  */
 #include "config.h"
 

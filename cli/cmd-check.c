@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "cli.h"
 
 enum check_format { FMT_TEXT, FMT_JSON, FMT_NAGIOS };
@@ -188,6 +189,8 @@ cmd_check_exec(int argc, char **argv)
 		if ((store = cli_store_open(&co, "check", &status)) == NULL)
 			goto out;
 		store_subscribe(store, &e);
+		/* Rows the engine writes itself (a refused host key). */
+		act_set_audit(&e, act_audit_store, store);
 	}
 	if (engine_round(&e, CHECK_ROUND_TIMEOUT_MS) != 0)
 		fprintf(stderr, "nexusctl: check: %u checks still running after "
@@ -211,6 +214,8 @@ cmd_check_exec(int argc, char **argv)
 		status = NX_EXIT_SOFTWARE;
 	}
 out:
+	if (e.act != NULL)
+		act_set_audit(&e, NULL, NULL);
 	if (store_close(store, &err) != 0) {
 		fprintf(stderr, "nexusctl: check: %s\n", err.msg);
 		status = NX_EXIT_SOFTWARE;

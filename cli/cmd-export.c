@@ -354,6 +354,108 @@ export_prom_metric(const struct export_ctx *x, const char *key,
 	printf("%s %.9g\n", name, json_number_value(v) * scale);
 }
 
+/*
+ * One family of quantiles: name{quantile="q"} for each (key, q) present
+ * in the metrics, then name_sum and name_count when sum_key and count_key
+ * are (a summary), all scaled (ms to seconds).  Nothing when none is.
+ */
+static void
+export_prom_quantiles(const struct export_ctx *x, const char *name,
+    const char *type, const char *help, const char *const keys[][2],
+    size_t nkeys, const char *sum_key, const char *count_key, double scale)
+{
+	json_t *v;
+	size_t i;
+	bool head = false;
+
+	for (i = 0; i < nkeys; i++) {
+		if (!json_is_number(v = json_object_get(x->metrics,
+		    keys[i][0])))
+			continue;
+		if (!head)
+			export_prom_head(name, type, help);
+		head = true;
+		printf("%s{quantile=\"%s\"} %.9g\n", name, keys[i][1],
+		    json_number_value(v) * scale);
+	}
+	if (!head)
+		return;
+	if (sum_key != NULL && json_is_number(v = json_object_get(x->metrics,
+	    sum_key)))
+		printf("%s_sum %.9g\n", name, json_number_value(v) * scale);
+	if (count_key != NULL && json_is_number(v = json_object_get(x->metrics,
+	    count_key)))
+		printf("%s_count %.9g\n", name, json_number_value(v));
+}
+
+/*
+ * The engine's metrics: from the running engine's status file (export
+ * --state while `nexusctl engine` runs) or from export's own round.
+ * Metric names are a contract (doc/store.md, nexusctl(1)).
+ */
+static void
+export_prom_engine(const struct export_ctx *x)
+{
+	static const char *const commit_q[][2] = {
+		{ "commit_ms_p50", "0.5" }, { "commit_ms_p99", "0.99" },
+		{ "commit_ms_max", "1" },
+	};
+	static const char *const sched_q[][2] = {
+		{ "sched_latency_ms_p50", "0.5" },
+		{ "sched_latency_ms_p99", "0.99" },
+		{ "sched_latency_ms_max", "1" },
+	};
+
+	export_prom_metric(x, "events_total", "nexus_events_total", "counter",
+	    "Events published by the engine.", 1);
+	export_prom_metric(x, "events_per_s", "nexus_events_per_second",
+	    "gauge", "Events published per second (last second).", 1);
+	export_prom_metric(x, "events_committed",
+	    "nexus_store_events_committed", "gauge",
+	    "Highest event seq committed to the state store.", 1);
+	export_prom_metric(x, "results_per_s", "nexus_results_per_second",
+	    "gauge", "Check results applied per second.", 1);
+	export_prom_metric(x, "queue_depth", "nexus_store_queue_depth", "gauge",
+	    "Events queued for the state store.", 1);
+	export_prom_metric(x, "queue_bytes", "nexus_store_queue_bytes", "gauge",
+	    "Bytes of events queued for the state store.", 1);
+	export_prom_metric(x, "sample_queue_depth",
+	    "nexus_store_sample_queue_depth", "gauge",
+	    "Metric samples queued for the state store.", 1);
+	export_prom_metric(x, "producer_waits",
+	    "nexus_store_producer_waits_total", "counter",
+	    "Times the engine loop waited for the store's writer.", 1);
+	export_prom_metric(x, "dropped", "nexus_store_dropped_total", "counter",
+	    "Events refused while the store was degraded and its queue full.",
+	    1);
+	export_prom_metric(x, "samples_dropped",
+	    "nexus_store_samples_dropped_total", "counter",
+	    "Metric samples refused because their queue was full.", 1);
+	export_prom_metric(x, "commits", "nexus_store_commits_total", "counter",
+	    "Group commits of the store's writer.", 1);
+	export_prom_quantiles(x, "nexus_store_commit_latency_seconds", "gauge",
+	    "Group commit latency (BEGIN to COMMIT) over the last 1024 groups: "
+	    "median, 99th percentile, longest.", commit_q,
+	    NX_ARRAY_LEN(commit_q), NULL, NULL, 1e-3);
+	export_prom_metric(x, "commit_ms_p99",
+	    "nexus_store_commit_latency_p99_seconds", "gauge",
+	    "99th percentile of the store's group commit latency.", 1e-3);
+	export_prom_quantiles(x, "nexus_sched_latency_seconds", "summary",
+	    "Delay of check starts behind their schedule since the engine "
+	    "started (quantile 1: the longest).", sched_q,
+	    NX_ARRAY_LEN(sched_q), "sched_latency_ms_sum",
+	    "sched_latency_count", 1e-3);
+	export_prom_metric(x, "sched_latency_ms_p99",
+	    "nexus_sched_latency_p99_seconds", "gauge",
+	    "99th percentile of check start delay behind schedule.", 1e-3);
+	if (x->dead_letters >= 0) {
+		export_prom_head("nexus_store_dead_letters", "gauge",
+		    "Rows in the store's dead_letters table.");
+		printf("nexus_store_dead_letters %lld\n",
+		    (long long)x->dead_letters);
+	}
+}
+
 static void
 export_prometheus(const struct export_ctx *x)
 {
@@ -406,18 +508,7 @@ export_prometheus(const struct export_ctx *x)
 		export_prom_label(o->check);
 		printf("\"} %d\n", o->state_type == NX_HARD);
 	}
-	export_prom_metric(x, "events_total", "nexus_events_total", "counter",
-	    "Events published by the engine.", 1);
-	export_prom_metric(x, "results_per_s", "nexus_results_per_second",
-	    "gauge", "Check results applied per second.", 1);
-	export_prom_metric(x, "queue_depth", "nexus_store_queue_depth", "gauge",
-	    "Events queued for the state store.", 1);
-	export_prom_metric(x, "commit_ms_p99",
-	    "nexus_store_commit_latency_p99_seconds", "gauge",
-	    "99th percentile of the store's group commit latency.", 1e-3);
-	export_prom_metric(x, "sched_latency_ms_p99",
-	    "nexus_sched_latency_p99_seconds", "gauge",
-	    "99th percentile of check start delay behind schedule.", 1e-3);
+	export_prom_engine(x);
 	export_prom_head("nexus_store_degraded", "gauge", "1 when the state "
 	    "store cannot commit (disk full, locked, I/O error).");
 	printf("nexus_store_degraded %d\n", json_is_true(json_object_get(
@@ -553,6 +644,16 @@ cmd_export_exec(int argc, char **argv)
 		json_object_set_new(x.metrics, "queue_depth", json_integer(0));
 		json_object_set_new(x.metrics, "sched_latency_ms_p99",
 		    json_real(mon_latency_quantile(&e.mon.latency, 0.99)));
+		json_object_set_new(x.metrics, "sched_latency_ms_p50",
+		    json_real(mon_latency_quantile(&e.mon.latency, 0.5)));
+		json_object_set_new(x.metrics, "sched_latency_ms_max",
+		    json_real(e.mon.latency.max_ms));
+		json_object_set_new(x.metrics, "sched_latency_ms_sum",
+		    json_real(e.mon.latency.sum_ms));
+		json_object_set_new(x.metrics, "sched_latency_count",
+		    json_integer((json_int_t)e.mon.latency.count));
+		json_object_set_new(x.metrics, "events_per_s",
+		    json_real(secs > 0 ? (double)e.bus.seq / secs : 0));
 		json_object_set_new(x.metrics, "degraded", json_false());
 	}
 	x.p = &p;

@@ -129,6 +129,22 @@ inv_graph(const struct inventory *inv, const uint8_t *selected, uint32_t g,
 	}
 }
 
+/*
+ * The SSH settings that will be used for n (providers/ssh.c resolves them
+ * as an exec does: inventory, then ssh_config, then the defaults), or
+ * {"error": "..."} when they cannot be worked out.
+ */
+static json_t *
+inv_show_ssh(const struct node *n)
+{
+	struct nx_err err = { { 0 } };
+	json_t *j = ssh_node_settings(n, &err);
+
+	if (j == NULL)
+		j = json_pack("{s:o}", "error", nx_json_text(err.msg));
+	return j;
+}
+
 static json_t *
 inv_show_json(const struct node *n, const struct fleet *f)
 {
@@ -145,7 +161,31 @@ inv_show_json(const struct node *n, const struct fleet *f)
 	json_object_set_new(o, "groups", groups);
 	json_object_set_new(o, "vars", n->vars ? json_incref(n->vars) :
 	    json_object());
+	json_object_set_new(o, "ssh", inv_show_ssh(n));
 	return o;
+}
+
+/* The "ssh" settings as "  key = value" lines, values made safe. */
+static void
+inv_show_ssh_text(const struct node *n)
+{
+	json_t *j = inv_show_ssh(n), *v;
+	const char *key;
+
+	fputs("ssh\n", stdout);
+	json_object_foreach(j, key, v) {
+		char *txt = json_is_string(v) ? NULL : json_dumps(v,
+		    JSON_ENCODE_ANY | JSON_COMPACT | NX_JSON_FLAGS);
+
+		fputs("  ", stdout);
+		inv_put_safe(key);
+		fputs(" = ", stdout);
+		inv_put_safe(json_is_string(v) ? json_string_value(v) :
+		    txt != NULL ? txt : "?");
+		putchar('\n');
+		free(txt);
+	}
+	json_decref(j);
 }
 
 static void
@@ -181,6 +221,7 @@ inv_show_text(const struct node *n, const struct fleet *f)
 			free(txt);
 		}
 	}
+	inv_show_ssh_text(n);
 }
 
 int

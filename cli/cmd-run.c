@@ -770,6 +770,9 @@ cmd_run_exec(int argc, char **argv)
 		ra.so.handshake_ms = tmo;
 		if (fan < 64)
 			ra.so.max_startups = (uint32_t)fan;
+		/* Refused host keys are audit rows, as in the engine. */
+		ra.so.refused = ssh_audit_refusal;
+		ra.so.warn_arg = &e;
 		if ((pool = ssh_pool_new(&loop, &ra.so, &err)) == NULL) {
 			fprintf(stderr, "nexusctl: run: %s\n", err.msg);
 			status = NX_EXIT_SOFTWARE;

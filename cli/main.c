@@ -55,7 +55,7 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "audit",
-		.usage = "verify|head|list [--state FILE] [--head SEQ:HASH] [--format text|json]",
+		.usage = "verify|head|list [--state FILE] [--head SEQ:HASH|HASH|JSON] [--format text|json] [--syslog] [--output FILE]",
 		.summary = "verify the audit hash chain of the state store, print its head, or list its rows",
 		.exec = cmd_audit_exec,
 	},

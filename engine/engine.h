@@ -194,8 +194,10 @@ struct check {
 	bool has_result;
 	bool running;
 	bool flapping;
-	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
+	/* flap_count and flap_last fill padding here (192 -> 176 bytes). */
 	uint8_t flap_count;     /* states recorded, up to 21 */
+	uint8_t flap_last;      /* newest state recorded in the flap ring */
+	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
 	float flap_pct;
 	nx_time last_check;
 	nx_time last_change;    /* last state change (soft or hard) */
@@ -213,7 +215,6 @@ struct check {
 	uint16_t downtime_depth;        /* downtimes in effect on this check */
 	uint32_t queue_next;    /* next check id in the start queue */
 	struct nx_ack ack;
-	uint8_t flap_last;      /* newest state recorded in the flap ring */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -817,6 +818,9 @@ struct store_stats {
 	uint64_t rollup_rows;           /* rows written to metric_1m and metric_1h */
 	uint64_t pruned_rows;           /* expired rows deleted (events and metrics) */
 	uint64_t dead_letters;          /* events written to dead_letters since open */
+	double p50_commit_ms;           /* over the last 1024 groups, as p99 */
+	double max_commit_ms;           /* ... and the longest of them */
+	size_t sample_queue_depth;      /* metric samples queued (not in flight) */
 };
 
 /* One row of the events table, borrowed for the duration of a callback. */
@@ -1354,15 +1358,67 @@ extern const struct provider provider_ssh;     /* providers/ssh.c */
 struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
 void ssh_engine_pool_close(struct engine *);
 uint32_t ssh_backoff_next(uint32_t *base_ms, double r);
+void ssh_audit_refusal(void *engine, const struct ssh_refusal *);
 
-/* providers/ssh-config.c: Host, HostName, Port, User, IdentityFile. */
+/*
+ * providers/ssh-config.c: Host (patterns `*`, `?`, `!`), Include,
+ * HostName, Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
+ * StrictHostKeyChecking, ConnectTimeout; first value wins.
+ */
+enum ssh_strict {
+	SSH_STRICT_YES,         /* refuse unknown and changed keys */
+	SSH_STRICT_ACCEPT_NEW,  /* add unknown keys, refuse changed ones */
+	SSH_STRICT_NO,          /* as accept-new: changed keys are refused anyway */
+	SSH_STRICT_ASK,         /* as yes: there is no one to ask */
+};
+/* What ssh_config says for one host; unset: NULL, 0, -1.  Owned. */
+struct ssh_host_config {
+	char *hostname;
+	uint16_t port;
+	char *user;
+	char **identities;              /* expanded */
+	size_t nidentities;
+	int identities_only;            /* -1, 0, 1 */
+	char **known_hosts;             /* UserKnownHostsFile, ~ expanded */
+	size_t nknown_hosts;
+	int strict;                     /* -1 or enum ssh_strict */
+	int connect_timeout;            /* seconds; 0 none; -1 unset */
+};
 struct ssh_config;
 struct ssh_config *ssh_config_parse(const char *);
 struct ssh_config *ssh_config_load(const char *path);
 void ssh_config_free(struct ssh_config *);
-void ssh_config_lookup(const struct ssh_config *, const char *name,
-    const char **hostname, uint16_t *port, const char **user, char ***idents,
-    size_t *nidents);
+void ssh_config_resolve(const struct ssh_config *, const char *name,
+    const char *user, uint16_t port, const char *default_user,
+    struct ssh_host_config *);
+void ssh_host_config_free(struct ssh_host_config *);
+const char *ssh_strict_name(int);
+
+/*
+ * What the pool will use for one (address, port, user) as given by its
+ * caller (port 0, user NULL: not given): ssh_pool_resolve().  Owned.
+ */
+struct ssh_target {
+	char *address;                  /* after HostName */
+	uint16_t port;
+	char *user;
+	char **identities;              /* tried in order after the agent */
+	size_t nidentities;
+	const char *identities_from;    /* "option", "ssh_config", "default" */
+	bool identities_only;
+	bool agent;                     /* ssh-agent tried first */
+	char **known_hosts;             /* user files; accept-new appends to the first */
+	size_t nknown_hosts;
+	const char *global_known_hosts;
+	enum ssh_strict strict;
+	uint32_t connect_ms, handshake_ms, keepalive_ms;
+};
+int ssh_pool_resolve(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, struct ssh_target *);
+void ssh_target_free(struct ssh_target *);
+const char *ssh_pool_config_path(const struct ssh_pool *);
+uint16_t ssh_node_port(const struct node *);
+json_t *ssh_node_settings(const struct node *, struct nx_err *);
 int ssh_expand_command(const char *tmpl, const char *name, const json_t *vars,
     char **out, struct nx_err *);
 

@@ -135,7 +135,9 @@ sshc_done(void *arg, const struct ssh_result *res)
 		return;
 	c = &e->fleet.checks[id];
 	if (res->fail == SSH_FAIL_TIMEOUT && res->started) {
-		mon_apply_timeout(e, c, res->duration_ms);
+		/* As Nagios: the limit, not the loop's lateness. */
+		mon_apply_timeout(e, c, c->timeout_ms != 0 ?
+		    (double)c->timeout_ms : res->duration_ms);
 		return;
 	}
 	if (res->fail != SSH_OK) {
@@ -210,7 +212,7 @@ sshc_run(struct engine *e, struct check *c)
 	r->check = c->id;
 	sc->run = r;
 	/* The callback may run before this returns (a refused connect). */
-	if (ssh_exec(pool, n->address, n->port, n->user, cmd, timeout,
+	if (ssh_exec(pool, n->address, ssh_node_port(n), n->user, cmd, timeout,
 	    sshc_done, r) != 0) {
 		sc->run = NULL;
 		free(r);

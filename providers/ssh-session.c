@@ -121,8 +121,14 @@ struct ssh_host {
 	struct libssh2_agent_publickey *agent_id;
 	size_t ident;           /* next identity file */
 	char *rsa_refused;      /* an RSA key the server refused, or NULL */
-	char **idents;          /* IdentityFiles from ssh_config, owned */
+	char **idents;          /* identity files to try, owned */
 	size_t nidents;
+	bool idents_explicit;   /* given or configured: say why one is unusable */
+	bool identities_only;   /* IdentitiesOnly: no agent */
+	bool resolved;          /* the settings below come from ssh_pool_resolve */
+	struct kh_set *khs;     /* its known hosts */
+	enum ssh_strict strict;
+	uint32_t connect_ms;
 	char auth_notes[256];   /* why identities could not be used */
 
 	struct ssh_req *reqs;   /* queued and active, in submission order */
@@ -130,6 +136,14 @@ struct ssh_host {
 	struct ssh_host *wait_next;     /* pool's startup queue */
 	struct ssh_host *hash_next;
 	struct ssh_host *all_next;
+};
+
+/* The known hosts of one list of user files (plus the global file). */
+struct kh_set {
+	char **files;           /* accept-new appends to files[0] */
+	size_t nfiles;
+	LIBSSH2_KNOWNHOSTS *kh;
+	struct kh_set *next;
 };
 
 struct ssh_pool {
@@ -140,10 +154,12 @@ struct ssh_pool {
 	size_t nidentities;
 	bool identities_given;
 	struct ssh_config *cfg; /* ~/.ssh/config or opts.config_file, or NULL */
-	char *known_hosts;      /* the user file: read, and appended by accept-new */
+	char *config_path;      /* where cfg came from */
+	char *known_hosts;      /* the user file unless ssh_config names others */
+	bool known_hosts_given; /* by the caller: wins over ssh_config */
 	char *global_known_hosts;
-	LIBSSH2_SESSION *kh_session;    /* owns kh; never connected */
-	LIBSSH2_KNOWNHOSTS *kh;
+	LIBSSH2_SESSION *kh_session;    /* owns the collections; never connected */
+	struct kh_set *kh_sets;
 	struct ssh_host **buckets;
 	size_t nbuckets, nhosts;
 	struct ssh_host *all;
@@ -342,7 +358,7 @@ ssh_last_error(LIBSSH2_SESSION *s)
  * @cert-authority) costs that line only.  A missing file is not an error.
  */
 static void
-kh_read(struct ssh_pool *p, const char *path)
+kh_read(LIBSSH2_KNOWNHOSTS *kh, const char *path)
 {
 	char *text, *line, *next;
 	size_t len;
@@ -360,10 +376,54 @@ kh_read(struct ssh_pool *p, const char *path)
 			line[--n] = '\0';
 		if (n == 0 || line[0] == '#' || line[0] == '@')
 			continue;
-		(void)libssh2_knownhost_readline(p->kh, line, n,
+		(void)libssh2_knownhost_readline(kh, line, n,
 		    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
 	}
 	free(text);
+}
+
+/*
+ * The pool's collection for the user files files[0..n) (and the global
+ * file), read on first use and shared by every host that names the same
+ * files.  Returns NULL when libssh2 cannot make one.
+ */
+static struct kh_set *
+kh_set_get(struct ssh_pool *p, char *const *files, size_t n)
+{
+	struct kh_set *ks;
+	size_t i;
+
+	for (ks = p->kh_sets; ks != NULL; ks = ks->next) {
+		if (ks->nfiles != n)
+			continue;
+		for (i = 0; i < n && strcmp(ks->files[i], files[i]) == 0; i++)
+			;
+		if (i == n)
+			return ks;
+	}
+	ks = xcalloc(1, sizeof *ks);
+	if ((ks->kh = libssh2_knownhost_init(p->kh_session)) == NULL) {
+		free(ks);
+		return NULL;
+	}
+	ks->files = xcalloc(n + 1, sizeof *ks->files);
+	for (i = 0; i < n; i++) {
+		ks->files[i] = xstrdup(files[i]);
+		kh_read(ks->kh, files[i]);
+	}
+	ks->nfiles = n;
+	kh_read(ks->kh, p->global_known_hosts);
+	ks->next = p->kh_sets;
+	p->kh_sets = ks;
+	return ks;
+}
+
+/* The file accept-new appends to and messages name. */
+static const char *
+kh_user_file(const struct ssh_host *h)
+{
+	return h->khs != NULL && h->khs->nfiles > 0 ? h->khs->files[0] :
+	    h->pool->known_hosts;
 }
 
 static int
@@ -419,18 +479,18 @@ kh_append(struct ssh_host *h, const char *key, size_t keylen, int bits,
 	int fd;
 
 	kh_host_name(h, name, sizeof name);
-	if (libssh2_knownhost_addc(p->kh, name, NULL, key, keylen, NULL, 0,
+	if (libssh2_knownhost_addc(h->khs->kh, name, NULL, key, keylen, NULL, 0,
 	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bits,
-	    &entry) != 0 || libssh2_knownhost_writeline(p->kh, entry, line,
+	    &entry) != 0 || libssh2_knownhost_writeline(h->khs->kh, entry, line,
 	    sizeof line, &outlen, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
 		nx_err_set(err, "cannot record the key: %s",
 		    ssh_last_error(p->kh_session));
 		return -1;
 	}
-	fd = open(p->known_hosts, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	fd = open(kh_user_file(h), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0644);
 	if (fd < 0 || write(fd, line, outlen) != (ssize_t)outlen) {
-		nx_err_set(err, "cannot append to %s: %s", p->known_hosts,
+		nx_err_set(err, "cannot append to %s: %s", kh_user_file(h),
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -693,7 +753,7 @@ host_timer_cb(uv_timer_t *t)
 	    h->phase_deadline <= now) {
 		host_fail(h, SSH_FAIL_TIMEOUT, "timed out %s (limit %.1f s)",
 		    host_phase_name(h->state), (h->state <= H_CONNECT ?
-		    h->pool->o.connect_ms : h->pool->o.handshake_ms) / 1000.0);
+		    h->connect_ms : h->pool->o.handshake_ms) / 1000.0);
 		return;
 	}
 	for (r = h->reqs; r != NULL; r = next) {
@@ -814,7 +874,7 @@ host_start(struct ssh_host *h)
 	h->slot = true;
 	p->nstartups++;
 	h->state = H_RESOLVE;
-	h->phase_deadline = uv_now(p->loop) + p->o.connect_ms;
+	h->phase_deadline = uv_now(p->loop) + h->connect_ms;
 	host_timer_set(h);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
@@ -867,7 +927,7 @@ host_refused(struct ssh_host *h, const char *type, const char *fp,
 	ev.key_type = type;
 	ev.fingerprint = fp;
 	ev.changed = changed;
-	ev.known_hosts = p->known_hosts;
+	ev.known_hosts = kh_user_file(h);
 	ev.message = msg;
 	p->o.refused(p->o.warn_arg, &ev);
 }
@@ -901,7 +961,7 @@ host_check_key(struct ssh_host *h)
 	} else
 		snprintf(fp, sizeof fp, "(no fingerprint)");
 	kh_host_name(h, name, sizeof name);
-	rc = libssh2_knownhost_checkp(p->kh, h->address, h->port, key, keylen,
+	rc = libssh2_knownhost_checkp(h->khs->kh, h->address, h->port, key, keylen,
 	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bits,
 	    &found);
 	switch (rc) {
@@ -913,12 +973,13 @@ host_check_key(struct ssh_host *h)
 		    "(man in the middle) or a reinstalled host; if the change "
 		    "is expected, remove the old key with "
 		    "ssh-keygen -R '%s' -f %s and connect again", name, tname,
-		    fp, name, p->known_hosts);
+		    fp, name, kh_user_file(h));
 		host_refused(h, tname, fp, true, msg);
 		host_fail(h, SSH_FAIL_HOSTKEY, "%s", msg);
 		return -1;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		if (p->o.accept_new) {
+		if (h->strict == SSH_STRICT_ACCEPT_NEW ||
+		    h->strict == SSH_STRICT_NO) {
 			if (kh_append(h, key, keylen, bits, &err) != 0) {
 				host_fail(h, SSH_FAIL_HOSTKEY, "host key for "
 				    "%s (%s %s) not recorded: %s", name, tname,
@@ -928,7 +989,7 @@ host_check_key(struct ssh_host *h)
 			if (p->o.warn != NULL) {
 				snprintf(msg, sizeof msg, "%s: added %s key %s "
 				    "to %s (accept-new)", name, tname, fp,
-				    p->known_hosts);
+				    kh_user_file(h));
 				p->o.warn(p->o.warn_arg, msg);
 			}
 			return 0;
@@ -938,8 +999,8 @@ host_check_key(struct ssh_host *h)
 		    "verify the fingerprint and add the key to %s (e.g. "
 		    "ssh-keyscan -p %u -t ed25519 %s >> %s), or run with "
 		    "--accept-new to trust keys of new hosts on first use",
-		    name, tname, fp, p->known_hosts, h->port, h->address,
-		    p->known_hosts);
+		    name, tname, fp, kh_user_file(h), h->port, h->address,
+		    kh_user_file(h));
 		host_refused(h, tname, fp, false, msg);
 		host_fail(h, SSH_FAIL_HOSTKEY, "%s", msg);
 		return -1;
@@ -1007,7 +1068,8 @@ host_auth(struct ssh_host *h)
 	}
 
 	sock = getenv("SSH_AUTH_SOCK");
-	if (!h->agent_done && (p->o.no_agent || sock == NULL || *sock == '\0'))
+	if (!h->agent_done && (p->o.no_agent || h->identities_only ||
+	    sock == NULL || *sock == '\0'))
 		h->agent_done = true;
 	if (!h->agent_done) {
 		if (h->agent == NULL) {
@@ -1037,19 +1099,10 @@ host_auth(struct ssh_host *h)
 	}
 
 	/* --identity, else the host's IdentityFiles, else the defaults. */
-	for (;; h->ident++) {
-		bool explicit = p->identities_given || h->nidents > 0;
-		const char *path;
+	for (; h->ident < h->nidents; h->ident++) {
+		bool explicit = h->idents_explicit;
+		const char *path = h->idents[h->ident];
 
-		if (!p->identities_given && h->nidents > 0) {
-			if (h->ident >= h->nidents)
-				break;
-			path = h->idents[h->ident];
-		} else {
-			if (h->ident >= p->nidentities)
-				break;
-			path = p->identities[h->ident];
-		}
 		if (access(path, R_OK) != 0) {
 			if (explicit)
 				auth_note(h, "%s: %s", path, strerror(errno));
@@ -1087,7 +1140,7 @@ host_auth(struct ssh_host *h)
 	host_fail(h, SSH_FAIL_AUTH, "%s@%s: permission denied (publickey): no "
 	    "key was accepted%s%s", h->user, h->address,
 	    h->auth_notes[0] ? ": " : "", h->auth_notes[0] ? h->auth_notes :
-	    (p->nidentities == 0 ? ": no identity file and no ssh-agent" : ""));
+	    (h->nidents == 0 ? ": no identity file and no ssh-agent" : ""));
 	return -1;
 }
 
@@ -1549,6 +1602,7 @@ ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
 			xasprintf(&p->identities[i], "%s/.ssh/%s", home,
 			    def_ids[i]);
 	}
+	p->known_hosts_given = opts->known_hosts != NULL;
 	if (opts->known_hosts != NULL)
 		p->known_hosts = xstrdup(opts->known_hosts);
 	else
@@ -1563,26 +1617,113 @@ ssh_pool_new(uv_loop_t *loop, const struct ssh_opts *opts, struct nx_err *err)
 			ssh_pool_close(p);
 			return NULL;
 		}
+		if (p->cfg != NULL)
+			p->config_path = xstrdup(opts->config_file);
 	} else if (home != NULL) {
 		char *path;
 
 		xasprintf(&path, "%s/.ssh/config", home);
-		p->cfg = ssh_config_load(path);
-		free(path);
+		if ((p->cfg = ssh_config_load(path)) != NULL)
+			p->config_path = path;
+		else
+			free(path);
 	}
 	p->o.config_file = NULL;
 	p->kh_session = libssh2_session_init();
-	p->kh = p->kh_session != NULL ?
-	    libssh2_knownhost_init(p->kh_session) : NULL;
-	if (p->kh == NULL) {
+	if (p->kh_session == NULL ||
+	    kh_set_get(p, &p->known_hosts, 1) == NULL) {
 		nx_err_set(err, "cannot initialise libssh2's known hosts");
 		ssh_pool_close(p);
 		return NULL;
 	}
-	kh_read(p, p->known_hosts);
-	kh_read(p, p->global_known_hosts);
 	pool_grow(p);
 	return p;
+}
+
+/*
+ * What the pool will use for a command on user@address:port as its caller
+ * gives them (port 0, user NULL: not given), without connecting: given
+ * values win over ssh_config, which wins over the pool's defaults (the
+ * pool's user, else the local user; port 22; --identity, else the
+ * IdentityFiles, else ~/.ssh/id_{ed25519,ecdsa,rsa}; --known-hosts, else
+ * UserKnownHostsFile, else ~/.ssh/known_hosts; --accept-new, else
+ * StrictHostKeyChecking, else yes; ConnectTimeout, else connect_ms).
+ * Fills *t (free with ssh_target_free()).  Returns 0.
+ */
+int
+ssh_pool_resolve(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user, struct ssh_target *t)
+{
+	struct ssh_host_config hc;
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	size_t i;
+
+	ssh_config_resolve(p->cfg, address, user, port, p->user != NULL ?
+	    p->user : ssh_local_user(), &hc);
+	memset(t, 0, sizeof *t);
+	t->address = xstrdup(hc.hostname != NULL ? hc.hostname : address);
+	t->port = port != 0 ? port : hc.port != 0 ? hc.port : 22;
+	t->user = xstrdup(user != NULL ? user : hc.user != NULL ? hc.user :
+	    p->user != NULL ? p->user : ssh_local_user());
+	if (p->identities_given || hc.nidentities == 0) {
+		t->identities_from = p->identities_given ? "option" : "default";
+		t->nidentities = p->nidentities;
+		t->identities = xcalloc(p->nidentities + 1, sizeof *t->identities);
+		for (i = 0; i < p->nidentities; i++)
+			t->identities[i] = xstrdup(p->identities[i]);
+	} else {
+		t->identities_from = "ssh_config";
+		t->identities = hc.identities;
+		t->nidentities = hc.nidentities;
+		hc.identities = NULL;
+		hc.nidentities = 0;
+	}
+	t->identities_only = hc.identities_only == 1;
+	t->agent = !p->o.no_agent && !t->identities_only && sock != NULL &&
+	    *sock != '\0';
+	if (!p->known_hosts_given && hc.nknown_hosts > 0 &&
+	    strcmp(hc.known_hosts[0], "none") != 0) {
+		t->known_hosts = hc.known_hosts;
+		t->nknown_hosts = hc.nknown_hosts;
+		hc.known_hosts = NULL;
+		hc.nknown_hosts = 0;
+	} else {
+		t->known_hosts = xcalloc(2, sizeof *t->known_hosts);
+		t->known_hosts[0] = xstrdup(p->known_hosts);
+		t->nknown_hosts = 1;
+	}
+	t->global_known_hosts = p->global_known_hosts;
+	t->strict = p->o.accept_new ? SSH_STRICT_ACCEPT_NEW : hc.strict >= 0 ?
+	    (enum ssh_strict)hc.strict : SSH_STRICT_YES;
+	t->connect_ms = hc.connect_timeout > 0 ?
+	    (uint32_t)hc.connect_timeout * 1000 : p->o.connect_ms;
+	t->handshake_ms = p->o.handshake_ms;
+	t->keepalive_ms = p->o.keepalive_ms;
+	ssh_host_config_free(&hc);
+	return 0;
+}
+
+void
+ssh_target_free(struct ssh_target *t)
+{
+	size_t i;
+
+	free(t->address);
+	free(t->user);
+	for (i = 0; i < t->nidentities; i++)
+		free(t->identities[i]);
+	free(t->identities);
+	for (i = 0; i < t->nknown_hosts; i++)
+		free(t->known_hosts[i]);
+	free(t->known_hosts);
+	memset(t, 0, sizeof *t);
+}
+
+/* The ssh_config file the pool read, or NULL. */
+const char *
+ssh_pool_config_path(const struct ssh_pool *p)
+{
+	return p->config_path;
 }
 
 /*
@@ -1614,30 +1755,36 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 {
 	struct ssh_host *h;
 	struct ssh_req *r, **pp;
-
-	const char *hostname = NULL;
-	char **idents = NULL;
-	size_t nidents = 0, i;
+	struct ssh_target t;
 
 	if (p->closing)
 		return -1;
 	/* Given values win over ssh_config, which wins over the defaults. */
-	ssh_config_lookup(p->cfg, address, &hostname, &port, &user, &idents,
-	    &nidents);
-	if (hostname != NULL)
-		address = hostname;
-	if (user == NULL)
-		user = p->user;
-	if (user == NULL)
-		user = ssh_local_user();
-	h = pool_host(p, address, port != 0 ? port : 22, user);
-	if (h->nidents == 0 && nidents > 0) {
-		h->idents = idents;
-		h->nidents = nidents;
-	} else {
-		for (i = 0; i < nidents; i++)
-			free(idents[i]);
-		free(idents);
+	ssh_pool_resolve(p, address, port, user, &t);
+	h = pool_host(p, t.address, t.port, t.user);
+	if (!h->resolved) {
+		h->resolved = true;
+		h->idents = t.identities;
+		h->nidents = t.nidentities;
+		t.identities = NULL;
+		t.nidentities = 0;
+		h->idents_explicit = strcmp(t.identities_from, "default") != 0;
+		h->identities_only = t.identities_only;
+		h->strict = t.strict;
+		h->connect_ms = t.connect_ms;
+		h->khs = kh_set_get(p, t.known_hosts, t.nknown_hosts);
+	}
+	ssh_target_free(&t);
+	if (h->khs == NULL) {
+		struct ssh_result res;
+
+		memset(&res, 0, sizeof res);
+		res.fail = SSH_FAIL_HOSTKEY;
+		res.error = "cannot read the known hosts (libssh2)";
+		res.exit_status = -1;
+		res.out = res.err = "";
+		cb(arg, &res);
+		return 0;
 	}
 	r = xcalloc(1, sizeof *r);
 	r->h = h;
@@ -1673,30 +1820,24 @@ int
 ssh_pool_drop(struct ssh_pool *p, const char *address, uint16_t port,
     const char *user, enum ssh_fail fail, const char *reason)
 {
-	const char *hostname = NULL;
-	char **idents = NULL;
-	size_t nidents = 0, i;
+	struct ssh_target t;
 	struct ssh_host *h;
 
-	ssh_config_lookup(p->cfg, address, &hostname, &port, &user, &idents,
-	    &nidents);
-	for (i = 0; i < nidents; i++)
-		free(idents[i]);
-	free(idents);
-	if (hostname != NULL)
-		address = hostname;
-	if (user == NULL)
-		user = p->user != NULL ? p->user : ssh_local_user();
-	if (port == 0)
-		port = 22;
-	if (p->nbuckets == 0)
+	ssh_pool_resolve(p, address, port, user, &t);
+	address = t.address;
+	port = t.port;
+	user = t.user;
+	if (p->nbuckets == 0) {
+		ssh_target_free(&t);
 		return -1;
+	}
 	for (h = p->buckets[host_hash(user, address, port) & (p->nbuckets - 1)];
 	    h != NULL; h = h->hash_next) {
 		if (h->port == port && strcmp(h->address, address) == 0 &&
 		    strcmp(h->user, user) == 0)
 			break;
 	}
+	ssh_target_free(&t);
 	if (h == NULL || (h->state == H_IDLE && h->reqs == NULL) || h->in_step)
 		return -1;
 	if (h->state == H_READY && h->s != NULL)
@@ -1710,8 +1851,16 @@ pool_free(struct ssh_pool *p)
 {
 	size_t i;
 
-	if (p->kh != NULL)
-		libssh2_knownhost_free(p->kh);
+	while (p->kh_sets != NULL) {
+		struct kh_set *ks = p->kh_sets;
+
+		p->kh_sets = ks->next;
+		libssh2_knownhost_free(ks->kh);
+		for (i = 0; i < ks->nfiles; i++)
+			free(ks->files[i]);
+		free(ks->files);
+		free(ks);
+	}
 	if (p->kh_session != NULL)
 		libssh2_session_free(p->kh_session);
 	for (i = 0; i < p->nidentities; i++)
@@ -1719,6 +1868,7 @@ pool_free(struct ssh_pool *p)
 	free(p->identities);
 	free(p->known_hosts);
 	free(p->global_known_hosts);
+	free(p->config_path);
 	ssh_config_free(p->cfg);
 	free(p->user);
 	free(p->buckets);

@@ -11,14 +11,20 @@
  * the `read` builtin (no fork but `sleep`, and `df -P` every sixth turn).
  *
  *  live (engine_start)  one long-lived sampler channel per node; a node
- *                       whose session fails is retried every 30 s.
+ *                       whose session fails is retried after a backoff
+ *                       (1 s doubling to 60 s, ±20 % jitter); a node
+ *                       whose samples stop (a hung server) has its
+ *                       session dropped after 3 intervals + 2 s.
  *  batch (engine_round) one sample per node: the sampler body once, all
  *                       nodes at once, bounded by the check timeout.
  *
  * SSH settings come from the inventory (address, port, ansible_user) and
  * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
  * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
- * (an ssh_config, or "none"); else ~/.ssh and ssh-agent as OpenSSH.  The reason a node is down is interned in the fleet
+ * (an ssh_config, or "none"), NEXUSCTL_SSH_KEEPALIVE (seconds, default
+ * 15, 0 = none); else ~/.ssh and ssh-agent as OpenSSH.  The pool is the
+ * engine's (ssh_engine_pool): the `ssh` check kind and jobs use it too.
+ * Refused host keys are audited (ssh_audit_refusal).  The reason a node is down is interned in the fleet
  * and kept in node.pdata (inventory nodes leave it unused).
  */
 #include "config.h"
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "engine.h"
 
 #define SSHP_BACKOFF_MIN_MS 1000
@@ -36,6 +43,7 @@
 #define SSHP_JITTER 0.2
 #define SSHP_KEEPALIVE_MS 15000
 #define SSHP_SCAN_MS 1000       /* staleness scan, at most this far apart */
+#define SSHP_START_MS 30000     /* more for the first sample: connect + auth */
 #define SSHP_LINE_MAX 512
 #define SSHP_DF_EVERY 6
 
@@ -295,7 +303,7 @@ sshp_start_node(struct sshp_node *sn, const char *cmd, uint32_t timeout_ms)
 	sn->have_prev = false;
 	sn->linelen = 0;
 	sn->started = uv_now(st->e->loop);
-	if (ssh_exec_stream(st->pool, n->address, n->port, n->user, cmd,
+	if (ssh_exec_stream(st->pool, n->address, ssh_node_port(n), n->user, cmd,
 	    timeout_ms, timeout_ms ? NULL : sshp_data, sshp_done, sn) != 0) {
 		sn->streaming = false;
 		if (st->pending > 0)
@@ -312,6 +320,74 @@ sshp_warn(void *arg, const char *msg)
 		e->cfg.warn(e->cfg.warn_arg, msg);
 	else
 		fprintf(stderr, "nexusctl: warning: %s\n", msg);
+}
+
+/*
+ * Records a refused host key (unknown or changed) as an audit row written
+ * by the engine itself (act_audit: user "nexusctl", role engine).  The
+ * pool reports each host and key once, so a host retried every minute is
+ * one row.  The row:
+ *   action "ssh.hostkey.refused", target the node's name (or
+ *   "[address]:port" when no node has that address), args {"address",
+ *   "port", "user", "key_type", "fingerprint", "known_hosts", "reason":
+ *   "changed" | "unknown"}, result the refusal as the node's check says it.
+ * Usable as ssh_opts.refused with warn_arg the engine (`run`, which
+ * reports the refusal in its own output).
+ */
+void
+ssh_audit_refusal(void *arg, const struct ssh_refusal *ev)
+{
+	struct engine *e = arg;
+	struct nx_actor actor = { "nexusctl", NX_ROLE_BIT(NX_ROLE_ENGINE),
+	    "ssh" };
+	const char *target = NULL;
+	char hp[300];
+	json_t *args;
+	uint32_t i;
+
+	for (i = 0; i < e->fleet.nnodes && target == NULL; i++) {
+		const struct node *n = &e->fleet.nodes[i];
+
+		if (n->address != NULL && strcmp(n->address, ev->address) == 0 &&
+		    (n->port == ev->port || ssh_node_port(n) == 0))
+			target = n->name;
+	}
+	if (ev->port == 22)
+		snprintf(hp, sizeof hp, "%s", ev->address);
+	else
+		snprintf(hp, sizeof hp, "[%s]:%u", ev->address, ev->port);
+	if (target == NULL)
+		target = hp;
+	args = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "address",
+	    ev->address, "port", (int)ev->port, "user", ev->user, "key_type",
+	    ev->key_type, "fingerprint", ev->fingerprint, "known_hosts",
+	    ev->known_hosts != NULL ? ev->known_hosts : "", "reason",
+	    ev->changed ? "changed" : "unknown");
+	if (e->act != NULL)
+		act_audit(e, &actor, "ssh.hostkey.refused", target, args,
+		    ev->message);
+	json_decref(args);
+}
+
+/* The provider's pool: audited, and said through the engine's warnings. */
+static void
+sshp_refused(void *arg, const struct ssh_refusal *ev)
+{
+	ssh_audit_refusal(arg, ev);
+	sshp_warn(arg, ev->message);
+}
+
+/*
+ * The port to give the pool for node n: its own when the inventory set
+ * one (ansible_port, a JSON "port"), else 0, so that ssh_config's Port
+ * (else 22) applies, as Ansible leaves it to ssh.
+ */
+uint16_t
+ssh_node_port(const struct node *n)
+{
+	if (n->vars != NULL && json_object_get(n->vars, "ansible_port") != NULL)
+		return n->port;
+	return 0;
 }
 
 /* The pool's options, from the environment (doc/ssh.md). */
@@ -340,8 +416,9 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 		if (*end == '\0' && secs <= 3600)
 			o->keepalive_ms = (uint32_t)secs * 1000;
 	}
-	o->warn = sshp_warn;
+	o->warn = e != NULL ? sshp_warn : NULL;
 	o->warn_arg = e;
+	o->refused = e != NULL ? sshp_refused : NULL;
 }
 
 /*
@@ -585,6 +662,7 @@ sshp_retry_cb(uv_timer_t *t)
 {
 	struct sshp *st = t->data;
 	uint64_t now = uv_now(st->e->loop), next = now + SSHP_SCAN_MS;
+	uint64_t since, limit;
 	char *cmd = NULL, why[160];
 	size_t i;
 
@@ -593,13 +671,16 @@ sshp_retry_cb(uv_timer_t *t)
 		struct sshp_node *sn = &st->nodes[i];
 		const struct node *n = &st->e->fleet.nodes[sn->node];
 
-		if (sn->streaming && sn->got_first &&
-		    now - sn->last_line >= st->stale_ms) {
+		/* Before the first sample, connecting has its own deadlines:
+		 * allow them (SSHP_START_MS) on top. */
+		since = sn->got_first ? sn->last_line : sn->started;
+		limit = st->stale_ms + (sn->got_first ? 0 : SSHP_START_MS);
+		if (sn->streaming && now - since >= limit) {
 			snprintf(why, sizeof why, "no sample for %.0f s: the "
 			    "session is stalled (the server does not answer)",
-			    (double)(now - sn->last_line) / 1000.0);
-			(void)ssh_pool_drop(st->pool, n->address, n->port,
-			    n->user, SSH_FAIL_TIMEOUT, why);
+			    (double)(now - since) / 1000.0);
+			(void)ssh_pool_drop(st->pool, n->address,
+			    ssh_node_port(n), n->user, SSH_FAIL_TIMEOUT, why);
 		}
 		if (sn->streaming)
 			continue;
@@ -645,6 +726,80 @@ static void
 sshp_stop(struct engine *e)
 {
 	ssh_engine_pool_close(e);
+}
+
+static json_t *
+sshp_strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, nx_json_text(v[i]));
+	return a;
+}
+
+/*
+ * What the engine's pool would use to reach node n, without connecting:
+ * the provider's settings (environment), ssh_config and the node's
+ * address, port and user, resolved by ssh_pool_resolve() as an exec
+ * does.  Returns a new JSON object (`nexusctl inventory show`, the
+ * "ssh" member; fields in doc/ssh.md), or NULL with err set.
+ */
+json_t *
+ssh_node_settings(const struct node *n, struct nx_err *err)
+{
+	const json_t *tr = n->vars != NULL ?
+	    json_object_get(n->vars, "nexus_transport") : NULL;
+	const char *ids[1], *cfg;
+	struct ssh_opts o;
+	struct ssh_target t;
+	struct ssh_pool *pool;
+	uv_loop_t loop;
+	json_t *j;
+
+	if (uv_loop_init(&loop) != 0) {
+		nx_err_set(err, "cannot make a loop");
+		return NULL;
+	}
+	sshp_opts(NULL, &o, ids);
+	if ((pool = ssh_pool_new(&loop, &o, err)) == NULL) {
+		uv_loop_close(&loop);
+		return NULL;
+	}
+	ssh_pool_resolve(pool, n->address, ssh_node_port(n), n->user, &t);
+	cfg = ssh_pool_config_path(pool);
+	j = json_object();
+	json_object_set_new(j, "transport", json_string(tr != NULL &&
+	    json_is_string(tr) ? json_string_value(tr) : "none"));
+	json_object_set_new(j, "address", nx_json_text(t.address));
+	json_object_set_new(j, "port", json_integer(t.port));
+	json_object_set_new(j, "user", nx_json_text(t.user));
+	json_object_set_new(j, "config_file", cfg != NULL ? nx_json_text(cfg) :
+	    json_null());
+	json_object_set_new(j, "identities", sshp_strv_json(t.identities,
+	    t.nidentities));
+	json_object_set_new(j, "identities_from",
+	    json_string(t.identities_from));
+	json_object_set_new(j, "identities_only",
+	    json_boolean(t.identities_only));
+	json_object_set_new(j, "agent", json_boolean(t.agent));
+	json_object_set_new(j, "known_hosts", sshp_strv_json(t.known_hosts,
+	    t.nknown_hosts));
+	json_object_set_new(j, "global_known_hosts",
+	    nx_json_text(t.global_known_hosts));
+	json_object_set_new(j, "strict_host_key_checking",
+	    json_string(ssh_strict_name((int)t.strict)));
+	json_object_set_new(j, "connect_timeout_ms",
+	    json_integer(t.connect_ms));
+	json_object_set_new(j, "handshake_timeout_ms",
+	    json_integer(t.handshake_ms));
+	json_object_set_new(j, "keepalive_ms", json_integer(t.keepalive_ms));
+	ssh_target_free(&t);
+	ssh_pool_close(pool);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_loop_close(&loop);
+	return j;
 }
 
 const struct provider provider_ssh = {

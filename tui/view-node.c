@@ -12,6 +12,16 @@
  * then filled from the bus) and a ring of NODE_SAMPLES metric samples
  * taken every second while the node is the one shown.  Everything drawn
  * from the node (names, vars, outputs) goes through the sanitiser.
+ *
+ * When the console records to a state store, the sparklines come from the
+ * store's metric history instead (engine/history.c), so they survive a
+ * restart: the last 10 minutes, hour, day or 30 days ('w' cycles), read
+ * from the raw, raw, 1-minute and 1-hour tier, NODE_SAMPLES columns each.
+ * The read runs on the libuv thread pool with a reader connection of the
+ * view's own (store_open_reader), when the node is opened and then at
+ * most every NODE_REFRESH_MS while it is shown; the loop only copies the
+ * finished columns (a fetch in flight is never waited for).  Without a
+ * store, the ring is drawn.
  */
 #include "config.h"
 
@@ -26,6 +36,51 @@
 #define NODE_EVENTS 64
 #define NODE_SAMPLES 60
 #define NODE_METRICS 4          /* load cpu mem disk */
+#define NODE_REFRESH_MS 5000    /* store history re-read at most this often */
+
+/* A sparkline window and the history tier it is read from. */
+struct node_window {
+	const char *name;
+	nx_time span;
+	enum hist_tier tier;
+};
+
+static const struct node_window node_windows[] = {
+	{ "10 minutes", 10 * 60000LL, HIST_RAW },
+	{ "hour", 3600000LL, HIST_RAW },
+	{ "day", 86400000LL, HIST_1M },
+	{ "30 days", 30 * 86400000LL, HIST_1H },
+};
+
+/*
+ * One read of a node's history on the thread pool.  The worker owns
+ * everything in it until after_work; if the view is freed meanwhile, nv
+ * is NULL and after_work frees the fetch and the reader.
+ */
+struct node_fetch {
+	uv_work_t req;
+	struct node_view *nv;   /* NULL: the view is gone */
+	char *path;             /* the store's file */
+	char *node;             /* the node's name */
+	struct store *reader;   /* the view's reader connection; may be NULL */
+	nx_time from, to;
+	enum hist_tier tier;
+	size_t window;          /* index into node_windows */
+	/* Results: the average of each column, NAN where it has no point. */
+	float col[NODE_METRICS][NODE_SAMPLES];
+	uint32_t points;        /* points read of the metric with most */
+	double ms;              /* the worker's wall time */
+	bool failed;
+	char err[sizeof(struct nx_err)];
+};
+
+/* Column sums of one metric while the worker reads it. */
+struct node_fetch_acc {
+	const struct node_fetch *f;
+	double sum[NODE_SAMPLES];
+	uint32_t n[NODE_SAMPLES];
+	uint32_t points;
+};
 
 enum {
 	NODE_DOWN,
@@ -34,6 +89,7 @@ enum {
 	NODE_PAGE_UP,
 	NODE_FIRST,
 	NODE_LAST,
+	NODE_WINDOW,
 };
 
 static const struct tui_key node_keys[] = {
@@ -51,6 +107,8 @@ static const struct tui_key node_keys[] = {
 	{ .key = 'G', .action = NODE_LAST },
 	{ .key = KEY_HOME, .keycode = true, .action = NODE_FIRST },
 	{ .key = KEY_END, .keycode = true, .action = NODE_LAST },
+	{ .key = 'w', .action = NODE_WINDOW, .hint = "w",
+	  .help = "history window (with a state store)" },
 	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK, .hint = "Esc",
 	  .help = "back" },
 };
@@ -62,6 +120,19 @@ struct node_view {
 	uint64_t nev;           /* events recorded; ev[i % NODE_EVENTS] */
 	float hist[NODE_METRICS][NODE_SAMPLES];
 	uint32_t nhist;         /* samples recorded; [i % NODE_SAMPLES] */
+
+	/* The store's history (when the console records to a store). */
+	struct tui *t;
+	struct store *reader;   /* own reader connection; NULL until a fetch */
+	struct node_fetch *fetch;       /* in flight, or NULL */
+	size_t window;          /* node_windows[] */
+	bool stored;            /* scol holds the shown node's history */
+	size_t stored_window;   /* ... of this window */
+	float scol[NODE_METRICS][NODE_SAMPLES];
+	uint32_t spoints;       /* samples of the metric with most */
+	uint64_t fetched_at;    /* uv_now() of the last fetch started */
+	double fetch_ms;        /* the last fetch's read time (worker) */
+	char fetch_err[sizeof(struct nx_err)];
 	int top;                /* first line shown */
 	int lines;              /* lines of the last frame */
 };
@@ -77,13 +148,155 @@ struct node_draw {
 static void *
 node_view_init(struct tui *t)
 {
-	return xcalloc(1, sizeof(struct node_view));
+	struct node_view *nv = xcalloc(1, sizeof(struct node_view));
+
+	nv->t = t;
+	return nv;
 }
 
 static void
 node_view_free(void *state)
 {
-	free(state);
+	struct node_view *nv = state;
+	struct nx_err err = { { 0 } };
+
+	/* A fetch in flight holds the reader; its after_work frees both. */
+	if (nv->fetch != NULL)
+		nv->fetch->nv = NULL;
+	store_close(nv->reader, &err);          /* NULL during a fetch */
+	free(nv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* History from the store, on the thread pool                              */
+
+static void node_fetch_start(struct tui *, struct node_view *);
+
+static int
+node_fetch_point(void *arg, const struct hist_point *p)
+{
+	struct node_fetch_acc *a = arg;
+	const struct node_fetch *f = a->f;
+	int64_t c;
+
+	if (p->time < f->from || p->time >= f->to || isnan(p->avg))
+		return 0;
+	c = (p->time - f->from) * NODE_SAMPLES / (f->to - f->from);
+	if (c < 0 || c >= NODE_SAMPLES)
+		return 0;
+	a->sum[c] += p->avg;
+	a->n[c]++;
+	a->points++;
+	return 0;
+}
+
+/* Worker thread: opens the reader if needed and reads every metric. */
+static void
+node_fetch_work(uv_work_t *req)
+{
+	struct node_fetch *f = req->data;
+	struct nx_err err = { { 0 } };
+	struct node_fetch_acc a;
+	enum store_fail fail;
+	uint64_t t0 = uv_hrtime();
+	int m, i;
+
+	if (f->reader == NULL &&
+	    (f->reader = store_open_reader(f->path, &fail, &err)) == NULL)
+		goto fail;
+	for (m = 0; m < NODE_METRICS; m++) {
+		memset(&a, 0, sizeof a);
+		a.f = f;
+		if (store_metric_series(f->reader, f->node,
+		    hist_metric_name((enum nx_metric)m), f->tier, f->from,
+		    f->to, node_fetch_point, &a, &err) != 0)
+			goto fail;
+		for (i = 0; i < NODE_SAMPLES; i++)
+			f->col[m][i] = a.n[i] > 0 ? (float)(a.sum[i] / a.n[i]) :
+			    NAN;
+		if (a.points > f->points)
+			f->points = a.points;
+	}
+	f->ms = (double)(uv_hrtime() - t0) / 1e6;
+	return;
+fail:
+	f->failed = true;
+	snprintf(f->err, sizeof f->err, "%s", err.msg);
+	f->ms = (double)(uv_hrtime() - t0) / 1e6;
+}
+
+/* Loop thread: hands the columns to the view (or frees an orphan). */
+static void
+node_fetch_done(uv_work_t *req, int status)
+{
+	struct node_fetch *f = req->data;
+	struct node_view *nv = f->nv;
+	struct nx_err err = { { 0 } };
+
+	if (nv == NULL) {
+		store_close(f->reader, &err);
+		goto out;
+	}
+	nv->fetch = NULL;
+	nv->reader = f->reader;
+	nv->fetch_ms = f->ms;
+	if (status != 0 || f->failed) {
+		snprintf(nv->fetch_err, sizeof nv->fetch_err, "%s",
+		    status != 0 ? uv_strerror(status) : f->err);
+		/* A reader that failed may be stale (file replaced): reopen. */
+		store_close(nv->reader, &err);
+		nv->reader = NULL;
+	} else if (nv->have && strcmp(f->node,
+	    nv->t->e->fleet.nodes[nv->node].name) == 0 &&
+	    f->window == nv->window) {
+		memcpy(nv->scol, f->col, sizeof nv->scol);
+		nv->spoints = f->points;
+		nv->stored = true;
+		nv->stored_window = f->window;
+		nv->fetch_err[0] = '\0';
+	} else
+		node_fetch_start(nv->t, nv);    /* another node or window now */
+	tui_mark_dirty(nv->t);
+out:
+	free(f->path);
+	free(f->node);
+	free(f);
+}
+
+/*
+ * Starts a read of the shown node's history in the current window when
+ * the console has a store and no read is in flight.  Never blocks.
+ */
+static void
+node_fetch_start(struct tui *t, struct node_view *nv)
+{
+	const struct node_window *w = &node_windows[nv->window];
+	struct node_fetch *f;
+
+	if (t->opts->store == NULL || !nv->have || nv->fetch != NULL ||
+	    nv->node >= t->e->fleet.nnodes)
+		return;
+	f = xcalloc(1, sizeof *f);
+	f->req.data = f;
+	f->nv = nv;
+	f->path = xstrdup(store_path(t->opts->store));
+	f->node = xstrdup(t->e->fleet.nodes[nv->node].name);
+	f->reader = nv->reader;
+	f->to = engine_now(t->e) + 1;
+	f->from = f->to - w->span;
+	f->tier = w->tier;
+	f->window = nv->window;
+	nv->reader = NULL;              /* the worker's until done */
+	nv->fetched_at = uv_now(t->loop);
+	if (uv_queue_work(t->loop, &f->req, node_fetch_work,
+	    node_fetch_done) != 0) {
+		nv->reader = f->reader;
+		free(f->path);
+		free(f->node);
+		free(f);
+		return;
+	}
+	nv->fetch = f;
 }
 
 /* The screen line of the cursor, or -1 when it is scrolled away. */
@@ -160,10 +373,10 @@ node_wrap(struct node_draw *d, int x, attr_t attr, const char *s, size_t len)
 	}
 }
 
-/* One sparkline of the last samples of metric m, scaled to lo..hi. */
+/* One sparkline of n values (oldest first, NAN blank), scaled to 0..hi. */
 static void
-node_spark(struct node_draw *d, const struct node_view *nv, int m,
-    double hi, int x)
+node_spark(struct node_draw *d, const float *vals, uint32_t n, double hi,
+    int x)
 {
 	static const char *const blocks[] = {
 		"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
@@ -171,13 +384,13 @@ node_spark(struct node_draw *d, const struct node_view *nv, int m,
 	};
 	static const char ascii[] = "_.-:=+*#";
 	char buf[NODE_SAMPLES * 3 + 1];
-	uint32_t n = nv->nhist < NODE_SAMPLES ? nv->nhist : NODE_SAMPLES, i;
 	size_t len = 0;
+	uint32_t i;
 	int level;
 	float v;
 
-	for (i = 0; i < n; i++) {
-		v = nv->hist[m][(nv->nhist - n + i) % NODE_SAMPLES];
+	for (i = 0; i < n && i < NODE_SAMPLES; i++) {
+		v = vals[i];
 		if (isnan(v)) {
 			buf[len++] = ' ';
 			continue;
@@ -194,6 +407,33 @@ node_spark(struct node_draw *d, const struct node_view *nv, int m,
 	node_put(d, x, -1, d->t->theme.health[NX_H_OK], buf, len);
 }
 
+/* Whether the sparklines come from the store (it has points to show). */
+static bool
+node_from_store(const struct node_view *nv)
+{
+	return nv->stored && nv->spoints > 0;
+}
+
+/*
+ * The values of metric m to draw, oldest first, into vals: the store's
+ * columns when there are some for this window, else the ring.  Returns
+ * how many.
+ */
+static uint32_t
+node_values(const struct node_view *nv, int m, float vals[NODE_SAMPLES])
+{
+	uint32_t n, i;
+
+	if (node_from_store(nv)) {
+		memcpy(vals, nv->scol[m], sizeof nv->scol[m]);
+		return NODE_SAMPLES;
+	}
+	n = nv->nhist < NODE_SAMPLES ? nv->nhist : NODE_SAMPLES;
+	for (i = 0; i < n; i++)
+		vals[i] = nv->hist[m][(nv->nhist - n + i) % NODE_SAMPLES];
+	return n;
+}
+
 static void
 node_metrics(struct node_draw *d, const struct node_view *nv,
     const struct node *n)
@@ -201,12 +441,27 @@ node_metrics(struct node_draw *d, const struct node_view *nv,
 	static const char *const names[NODE_METRICS] = {
 		"load", "cpu %", "mem %", "disk %",
 	};
-	char buf[32];
-	uint32_t i, cnt = nv->nhist < NODE_SAMPLES ? nv->nhist : NODE_SAMPLES;
+	float vals[NODE_SAMPLES];
+	char buf[160];
+	uint32_t i, cnt;
 	double hi;
 	int m;
 
-	node_title(d, "METRICS (the last minute, one sample a second)");
+	if (node_from_store(nv))
+		snprintf(buf, sizeof buf, "METRICS (the last %s from the state "
+		    "store, %u samples; w: window)",
+		    node_windows[nv->stored_window].name, nv->spoints);
+	else if (nv->stored)
+		snprintf(buf, sizeof buf, "METRICS (the last minute; nothing in "
+		    "the state store for the last %s yet; w: window)",
+		    node_windows[nv->stored_window].name);
+	else if (d->t->opts->store != NULL && nv->fetch_err[0] != '\0')
+		snprintf(buf, sizeof buf, "METRICS (the last minute; the state "
+		    "store's history cannot be read)");
+	else
+		snprintf(buf, sizeof buf, "METRICS (the last minute, one "
+		    "sample a second)");
+	node_title(d, buf);
 	for (m = 0; m < NODE_METRICS; m++) {
 		double v = n->m.v[m];
 
@@ -216,18 +471,15 @@ node_metrics(struct node_draw *d, const struct node_view *nv,
 			snprintf(buf, sizeof buf, m == 0 ? "%.2f" : "%.0f", v);
 		node_put(d, 2, 12, d->t->theme.dim, names[m], strlen(names[m]));
 		node_put(d, 15, 8, A_NORMAL, buf, strlen(buf));
+		cnt = node_values(nv, m, vals);
 		hi = 100;
 		if (m == 0) {
 			hi = 1;
-			for (i = 0; i < cnt; i++) {
-				float s = nv->hist[0][(nv->nhist - cnt + i) %
-				    NODE_SAMPLES];
-
-				if (!isnan(s) && s > hi)
-					hi = s;
-			}
+			for (i = 0; i < cnt; i++)
+				if (!isnan(vals[i]) && vals[i] > hi)
+					hi = vals[i];
 		}
-		node_spark(d, nv, m, hi, 24);
+		node_spark(d, vals, cnt, hi, 24);
 		d->y++;
 	}
 }
@@ -429,6 +681,16 @@ node_handle_key(struct tui *t, void *state, const struct tui_input *in,
 	case NODE_LAST:
 		nv->top = max;
 		break;
+	case NODE_WINDOW:
+		if (t->opts->store == NULL) {
+			tui_message(t, false, "no state store: the sparklines "
+			    "show the last minute only");
+			return true;
+		}
+		nv->window = (nv->window + 1) % NX_ARRAY_LEN(node_windows);
+		nv->stored = false;
+		node_fetch_start(t, nv);
+		break;
 	default:
 		return false;
 	}
@@ -480,6 +742,10 @@ node_tick(struct tui *t, void *state)
 	for (m = 0; m < NODE_METRICS; m++)
 		nv->hist[m][nv->nhist % NODE_SAMPLES] = (float)n->m.v[m];
 	nv->nhist++;
+	if (t->opts->store != NULL && t->depth > 0 &&
+	    tui_views[t->stack[t->depth - 1]] == &view_node &&
+	    uv_now(t->loop) - nv->fetched_at >= NODE_REFRESH_MS)
+		node_fetch_start(t, nv);
 }
 
 /*
@@ -497,7 +763,13 @@ view_node_open(struct tui *t, uint32_t id)
 	if (nv == NULL || id >= t->e->fleet.nnodes)
 		return;
 	if (!nv->have || nv->node != id) {
+		struct node_view keep = *nv;
+
 		memset(nv, 0, sizeof *nv);
+		nv->t = keep.t;
+		nv->reader = keep.reader;
+		nv->fetch = keep.fetch;
+		nv->window = keep.window;
 		nv->have = true;
 		nv->node = id;
 		/* The newest NODE_EVENTS events of the node, oldest first. */
@@ -522,6 +794,7 @@ view_node_open(struct tui *t, uint32_t id)
 	}
 	nv->top = 0;
 	tui_push(t, &view_node);
+	node_fetch_start(t, nv);
 }
 
 const struct view view_node = {

@@ -1,11 +1,19 @@
 #!/bin/sh
 # bench_fanout.sh - `nexusctl run` vs `pdsh -R ssh` on the same loopback sshd
 # lab (tests/integration/sshlab.sh): N hosts (default 500), `cat
-# /proc/loadavg`, fan-out 64, one cold run each.  Prints wall time, hosts/s
-# and the client's CPU time.  A benchmark, not a test.
+# /proc/loadavg`, fan-out 64.  nexusctl (one-shot, so always cold) REPS
+# times; pdsh cold (a new ssh connection per host) COLD_REPS times; pdsh
+# warm (OpenSSH ControlMaster/ControlPersist masters opened by a first,
+# unmeasured run) REPS times.  Prints each run's wall time, hosts/s and
+# the client's CPU time, then the medians and the ratios.  A benchmark,
+# not a test.
 #
-#   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. sh tests/bench/bench_fanout.sh [N]
-#   (NO_PDSH=1: nexusctl only)
+#   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. \
+#       BENCH_SSH_WARM=./tests/bench/bench_ssh_warm sh tests/bench/bench_fanout.sh [N]
+#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1, WARM_FANOUT=64;
+#   BENCH_SSH_WARM, built
+#   by `make tests/bench/bench_ssh_warm`: the pool warm, as the engine's
+#   checks and jobs use it)
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -15,8 +23,27 @@ lab_enter "$TOP_SRCDIR/tests/bench/bench_fanout.sh" "$@"
 N=${1:-500}
 [ "$N" -le 1000 ] || { echo "N up to 1000 (127.0.[0-3].[1-250])"; exit 1; }
 
+REPS=${REPS:-3}
+COLD_REPS=${COLD_REPS:-1}
+
 lab_setup
-trap lab_cleanup EXIT
+CM=
+# The ControlPersist masters are ours: ask each to exit (by its socket).
+cm_cleanup() {
+	[ -n "$CM" ] || return 0
+	pids=
+	for h in $hosts; do
+		timeout 10 ssh -F /dev/null -o ControlPath="$CM/%C" \
+		    -p "$LAB_PORT" -l "$LAB_USER" -O exit "$h" >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	# Not a bare `wait`: sshd is a job of this shell too.
+	for p in $pids; do
+		wait "$p"
+	done
+	CM=
+}
+trap 'cm_cleanup; lab_cleanup' EXIT
 unset SSH_AUTH_SOCK
 lab_start
 
@@ -42,7 +69,8 @@ for h in $hosts; do echo "[$h]:$LAB_PORT $key"; done >"$KH"
 
 echo "hosts: $N ($range), command: cat /proc/loadavg, fan-out 64"
 
-# measure NAME CMD...: wall seconds and user+sys CPU of the command.
+# measure NAME CMD...: one run; prints wall seconds, hosts/s and user+sys
+# CPU of the command, and appends the wall time to $LAB/walls.NAME.
 measure() {
 	name=$1
 	shift
@@ -50,24 +78,80 @@ measure() {
 	rc=$?
 	read -r wall user sys <"$LAB/time"
 	lines=$(grep -c . "$LAB/out.$name")
+	echo "$wall" >>"$LAB/walls.$name"
 	echo "$name: rc=$rc wall=${wall}s cpu=$(echo "$user + $sys" | bc)s" \
 	    "hosts/s=$(echo "scale=1; $N / $wall" | bc) output-lines=$lines"
 }
+# median NAME: the median wall time of NAME's runs.
+median() {
+	sort -n "$LAB/walls.$1" | awk '{ v[NR] = $1 } END {
+	    print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
-measure nexusctl "$NEXUSCTL" run -w "$range" -f 64 -u 60 -l "$LAB_USER" \
-    -p "$LAB_PORT" -F none --identity "$LAB/id_ed25519" --known-hosts "$KH" \
-    --no-agent --format json -- cat /proc/loadavg
-echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.nexusctl")"
+r=0
+while [ $r -lt "$REPS" ]; do
+	measure nexusctl "$NEXUSCTL" run -w "$range" -f 64 -u 60 -l "$LAB_USER" \
+	    -p "$LAB_PORT" -F none --identity "$LAB/id_ed25519" --known-hosts "$KH" \
+	    --no-agent --format json -- cat /proc/loadavg
+	echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.nexusctl")"
+	r=$((r + 1))
+done
 
 if [ "${NO_PDSH:-0}" = 1 ]; then
 	:
 elif command -v pdsh >/dev/null 2>&1; then
-	PDSH_SSH_ARGS_APPEND="-F /dev/null -p $LAB_PORT -i $LAB/id_ed25519 \
+	SSH_COMMON="-F /dev/null -p $LAB_PORT -i $LAB/id_ed25519 \
 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$KH \
 -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null"
+	PDSH_SSH_ARGS_APPEND=$SSH_COMMON
 	export PDSH_SSH_ARGS_APPEND
-	measure pdsh pdsh -R ssh -f 64 -l "$LAB_USER" -w "$range" \
-	    cat /proc/loadavg
+	r=0
+	while [ $r -lt "$COLD_REPS" ]; do
+		measure pdsh-cold pdsh -R ssh -f 64 -l "$LAB_USER" -w "$range" \
+		    cat /proc/loadavg
+		r=$((r + 1))
+	done
+	CM="$LAB/cm"
+	mkdir -p "$CM"
+	PDSH_SSH_ARGS_APPEND="$SSH_COMMON -o ControlMaster=auto \
+-o ControlPath=$CM/%C -o ControlPersist=300"
+	export PDSH_SSH_ARGS_APPEND
+	# The first run opens the masters; it is not measured.
+	pdsh -R ssh -f 64 -l "$LAB_USER" -w "$range" cat /proc/loadavg \
+	    >/dev/null 2>"$LAB/err.pdsh-warmup"
+	echo "pdsh warm-up: $(ls "$CM" | wc -l) ControlMaster sockets"
+	r=0
+	while [ $r -lt "$REPS" ]; do
+		measure pdsh-warm pdsh -R ssh -f 64 -l "$LAB_USER" -w "$range" \
+		    cat /proc/loadavg
+		r=$((r + 1))
+	done
 else
 	echo "pdsh: not installed (apt-get install pdsh)"
+fi
+
+# The pool warm: BENCH_SSH_WARM is tests/bench/bench_ssh_warm (make
+# tests/bench/bench_ssh_warm): the same command on every host, WARM_FANOUT in
+# flight (default 64), over sessions a first round opened.
+if [ -n "${BENCH_SSH_WARM:-}" ] && [ -x "$BENCH_SSH_WARM" ]; then
+	"$BENCH_SSH_WARM" "$range" "$LAB_PORT" "$LAB_USER" "$LAB/id_ed25519" \
+	    "$KH" "${WARM_FANOUT:-64}" "$REPS" | tee "$LAB/out.warm"
+	sed -n 's/^warm median: \([0-9.]*\)s.*/\1/p' "$LAB/out.warm" \
+	    >"$LAB/walls.nexusctl-warm"
+fi
+
+echo "medians (wall s, hosts/s):"
+for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm; do
+	[ -s "$LAB/walls.$name" ] || continue
+	m=$(median $name)
+	echo "  $name: ${m}s $(echo "scale=1; $N / $m" | bc) hosts/s" \
+	    "($(wc -l <"$LAB/walls.$name") runs)"
+done
+if [ -s "$LAB/walls.pdsh-cold" ] && [ -s "$LAB/walls.pdsh-warm" ]; then
+	n=$(median nexusctl)
+	echo "nexusctl vs pdsh cold: $(echo "scale=2; $(median pdsh-cold) / $n" | bc)x;" \
+	    "vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $n" | bc)x"
+fi
+if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.nexusctl-warm" ]; then
+	echo "pool warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median nexusctl-warm)" | bc)x"
 fi

@@ -10,6 +10,9 @@
  * and its events after the snapshot).  Prints the ingest rate and the
  * read latency (p50, p99, max).
  *
+ * Part 3 (after part 2): the console node view's read, one node's four
+ * series over each of its windows from the tier it uses, 20 times each.
+ *
  * Part 2: no engine; NODES nodes x 5 metrics sampled every 10 s of
  * synthetic time (HIST_SAMPLE_MS), fed through store_metric_sample() for
  * DAYS simulated days, a flush per simulated minute.  Retention runs as in
@@ -297,6 +300,70 @@ file_mib(const char *path)
 }
 
 static int
+count_point(void *arg, const struct hist_point *p)
+{
+	(void)p;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/*
+ * Part 3: the console node view's read (tui/view-node.c): one node's
+ * load, cpu, mem and disk over each of its windows, from the tier it
+ * uses, on a reader connection of its own; 20 reads a window.  Prints
+ * the points read and the time per read (4 series), p50 and max.
+ */
+static int
+bench_series_reads(const char *path, nx_time end)
+{
+	static const struct {
+		const char *name;
+		nx_time span;
+		enum hist_tier tier;
+	} win[] = {
+		{ "10 minutes, raw", 600000LL, HIST_RAW },
+		{ "hour, raw", 3600000LL, HIST_RAW },
+		{ "day, 1-minute", 86400000LL, HIST_1M },
+		{ "30 days, 1-hour", 30 * 86400000LL, HIST_1H },
+	};
+	static const char *const metric[] = { "load", "cpu", "mem", "disk" };
+	struct nx_err err = { { 0 } };
+	enum store_fail fail;
+	struct store *r;
+	double ms[20], t;
+	uint64_t points;
+	size_t w;
+	int k, m;
+
+	if ((r = store_open_reader(path, &fail, &err)) == NULL) {
+		fprintf(stderr, "bench_history: %s\n", err.msg);
+		return -1;
+	}
+	printf("node view reads (node00000, 4 series, 20 reads each):\n");
+	for (w = 0; w < sizeof win / sizeof win[0]; w++) {
+		for (k = 0; k < 20; k++) {
+			points = 0;
+			t = now_s();
+			for (m = 0; m < 4; m++)
+				if (store_metric_series(r, "node00000",
+				    metric[m], win[w].tier, end - win[w].span,
+				    end, count_point, &points, &err) != 0) {
+					fprintf(stderr, "bench_history: %s\n",
+					    err.msg);
+					store_close(r, &err);
+					return -1;
+				}
+			ms[k] = (now_s() - t) * 1e3;
+		}
+		qsort(ms, 20, sizeof ms[0], cmp_double);
+		printf("  last %-17s %6llu points, p50 %.3f ms, max %.3f ms\n",
+		    win[w].name, (unsigned long long)points, ms[10], ms[19]);
+	}
+	store_close(r, &err);
+	return 0;
+}
+
+static int
 bench_days(const char *dir, uint32_t nodes, int days)
 {
 	static const char *const metric[] = { "load", "cpu", "mem", "disk",
@@ -365,7 +432,7 @@ bench_days(const char *dir, uint32_t nodes, int days)
 	for (i = 0; i < nodes; i++)
 		free(names[i]);
 	free(names);
-	return 0;
+	return bench_series_reads(path, t0 + days * day);
 }
 
 int

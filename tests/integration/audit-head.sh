@@ -11,7 +11,8 @@
 #     unshare).
 #  3. `nexusctl engine` with store.audit_head_file writes the head at
 #     start and at stop; that line verifies the chain.
-#  4. Usage errors (64), an unwritable --output (73).
+#  4. Usage errors (64), an unwritable --output (73); a bad
+#     store.audit_head_file (78, file:line:column).
 set -u
 
 fail() {
@@ -139,6 +140,14 @@ grep -q "warning" "$dir/engine-err" && fail "engine warned: $(cat "$dir/engine-e
     fail "engine anchors: $(cat "$dir/engine-anchors")"
 "$NEXUSCTL" audit verify --state "$db" --head "$(tail -n1 "$dir/engine-anchors")" \
     >"$dir/out" || fail "verify against the engine's head: $(cat "$dir/out")"
+
+# The keys are checked like every other: file:line:column, exit 78.
+printf '{ "store": {\n  "audit_head_file": 5 } }\n' >"$dir/bad.conf"
+"$NEXUSCTL" engine --demo=5 -c "$dir/bad.conf" --state "$dir/other.db" \
+    >/dev/null 2>"$dir/err"
+[ $? -eq 78 ] || fail "a bad store.audit_head_file: exit not 78"
+grep -q "bad.conf:2:22: store.audit_head_file: expected a file name" "$dir/err" ||
+    fail "bad store.audit_head_file: $(cat "$dir/err")"
 
 # 4. Usage and output errors.
 "$NEXUSCTL" audit verify --state "$db" --format json >/dev/null 2>&1

@@ -133,6 +133,45 @@ for m in nexus_check_state nexus_events_total nexus_results_per_second \
 	grep -q "^$m[{ ]" "$dir/prom" || fail "prometheus: no $m"
 done
 grep -q '^nexus_store_degraded 0$' "$dir/prom" || fail "prometheus: degraded?"
+# The engine metrics: events/s, queue depths, commit latency quantiles
+# from the writer's ring, scheduling latency as a summary.
+for m in nexus_events_per_second nexus_store_events_committed \
+    nexus_store_queue_bytes nexus_store_sample_queue_depth \
+    nexus_store_producer_waits_total nexus_store_dropped_total \
+    nexus_store_commits_total nexus_store_dead_letters \
+    nexus_sched_latency_seconds_count nexus_sched_latency_seconds_sum; do
+	grep -q "^$m " "$dir/prom" || fail "prometheus: no $m"
+done
+for q in 0.5 0.99 1; do
+	grep -q "^nexus_store_commit_latency_seconds{quantile=\"$q\"} " "$dir/prom" ||
+	    fail "prometheus: no commit latency quantile $q"
+	grep -q "^nexus_sched_latency_seconds{quantile=\"$q\"} " "$dir/prom" ||
+	    fail "prometheus: no scheduling latency quantile $q"
+done
+val() { sed -n "s/^$1 //p" "$dir/prom"; }
+# The rate needs two status ticks (one a second): wait for it, bounded.
+n=0
+until awk -v e="$(val nexus_events_per_second)" 'BEGIN { exit !(e > 0) }'; do
+	n=$((n + 1))
+	[ $n -gt 50 ] && fail "prometheus: events/s stays $(val nexus_events_per_second)"
+	sleep 0.2
+	"$NEXUSCTL" export --state "$db" --format prometheus >"$dir/prom" ||
+	    fail "export prometheus failed"
+done
+awk -v e="$(val nexus_events_per_second)" -v c="$(val nexus_store_commits_total)" \
+    -v n="$(val nexus_sched_latency_seconds_count)" \
+    -v p50="$(val 'nexus_store_commit_latency_seconds{quantile="0.5"}')" \
+    -v p99="$(val 'nexus_store_commit_latency_seconds{quantile="0.99"}')" \
+    -v max="$(val 'nexus_store_commit_latency_seconds{quantile="1"}')" \
+    'BEGIN { exit !(e > 0 && c > 0 && n > 0 && p50 > 0 && p50 <= p99 && p99 <= max && max < 60) }' ||
+    fail "prometheus engine metrics: $(grep -E '^nexus_(events_per|store_commit|sched_latency_seconds)' "$dir/prom")"
+# Every family once, HELP and TYPE before its samples.
+dup=$(grep '^# TYPE' "$dir/prom" | awk '{print $3}' | sort | uniq -d)
+[ -z "$dup" ] || fail "prometheus: families declared twice: $dup"
+awk '/^# TYPE/ { t[$3] = 1; next } /^#/ { next }
+    { n = $1; sub(/\{.*/, "", n); b = n; sub(/_(sum|count)$/, "", b)
+      if (!(n in t) && !(b in t)) { print "no TYPE before " n; exit 1 } }' \
+    "$dir/prom" || fail "prometheus: sample before its TYPE line"
 "$NEXUSCTL" export --state "$db" --format json >"$dir/export.json"
 [ "$(jq -r .engine_running "$dir/export.json")" = true ] || fail "export: engine not seen running"
 jq -e '.metrics.pid > 0 and .summary.nodes == 2001' "$dir/export.json" >/dev/null ||
@@ -156,6 +195,20 @@ if command -v script >/dev/null 2>&1; then
 	grep -q "in use by another nexusctl process" "$dir/console" ||
 	    fail "console: $(cat "$dir/console")"
 fi
+
+# Another process reading the file must not take the WAL away from the
+# running engine (it would, were the engine's POSIX locks on the file
+# dropped by a close() of some descriptor of it: its commits would then go
+# to a deleted WAL).  The engine holds a lock on the database itself.
+ino=$(stat -c %i "$db")
+grep -Eq "POSIX +ADVISORY +READ +$pid [0-9a-f]+:[0-9a-f]+:$ino " /proc/locks ||
+    fail "the engine holds no POSIX lock on $db: $(grep " $pid " /proc/locks)"
+c1=$(sqlite3 "$db" "SELECT max(seq) FROM events")
+sleep 1.2
+c2=$(sqlite3 "$db" "SELECT max(seq) FROM events")
+[ -e "$db-wal" ] || fail "the WAL went away while the engine runs"
+[ "$c2" -gt "$c1" ] || fail "commits not visible to another process: $c1 then $c2"
+echo "a reader in another process: the engine keeps its lock and WAL ($c1 -> $c2)"
 
 kill -TERM "$pid"
 n=0

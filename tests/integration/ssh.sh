@@ -304,6 +304,15 @@ if [ $rc -eq 2 ] && grep -q 'has CHANGED' "$LAB/out" &&
 else
 	fail "changed host key (rc=$rc)"
 fi
+# ... and each refusal is an audit row in the default store's chain
+n=$("$NEXUSCTL" audit list --format json 2>/dev/null |
+    jq '[.[] | select(.action == "ssh.hostkey.refused" and
+        .args.reason == "changed")] | length')
+if [ "${n:-0}" -eq 3 ] && "$NEXUSCTL" audit verify >/dev/null 2>&1; then
+	pass "run audits the 3 refused host keys; the chain verifies"
+else
+	fail "run's refused host keys audited: ${n:-none} rows"
+fi
 
 # --- sshd stopped: every host fails fast with the real reason
 lab_stop

@@ -16,6 +16,7 @@
 #   lab_new_host_key     a new host key (restart to use it)
 #   lab_known_hosts FILE N   FILE gets the key for 127.0.0.1..127.0.0.N
 #   lab_cleanup          stop the server, remove $LAB
+#   lab_descendants PID  the pids of every process under PID
 #
 # Only processes this library started are ever killed, by pid.
 
@@ -156,4 +157,14 @@ lab_known_hosts() {
 lab_cleanup() {
 	lab_stop
 	[ -n "$LAB" ] && rm -rf "$LAB"
+}
+
+# lab_descendants PID: the pids of every process under PID (not PID).
+lab_descendants() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+	    { parent[$1] = $2 }
+	    END { for (p in parent) { q = parent[p]; n = 0
+		while (q != "" && q != 0 && q != 1 && n < 64) {
+		    if (q == root) { print p; break }
+		    q = parent[q]; n++ } } }'
 }

@@ -239,47 +239,107 @@ test_ssh_config(void **state)
 	    "  HostName 10.0.0.%h\n"
 	    "  Port=2200\n"
 	    "  IdentityFile /keys/%h_%r\n"
+	    "  StrictHostKeyChecking accept-new\n"
 	    "Host web1\n"
 	    "  Port 2201\n"
 	    "  HostName ignored\n"
 	    "  IdentityFile \"/keys/second key\"\n"
+	    "  IdentitiesOnly yes\n"
+	    "  ConnectTimeout 7\n"
+	    "  UserKnownHostsFile /kh/one /kh/two\n"
 	    "Match host db*\n"
 	    "  User matched\n"
+	    "Host w?b2\n"
+	    "  ConnectTimeout none\n"
 	    "Host *\n"
 	    "  User late\n"
-	    "  Port 22\n";
+	    "  Port 22\n"
+	    "  StrictHostKeyChecking no\n"
+	    "  IdentitiesOnly no\n";
 	struct ssh_config *c = ssh_config_parse(text);
-	const char *hn, *user;
-	char **ids;
-	size_t nids, i;
-	uint16_t port;
+	struct ssh_host_config hc;
 
 	(void)state;
-	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
-	ssh_config_lookup(c, "web1", &hn, &port, &user, &ids, &nids);
-	assert_string_equal(hn, "10.0.0.%h");   /* HostName: no tokens here */
-	assert_int_equal(port, 2200);
-	assert_string_equal(user, "everyone");
-	assert_int_equal(nids, 2);
-	assert_string_equal(ids[0], "/keys/10.0.0.%h_everyone");
-	assert_string_equal(ids[1], "/keys/second key");
-	for (i = 0; i < nids; i++)
-		free(ids[i]);
-	free(ids);
+	ssh_config_resolve(c, "web1", NULL, 0, "me", &hc);
+	assert_string_equal(hc.hostname, "10.0.0.web1");
+	assert_int_equal(hc.port, 2200);
+	assert_string_equal(hc.user, "everyone");
+	assert_int_equal(hc.nidentities, 2);
+	assert_string_equal(hc.identities[0], "/keys/10.0.0.web1_everyone");
+	assert_string_equal(hc.identities[1], "/keys/second key");
+	assert_int_equal(hc.strict, SSH_STRICT_ACCEPT_NEW);
+	assert_int_equal(hc.identities_only, 1);
+	assert_int_equal(hc.connect_timeout, 7);
+	assert_int_equal(hc.nknown_hosts, 2);
+	assert_string_equal(hc.known_hosts[1], "/kh/two");
+	ssh_host_config_free(&hc);
 
-	/* Negated: web9 gets only the catch-alls; given values win. */
-	hn = NULL, user = "given", port = 0, ids = NULL, nids = 0;
-	ssh_config_lookup(c, "web9", &hn, &port, &user, &ids, &nids);
-	assert_null(hn);
-	assert_int_equal(port, 22);
-	assert_string_equal(user, "given");
-	assert_int_equal(nids, 0);
+	/* Negated: web9 gets only the catch-alls. */
+	ssh_config_resolve(c, "web9", "given", 0, "me", &hc);
+	assert_null(hc.hostname);
+	assert_int_equal(hc.port, 22);
+	assert_string_equal(hc.user, "everyone");
+	assert_int_equal(hc.nidentities, 0);
+	assert_int_equal(hc.strict, SSH_STRICT_NO);
+	assert_int_equal(hc.identities_only, 0);
+	assert_int_equal(hc.connect_timeout, -1);
+	ssh_host_config_free(&hc);
+
+	/* `?`, and the name in lower case: w?b2 is for WEB2 (none). */
+	ssh_config_resolve(c, "WEB2", NULL, 0, "me", &hc);
+	assert_int_equal(hc.connect_timeout, 0);
+	assert_int_equal(hc.port, 2200);
+	ssh_host_config_free(&hc);
 
 	/* Match blocks never apply. */
-	hn = NULL, user = NULL, port = 0, ids = NULL, nids = 0;
-	ssh_config_lookup(c, "db1", &hn, &port, &user, &ids, &nids);
-	assert_string_equal(user, "everyone");
+	ssh_config_resolve(c, "db1", NULL, 0, "me", &hc);
+	assert_string_equal(hc.user, "everyone");
+	ssh_host_config_free(&hc);
 	ssh_config_free(c);
+}
+
+/* Include: globs under ~/.ssh, in place, conditional on the block. */
+static void
+test_ssh_config_include(void **state)
+{
+	char dir[] = "/tmp/nx-test-sshcfg.XXXXXX", *path, *text;
+	struct ssh_config *c;
+	struct ssh_host_config hc;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	xasprintf(&path, "%s/a.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Port 2001\nHost inc*\n  User incuser\n", f);
+	fclose(f);
+	free(path);
+	xasprintf(&path, "%s/b.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Port 2002\nUser buser\n", f);
+	fclose(f);
+	free(path);
+	xasprintf(&text, "Host only*\n  Include %s/*.conf\n  HostName "
+	    "after-include\nHost *\n  User last\n", dir);
+	c = ssh_config_parse(text);
+	ssh_config_resolve(c, "only1", NULL, 0, "me", &hc);
+	assert_int_equal(hc.port, 2001);        /* a.conf first (sorted) */
+	assert_string_equal(hc.user, "buser");  /* a's Host inc* not for only1 */
+	assert_string_equal(hc.hostname, "after-include");
+	ssh_host_config_free(&hc);
+	ssh_config_resolve(c, "inc1", NULL, 0, "me", &hc);
+	/* The Include is inside Host only*: nothing of it for inc1. */
+	assert_int_equal(hc.port, 0);
+	assert_string_equal(hc.user, "last");
+	assert_null(hc.hostname);
+	ssh_host_config_free(&hc);
+	ssh_config_free(c);
+	free(text);
+	xasprintf(&text, "rm -rf %s", dir);
+	assert_int_equal(system(text), 0);
+	free(text);
 }
 
 /* Parses `{"checks": {"define": [DEF]}}`; returns 0/-1 like checkdefs_parse. */
@@ -472,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_pool_empty),
 		cmocka_unit_test(test_pool_failures),
 		cmocka_unit_test(test_ssh_config),
+		cmocka_unit_test(test_ssh_config_include),
 		cmocka_unit_test(test_checkdef_ssh),
 		cmocka_unit_test(test_checkdef_ssh_errors),
 		cmocka_unit_test(test_check_ssh_command),
