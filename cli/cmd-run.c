@@ -9,8 +9,9 @@
  * Both go through the engine API (api_run, api_run_adhoc: roles checked,
  * audit rows written) and the one job engine (engine/job.c), in a batch
  * engine with the configuration and inventories loaded.  Audit rows go to
- * the state store (--state or the default); when it cannot be opened the
- * run goes on and says "audit: not recorded".
+ * the state store (--state or the default), also while a running engine
+ * holds it (into the same chain); when it cannot be opened the run goes on
+ * and says "audit: not recorded".
  *
  * Hosts of -w are pdsh ranges (`127.0.[1-2].[1-250]`); a name the
  * inventory knows gets its address, port and user.  At most -f hosts (an
@@ -357,27 +358,62 @@ run_confirm(const struct cmd_entry *cmd, const struct nx_action *a,
 	return 1;
 }
 
-/* Opens the store for audit rows; NULL (said on stderr) when it cannot. */
-static struct store *
-run_audit_store(const struct cli_common *co)
+/*
+ * Where audit rows go: the store opened as its writer, or, while another
+ * process (a running engine, a console) holds it, the same file through a
+ * connection per row (audit_append_path: one chain, the writers take
+ * turns).  Neither: rows are not recorded (said once on stderr).
+ */
+struct run_audit {
+	struct store *store;
+	char *path;
+};
+
+static int
+run_audit_sink(void *arg, const struct nx_audit_entry *ent,
+    struct nx_err *err)
+{
+	struct run_audit *au = arg;
+
+	if (au->store != NULL)
+		return audit_append(au->store, ent, err);
+	return audit_append_path(au->path, ent, err);
+}
+
+/* Opens the audit destination; 0, or -1 (said on stderr) when none. */
+static int
+run_audit_open(const struct cli_common *co, struct run_audit *au)
 {
 	struct nx_err err = { { 0 } };
 	struct store_opts o;
 	enum store_fail fail;
-	struct store *s;
-	char *path = cli_state_path(co);
 
-	store_opts_default(&o);
-	if (path == NULL) {
+	memset(au, 0, sizeof *au);
+	if ((au->path = cli_state_path(co)) == NULL) {
 		fprintf(stderr, "nexusctl: run: audit: not recorded: no state "
 		    "file path\n");
-		return NULL;
+		return -1;
 	}
-	if ((s = store_open_opts(path, &o, &fail, &err)) == NULL)
-		fprintf(stderr, "nexusctl: run: audit: not recorded: %s\n",
-		    err.msg);
-	free(path);
-	return s;
+	store_opts_default(&o);
+	if ((au->store = store_open_opts(au->path, &o, &fail, &err)) != NULL)
+		return 0;
+	if (fail == STORE_FAIL_BUSY)
+		return 0;       /* held by its writer: rows by connection */
+	fprintf(stderr, "nexusctl: run: audit: not recorded: %s\n", err.msg);
+	free(au->path);
+	au->path = NULL;
+	return -1;
+}
+
+static void
+run_audit_close(struct run_audit *au)
+{
+	struct nx_err err = { { 0 } };
+
+	if (au->store != NULL && store_close(au->store, &err) != 0)
+		fprintf(stderr, "nexusctl: run: audit: %s\n", err.msg);
+	free(au->path);
+	memset(au, 0, sizeof *au);
 }
 
 /* -l and -p over the node's own user and port. */
@@ -654,7 +690,7 @@ cmd_run_exec(int argc, char **argv)
 	struct nx_err err = { { 0 } };
 	struct nx_actor actor;
 	struct engine e;
-	struct store *audit = NULL;
+	struct run_audit audit = { NULL, NULL };
 	struct ssh_pool *pool = NULL;
 	struct run_wait wait;
 	struct job_group *groups = NULL;
@@ -780,8 +816,8 @@ cmd_run_exec(int argc, char **argv)
 		}
 		act_set_ssh_pool(&e, pool);
 	}
-	if ((audit = run_audit_store(&co)) != NULL)
-		act_set_audit(&e, act_audit_store, audit);
+	if (run_audit_open(&co, &audit) == 0)
+		act_set_audit(&e, run_audit_sink, &audit);
 
 	wait.loop = &loop;
 	wait.done = false;
@@ -845,12 +881,7 @@ out:
 	free(hosts_s);
 	if (engine_open)
 		engine_free(&e);
-	if (audit != NULL) {
-		struct nx_err serr = { { 0 } };
-
-		if (store_close(audit, &serr) != 0)
-			fprintf(stderr, "nexusctl: run: audit: %s\n", serr.msg);
-	}
+	run_audit_close(&audit);
 	uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
 	free(command);

@@ -1021,6 +1021,8 @@ struct audit_verify_result {
 /* audit.c */
 int audit_append(struct store *, const struct nx_audit_entry *,
     struct nx_err *);
+int audit_append_path(const char *path, const struct nx_audit_entry *,
+    struct nx_err *);
 int audit_verify(const char *path, const char *expect_head,
     struct audit_verify_result *, struct nx_err *);
 int audit_head(const char *path, uint64_t *seq, char hex[2 * AUDIT_HASH_LEN + 1],

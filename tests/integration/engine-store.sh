@@ -210,6 +210,24 @@ c2=$(sqlite3 "$db" "SELECT max(seq) FROM events")
 [ "$c2" -gt "$c1" ] || fail "commits not visible to another process: $c1 then $c2"
 echo "a reader in another process: the engine keeps its lock and WAL ($c1 -> $c2)"
 
+# A batch `run` while the engine holds the store: its audit rows still go
+# into the file's one chain (a connection per row; the writers take turns).
+rows0=$("$NEXUSCTL" audit list --state "$db" --format json | jq length)
+"$NEXUSCTL" run --state "$db" -w '127.0.0.[1-3]' -p 1 -u 2 -F none --no-agent \
+    -- true >"$dir/run.out" 2>"$dir/run.err"
+rc=$?
+[ $rc -eq 2 ] || fail "run while the engine runs: exit $rc: $(cat "$dir/run.err")"
+grep -q "not recorded" "$dir/run.err" && fail "run: $(cat "$dir/run.err")"
+"$NEXUSCTL" audit list --state "$db" --format json >"$dir/audit.json" ||
+    fail "audit list"
+[ "$(jq length "$dir/audit.json")" -ge $((rows0 + 2)) ] &&
+    jq -e '[.[] | select(.action == "adhoc" and .target == "127.0.0.[1-3]")] | length == 1' \
+    "$dir/audit.json" >/dev/null ||
+    fail "run's audit rows while the engine runs: $(jq -c '.[-2:]' "$dir/audit.json")"
+"$NEXUSCTL" audit verify --state "$db" >/dev/null ||
+    fail "audit verify after run's rows"
+echo "run while the engine holds the store: its audit rows in the chain, verified"
+
 kill -TERM "$pid"
 n=0
 while kill -0 "$pid" 2>/dev/null; do
