@@ -20,7 +20,8 @@
 #   - Space marks the crit-a line ('*'), U unmarks
 # With --readonly (a viewer): the node view's footer and help lack a, d,
 # x; a and x there are refused by the engine, and the refusals are rows of
-# the store's audit chain.
+# the store's audit chain; o runs ssh to this node's address (a fake ssh
+# first in PATH that records its argv) and the node view comes back.
 #
 set -u
 
@@ -34,7 +35,7 @@ footer() {
 }
 
 start() {
-	new_server "sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*"
+	new_server "env PATH='$TMP/bin':\"\$PATH\" sh -c 'ulimit -c 0; \"\$0\" \"\$@\"; echo EXIT=\$?; sleep 60' '$NEXUSCTL' $*"
 	wait_for '[0-9]+ nodes' 30 || fail "no node count in the header within 3 s"
 }
 
@@ -60,6 +61,14 @@ open_crit() {
 }
 
 ME=$(id -un)
+mkdir -p "$TMP/bin"
+# The fake ssh: records its arguments, then exits 3.
+cat > "$TMP/bin/ssh" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" > "$TMP/ssh-argv"
+exit 3
+EOF
+chmod +x "$TMP/bin/ssh"
 cat > "$TMP/crit.sh" <<'EOF'
 #!/bin/sh
 echo "CRITICAL - broken on purpose"
@@ -170,6 +179,13 @@ wait_for "refused: user $ME has role viewer; ack needs operator or admin" 20 ||
     fail "a was not refused by the engine: $(footer)"
 keys x
 wait_for "refused: user $ME has role viewer; run needs" 20 || fail "x was not refused: $(footer)"
+# o: ssh to this node (a fake ssh), also for a viewer.
+ADDR=$(cap | awk '$1 == "address" { print $2; exit }')
+keys o
+wait_for "ssh $NODE: exit 3" 50 || fail "the console did not come back after ssh: $(footer)"
+grep -Eq -- "-- $ADDR\$" "$TMP/ssh-argv" 2>/dev/null ||
+    fail "ssh ran with '$(cat "$TMP/ssh-argv" 2>/dev/null)', want it to end with '-- $ADDR'"
+wait_for "^ $NODE " 20 || fail "no node view after the shell-out"
 quit
 "$NEXUSCTL" audit list --state "$TMP/ro.db" --format json > "$TMP/ro.json" ||
     fail "audit list failed"
