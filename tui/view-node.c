@@ -22,8 +22,8 @@
  *
  * The recent jobs are the newest NODE_JOBS of the engine's job table
  * (job_at, newest first) whose hosts include the node, looked for among
- * the newest NODE_JOBS_SCAN jobs only, so that a frame never walks a long
- * history.
+ * the newest NODE_JOBS_SCAN jobs and NODE_JOBS_HOSTS of their hosts only,
+ * so that a frame never walks a long history.
  *
  * The view keeps, for the node shown, a ring of its last NODE_EVENTS
  * events (seeded from the console's event ring when the node is opened,
@@ -56,7 +56,8 @@
 #define NODE_METRICS 4          /* load cpu mem disk */
 #define NODE_REFRESH_MS 5000    /* store history re-read at most this often */
 #define NODE_JOBS 5             /* recent jobs shown */
-#define NODE_JOBS_SCAN 1000     /* newest jobs looked at for them */
+#define NODE_JOBS_SCAN 1000     /* newest jobs looked at for them ... */
+#define NODE_JOBS_HOSTS 100000  /* ... and at most this many of their hosts */
 
 /* A sparkline window and the history tier it is read from. */
 struct node_window {
@@ -563,18 +564,21 @@ node_ago(struct tui *t, char *buf, size_t len, nx_time when)
 /*
  * Writes the ids of the newest jobs whose hosts include node to ids,
  * newest first, at most max, looking at the newest NODE_JOBS_SCAN jobs of
- * the engine's table only.  Returns how many.
+ * the engine's table and NODE_JOBS_HOSTS of their hosts only.  Returns how
+ * many.
  */
 static size_t
 node_recent_jobs(const struct engine *e, uint32_t node, uint32_t *ids,
     size_t max)
 {
-	size_t n = job_count(e), i, k = 0, seen = 0;
+	size_t n = job_count(e), i, k = 0, seen = 0, hosts = 0;
 	const struct job *j;
 	uint32_t h;
 
-	for (i = n; i > 0 && k < max && seen < NODE_JOBS_SCAN; i--, seen++) {
+	for (i = n; i > 0 && k < max && seen < NODE_JOBS_SCAN &&
+	    hosts < NODE_JOBS_HOSTS; i--, seen++) {
 		j = job_at(e, i - 1);
+		hosts += j->nhosts;
 		for (h = 0; h < j->nhosts; h++) {
 			if (j->hosts[h].node == node) {
 				ids[k++] = j->id;
