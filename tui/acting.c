@@ -157,9 +157,11 @@ acting_hostlist(struct tui *t, const struct acting *a)
 /* Ack                                                                     */
 
 /*
- * Acknowledges every problem of the selection: a problems-view row is
- * one problem; a fleet row is its node's host problem when the node is
- * not UP, else each of its checks that is not OK.
+ * Acknowledges every problem of the selection, (node, check) pairs from
+ * the view's selection hook: a pair with a check (a problems-view row, a
+ * node-view check line) is that problem; a node alone (a fleet row, the
+ * node view's host line) is its host problem when the node is not UP,
+ * else each of its checks that is not OK.
  */
 static void
 acting_ack_apply(struct tui *t, struct acting *a, const char *comment)

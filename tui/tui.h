@@ -470,6 +470,7 @@ extern const struct view view_node;
 extern const struct view view_jobs;
 extern const struct view view_audit;
 uint32_t view_jobs_current(struct tui *);
+void view_jobs_open(struct tui *, uint32_t job);
 void view_node_open(struct tui *, uint32_t node);
 void events_draw_row(struct tui *, WINDOW *, int y, int x,
     const struct tui_event *, bool with_node);

@@ -427,6 +427,27 @@ view_jobs_current(struct tui *t)
 	return jobs_row(t, jv->sel)->id;
 }
 
+/*
+ * Shows job `job` in detail in the jobs view, over the current view (Esc
+ * goes back to the list, then to where it was opened from).  Nothing
+ * happens when there is no such job.
+ */
+void
+view_jobs_open(struct tui *t, uint32_t job)
+{
+	struct jobs_view *jv;
+
+	if (job_find(t->e, job) == NULL)
+		return;
+	tui_push(t, &view_jobs);
+	if ((jv = tui_view_state(t, &view_jobs)) == NULL)
+		return;
+	jv->detail = job;
+	jv->dtop = 0;
+	jv->sel_id = job;
+	tui_mark_dirty(t);
+}
+
 static bool
 jobs_handle_key(struct tui *t, void *state, const struct tui_input *in,
     const struct tui_key *bound)

@@ -5,7 +5,25 @@
  * back to where it was opened from.  It shows the node (name, address,
  * groups, variables, host state), its metrics over the last minute as
  * sparklines, every check (state, attempt, last check and change, flags,
- * output with long output wrapped, perfdata), and the node's recent events.
+ * output with long output wrapped, perfdata), the node's recent jobs and its
+ * recent events.
+ *
+ * A cursor ('>' in the first column, the selection bar) moves with j/k
+ * over the node's items: the "host" line (the node itself), each check,
+ * and each recent job; j past the last item and k above the first scroll
+ * the page, so that the events below stay reachable.  Space, V and U mark
+ * the host line and checks as in the other views ('*' in the second
+ * column).  The acting keys of the fleet and problems views act on the
+ * marked items, else on the cursor's, through the same code (acting.c,
+ * via the view's selection hook): a check item is that check, the host
+ * line (or a job line) the node, so that a and d there act on the node's
+ * host problem as a fleet row does, and x, o and r on this node.  Enter
+ * on a recent job opens it in the jobs view.
+ *
+ * The recent jobs are the newest NODE_JOBS of the engine's job table
+ * (job_at, newest first) whose hosts include the node, looked for among
+ * the newest NODE_JOBS_SCAN jobs and NODE_JOBS_HOSTS of their hosts only,
+ * so that a frame never walks a long history.
  *
  * The view keeps, for the node shown, a ring of its last NODE_EVENTS
  * events (seeded from the console's event ring when the node is opened,
@@ -37,6 +55,9 @@
 #define NODE_SAMPLES 60
 #define NODE_METRICS 4          /* load cpu mem disk */
 #define NODE_REFRESH_MS 5000    /* store history re-read at most this often */
+#define NODE_JOBS 5             /* recent jobs shown */
+#define NODE_JOBS_SCAN 1000     /* newest jobs looked at for them ... */
+#define NODE_JOBS_HOSTS 100000  /* ... and at most this many of their hosts */
 
 /* A sparkline window and the history tier it is read from. */
 struct node_window {
@@ -89,11 +110,16 @@ enum {
 	NODE_PAGE_UP,
 	NODE_FIRST,
 	NODE_LAST,
+	NODE_BOTTOM,
 	NODE_WINDOW,
+	NODE_OPEN,
+	NODE_MARK_ROW,
+	NODE_RANGE,
+	NODE_UNMARK,
 };
 
 static const struct tui_key node_keys[] = {
-	{ .key = 'j', .action = NODE_DOWN, .hint = "j/k", .help = "scroll" },
+	{ .key = 'j', .action = NODE_DOWN, .hint = "j/k", .help = "move" },
 	{ .key = 'k', .action = NODE_UP },
 	{ .key = KEY_DOWN, .keycode = true, .action = NODE_DOWN },
 	{ .key = KEY_UP, .keycode = true, .action = NODE_UP },
@@ -102,13 +128,32 @@ static const struct tui_key node_keys[] = {
 	{ .key = KEY_PPAGE, .keycode = true, .action = NODE_PAGE_UP },
 	{ .key = TUI_CTRL('f'), .action = NODE_PAGE_DOWN },
 	{ .key = TUI_CTRL('b'), .action = NODE_PAGE_UP },
-	{ .key = ' ', .action = NODE_PAGE_DOWN },
-	{ .key = 'g', .action = NODE_FIRST, .hint = "g/G", .help = "top/bottom" },
+	{ .key = 'g', .action = NODE_FIRST, .hint = "g/G",
+	  .help = "first/last item" },
 	{ .key = 'G', .action = NODE_LAST },
 	{ .key = KEY_HOME, .keycode = true, .action = NODE_FIRST },
-	{ .key = KEY_END, .keycode = true, .action = NODE_LAST },
+	{ .key = KEY_END, .keycode = true, .action = NODE_BOTTOM,
+	  .help = "the bottom (the newest events)" },
 	{ .key = 'w', .action = NODE_WINDOW, .hint = "w",
-	  .help = "history window (with a state store)" },
+	  .help = "window" },
+	{ .key = '\r', .action = NODE_OPEN, .hint = "Enter",
+	  .help = "job" },
+	{ .key = '\n', .action = NODE_OPEN },
+	{ .key = KEY_ENTER, .keycode = true, .action = NODE_OPEN },
+	{ .key = ' ', .action = NODE_MARK_ROW, .hint = "Space",
+	  .help = "mark" },
+	{ .key = 'V', .action = NODE_RANGE,
+	  .help = "mark from the last marked row to here" },
+	{ .key = 'U', .action = NODE_UNMARK, .help = "unmark all" },
+	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack",
+	  .need = TUI_NEED(NX_CAP_ACK) },
+	{ .key = 'd', .action = TUI_ACT_DOWNTIME, .hint = "d",
+	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
+	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
+	  .need = TUI_NEED(NX_CAP_ACTION) },
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
+	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
 	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK, .hint = "Esc",
 	  .help = "back" },
 };
@@ -135,6 +180,17 @@ struct node_view {
 	char fetch_err[sizeof(struct nx_err)];
 	int top;                /* first line shown */
 	int lines;              /* lines of the last frame */
+
+	/*
+	 * The cursor and its items: 0 the host line, 1 + k check k of the
+	 * node, 1 + nchecks + i its recent job i.  Where each item was
+	 * drawn at the last frame (first line, line count), to scroll to it.
+	 */
+	uint32_t cur;
+	bool follow;            /* bring the cursor's item on screen */
+	int *item_y, *item_h;   /* owned */
+	size_t nitems, items_cap;
+	struct marks marks;     /* check ids; NX_NONE: the host line */
 };
 
 /* Drawing state of one frame: a virtual line cursor scrolled by top. */
@@ -151,6 +207,7 @@ node_view_init(struct tui *t)
 	struct node_view *nv = xcalloc(1, sizeof(struct node_view));
 
 	nv->t = t;
+	marks_init(&nv->marks);
 	return nv;
 }
 
@@ -164,6 +221,9 @@ node_view_free(void *state)
 	if (nv->fetch != NULL)
 		nv->fetch->nv = NULL;
 	store_close(nv->reader, &err);          /* NULL during a fetch */
+	marks_free(&nv->marks);
+	free(nv->item_y);
+	free(nv->item_h);
 	free(nv);
 }
 
@@ -498,6 +558,139 @@ node_ago(struct tui *t, char *buf, size_t len, nx_time when)
 	snprintf(buf, len, "%s ago", age);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The cursor's items                                                      */
+
+/*
+ * Writes the ids of the newest jobs whose hosts include node to ids,
+ * newest first, at most max, looking at the newest NODE_JOBS_SCAN jobs of
+ * the engine's table and NODE_JOBS_HOSTS of their hosts only.  Returns how
+ * many.
+ */
+static size_t
+node_recent_jobs(const struct engine *e, uint32_t node, uint32_t *ids,
+    size_t max)
+{
+	size_t n = job_count(e), i, k = 0, seen = 0, hosts = 0;
+	const struct job *j;
+	uint32_t h;
+
+	for (i = n; i > 0 && k < max && seen < NODE_JOBS_SCAN &&
+	    hosts < NODE_JOBS_HOSTS; i--, seen++) {
+		j = job_at(e, i - 1);
+		hosts += j->nhosts;
+		for (h = 0; h < j->nhosts; h++) {
+			if (j->hosts[h].node == node) {
+				ids[k++] = j->id;
+				break;
+			}
+		}
+	}
+	return k;
+}
+
+/* How many items the cursor has on node n now (host, checks, jobs). */
+static uint32_t
+node_nitems(const struct tui *t, const struct node *n)
+{
+	uint32_t ids[NODE_JOBS];
+
+	return 1 + n->nchecks + (uint32_t)node_recent_jobs(t->e, n->id, ids,
+	    NODE_JOBS);
+}
+
+/* The mark key of item i (the host line or a check), for marks_range(). */
+static uint64_t
+node_key_at(void *arg, size_t i)
+{
+	const struct node_view *nv = arg;
+	const struct node *n = &nv->t->e->fleet.nodes[nv->node];
+
+	return i == 0 ? NX_NONE : n->checks[i - 1];
+}
+
+/*
+ * Item i was drawn from line y0 to the cursor's line: records where, and
+ * when it is on screen draws the selection bar over its first line with
+ * '>' in column 0 if it is the cursor's, and '*' in column 1 if it is
+ * marked (key UINT64_MAX: an item that cannot be marked).
+ */
+static void
+node_item(struct node_draw *d, struct node_view *nv, size_t i, int y0,
+    uint64_t key)
+{
+	attr_t sel = d->t->theme.select;
+	int r = y0 - d->top;
+
+	if (i >= nv->items_cap) {
+		nv->items_cap = i + 16;
+		nv->item_y = xreallocarray(nv->item_y, nv->items_cap,
+		    sizeof *nv->item_y);
+		nv->item_h = xreallocarray(nv->item_h, nv->items_cap,
+		    sizeof *nv->item_h);
+	}
+	nv->item_y[i] = y0;
+	nv->item_h[i] = d->y > y0 ? d->y - y0 : 1;
+	if (i + 1 > nv->nitems)
+		nv->nitems = i + 1;
+	if (r < 0 || r >= d->maxy)
+		return;
+	if (i == nv->cur) {
+		mvwchgat(d->w, r, 0, -1, sel & ~A_COLOR, (short)PAIR_NUMBER(sel),
+		    NULL);
+		tui_print(d->t, d->w, r, 0, 1, sel, ">", 1);
+	}
+	if (key != UINT64_MAX && marks_has(&nv->marks, key))
+		tui_print(d->t, d->w, r, 1, 1, i == nv->cur ? sel : A_BOLD,
+		    "*", 1);
+}
+
+/*
+ * One recent job of node `node`: id, state, action, the job's host
+ * counts, this node's result and outcome, and its age.
+ */
+static void
+node_job(struct node_draw *d, const struct job *j, uint32_t node)
+{
+	struct tui *t = d->t;
+	const struct job_host *h = NULL;
+	char buf[256], counts[96], id[16], age[24], res[48];
+	const char *state = job_state_name(j->state), *outcome;
+	attr_t attr = A_NORMAL;
+	uint32_t k;
+
+	for (k = 0; k < j->nhosts && h == NULL; k++) {
+		if (j->hosts[k].node == node)
+			h = &j->hosts[k];
+	}
+	if (j->state == JOB_SUCCEEDED)
+		attr = t->theme.health[NX_H_OK];
+	else if (j->state == JOB_FAILED)
+		attr = t->theme.health[NX_H_CRITICAL];
+	else if (j->state == JOB_PROPOSED || j->state == JOB_SUGGESTED)
+		attr = t->theme.health[NX_H_WARNING];
+	else if (job_final(j))
+		attr = t->theme.dim;
+	snprintf(id, sizeof id, "#%u", j->id);
+	node_put(d, 2, 7, A_NORMAL, id, strlen(id));
+	node_put(d, 10, 11, attr, state, strlen(state));
+	node_put(d, 22, 18, A_BOLD, joblist_action(j),
+	    strlen(joblist_action(j)));
+	joblist_counts(j, counts, sizeof counts);
+	res[0] = '\0';
+	if (h != NULL && h->exit_status >= 0)
+		snprintf(res, sizeof res, "%s, exit %d",
+		    job_host_state_name(h->state), h->exit_status);
+	else if (h != NULL)
+		snprintf(res, sizeof res, "%s", job_host_state_name(h->state));
+	outcome = joblist_outcome(j);
+	node_ago(t, age, sizeof age, j->created);
+	snprintf(buf, sizeof buf, "%s  this node: %s%s%s  %s", counts, res,
+	    outcome[0] != '\0' ? "  " : "", outcome, age);
+	node_put(d, 41, -1, A_NORMAL, buf, strlen(buf));
+	d->y++;
+}
+
 static void
 node_check(struct node_draw *d, const struct check *c)
 {
@@ -576,26 +769,28 @@ node_vars(struct node_draw *d, const struct node *n)
 	}
 }
 
+/*
+ * Draws the node's lines from line nv->top into w, maxy lines of it (0:
+ * nothing, only where the items are: the pass that scrolls to the cursor).
+ */
 static void
-node_draw(struct tui *t, void *state, WINDOW *w)
+node_draw_body(struct tui *t, struct node_view *nv, WINDOW *w, int maxy)
 {
-	struct node_view *nv = state;
 	const struct fleet *f = &t->e->fleet;
 	struct node_draw d = { .t = t, .w = w, .top = nv->top,
-	    .maxy = getmaxy(w), .cols = getmaxx(w) };
-	const struct node *n;
+	    .maxy = maxy, .cols = getmaxx(w) };
+	const struct node *n = &f->nodes[nv->node];
 	char buf[512], since[24];
-	static const char none[] = "no node: press Enter on a row of the fleet "
-	    "or problems view, or type :node NAME";
-	size_t len = 0;
+	uint32_t jobs[NODE_JOBS];
+	size_t len = 0, njobs;
 	uint64_t i, first;
 	uint16_t k;
+	int y0;
 
-	if (!nv->have || nv->node >= f->nnodes) {
-		tui_print(t, w, 1, 2, -1, t->theme.dim, none, strlen(none));
-		return;
-	}
-	n = &f->nodes[nv->node];
+	njobs = node_recent_jobs(t->e, n->id, jobs, NODE_JOBS);
+	if (nv->cur >= 1 + n->nchecks + njobs)
+		nv->cur = (uint32_t)(n->nchecks + njobs);
+	nv->nitems = 0;
 	node_put(&d, 0, -1, t->theme.title, "", 0);
 	node_put(&d, 1, -1, t->theme.title, n->name, strlen(n->name));
 	if (n->removed)         /* by an inventory reload: kept, not live */
@@ -623,6 +818,7 @@ node_draw(struct tui *t, void *state, WINDOW *w)
 	node_field(&d, "provider", n->provider ? n->provider->name : "-",
 	    A_NORMAL);
 	node_ago(t, since, sizeof since, n->last_change);
+	y0 = d.y;
 	snprintf(buf, sizeof buf, "%s%s%s, health %s since %s",
 	    nx_host_state_name(n->host_state),
 	    n->ack.type != NX_ACK_NONE ? " (acknowledged)" : "",
@@ -631,12 +827,30 @@ node_draw(struct tui *t, void *state, WINDOW *w)
 	node_field(&d, "host", buf, n->host_state == NX_HOST_UP ? A_NORMAL :
 	    t->theme.health[n->host_state == NX_HOST_DOWN ? NX_H_DOWN :
 	    NX_H_UNREACHABLE]);
+	node_item(&d, nv, 0, y0, NX_NONE);
 	node_vars(&d, n);
 	node_metrics(&d, nv, n);
 	snprintf(buf, sizeof buf, "CHECKS (%u)", n->nchecks);
 	node_title(&d, buf);
-	for (k = 0; k < n->nchecks; k++)
+	for (k = 0; k < n->nchecks; k++) {
+		y0 = d.y;
 		node_check(&d, &f->checks[n->checks[k]]);
+		node_item(&d, nv, 1 + (size_t)k, y0, n->checks[k]);
+	}
+	node_title(&d, "RECENT JOBS (newest first)");
+	if (njobs == 0) {
+		node_put(&d, 2, -1, t->theme.dim, "none", 4);
+		d.y++;
+	}
+	for (i = 0; i < njobs; i++) {
+		const struct job *j = job_find(t->e, jobs[i]);
+
+		if (j == NULL)
+			continue;
+		y0 = d.y;
+		node_job(&d, j, n->id);
+		node_item(&d, nv, 1 + n->nchecks + i, y0, UINT64_MAX);
+	}
 	node_title(&d, "RECENT EVENTS (newest last)");
 	first = nv->nev > NODE_EVENTS ? nv->nev - NODE_EVENTS : 0;
 	if (nv->nev == 0) {
@@ -652,6 +866,35 @@ node_draw(struct tui *t, void *state, WINDOW *w)
 	nv->lines = d.y;
 }
 
+static void
+node_draw(struct tui *t, void *state, WINDOW *w)
+{
+	struct node_view *nv = state;
+	static const char none[] = "no node: press Enter on a row of the fleet "
+	    "or problems view, or type :node NAME";
+	int page = getmaxy(w), y, h;
+
+	if (!nv->have || nv->node >= t->e->fleet.nnodes) {
+		tui_print(t, w, 1, 2, -1, t->theme.dim, none, strlen(none));
+		return;
+	}
+	if (nv->follow) {
+		/* Where the items are now, then scroll the cursor's in. */
+		node_draw_body(t, nv, w, 0);
+		nv->follow = false;
+		if (nv->cur < nv->nitems) {
+			y = nv->cur == 0 ? 0 : nv->item_y[nv->cur];
+			h = nv->item_h[nv->cur] < page ? nv->item_h[nv->cur] :
+			    page;
+			if (y < nv->top)
+				nv->top = y;
+			if (y + h > nv->top + page)
+				nv->top = y + h - page;
+		}
+	}
+	node_draw_body(t, nv, w, page);
+}
+
 static bool
 node_handle_key(struct tui *t, void *state, const struct tui_input *in,
     const struct tui_key *bound)
@@ -659,15 +902,34 @@ node_handle_key(struct tui *t, void *state, const struct tui_input *in,
 	struct node_view *nv = state;
 	int page = t->body != NULL ? getmaxy(t->body) : 1;
 	int max = nv->lines > page ? nv->lines - page : 0;
+	const struct node *n;
+	uint32_t nitems, jobs[NODE_JOBS], nmark;
+	size_t added, njobs;
 
-	if (bound == NULL)
+	if (bound == NULL || !nv->have || nv->node >= t->e->fleet.nnodes)
 		return false;
+	n = &t->e->fleet.nodes[nv->node];
+	nitems = node_nitems(t, n);
+	nmark = 1 + n->nchecks;         /* the host line and the checks */
+	if (nv->cur >= nitems)
+		nv->cur = nitems - 1;
 	switch (bound->action) {
 	case NODE_DOWN:
-		nv->top++;
+		/* Past the last item: scroll on, to the events. */
+		if (nv->cur + 1 < nitems) {
+			nv->cur++;
+			nv->follow = true;
+		} else
+			nv->top++;
 		break;
 	case NODE_UP:
-		nv->top--;
+		/* Scrolled past the cursor (to the events): scroll back. */
+		if (nv->cur > 0 && (nv->cur >= nv->nitems ||
+		    nv->item_y[nv->cur] >= nv->top)) {
+			nv->cur--;
+			nv->follow = true;
+		} else
+			nv->top--;
 		break;
 	case NODE_PAGE_DOWN:
 		nv->top += page;
@@ -677,10 +939,47 @@ node_handle_key(struct tui *t, void *state, const struct tui_input *in,
 		break;
 	case NODE_FIRST:
 		nv->top = 0;
+		nv->cur = 0;
 		break;
 	case NODE_LAST:
+		nv->cur = nitems - 1;
+		nv->follow = true;
+		break;
+	case NODE_BOTTOM:
 		nv->top = max;
 		break;
+	case NODE_OPEN:
+		njobs = node_recent_jobs(t->e, n->id, jobs, NODE_JOBS);
+		if (nv->cur < nmark || nv->cur - nmark >= njobs) {
+			tui_message(t, false, "Enter opens a recent job (move "
+			    "to one with j/k)");
+			return true;
+		}
+		view_jobs_open(t, jobs[nv->cur - nmark]);
+		return true;
+	case NODE_MARK_ROW:
+		if (nv->cur >= nmark) {
+			tui_message(t, true, "only the host line and the checks "
+			    "can be marked");
+			return true;
+		}
+		marks_toggle(&nv->marks, node_key_at(nv, nv->cur));
+		if (nv->cur + 1 < nmark) {
+			nv->cur++;
+			nv->follow = true;
+		}
+		tui_mark_dirty(t);
+		return true;
+	case NODE_RANGE:
+		added = marks_range(&nv->marks, node_key_at, nv, nmark,
+		    nv->cur < nmark ? nv->cur : nmark - 1);
+		tui_message(t, false, "%zu marked (%zu added)",
+		    marks_count(&nv->marks), added);
+		return true;
+	case NODE_UNMARK:
+		marks_clear(&nv->marks);
+		tui_message(t, false, "marks cleared");
+		return true;
 	case NODE_WINDOW:
 		if (t->opts->store == NULL) {
 			tui_message(t, false, "no state store: the sparklines "
@@ -707,10 +1006,64 @@ node_position(struct tui *t, void *state, char *buf, size_t len)
 {
 	const struct node_view *nv = state;
 
-	if (!nv->have)
+	int k;
+
+	if (!nv->have) {
 		snprintf(buf, len, "no node");
-	else
-		snprintf(buf, len, "line %d of %d", nv->top + 1, nv->lines);
+		return;
+	}
+	k = snprintf(buf, len, "line %d of %d", nv->top + 1, nv->lines);
+	if (k >= 0 && (size_t)k < len && marks_count(&nv->marks) > 0)
+		snprintf(buf + k, len - (size_t)k, " | %zu marked",
+		    marks_count(&nv->marks));
+}
+
+/*
+ * What the acting keys apply to (acting.c): the marked items (the host
+ * line as (node, NX_NONE), a check as (node, check)), else the cursor's;
+ * a recent job's line is the node.  *out is the caller's to free.
+ */
+static size_t
+node_selection(struct tui *t, void *state, bool current, struct problem **out)
+{
+	struct node_view *nv = state;
+	const struct node *n;
+	size_t i, count, k = 0;
+	uint64_t *keys;
+	uint16_t c;
+
+	*out = NULL;
+	if (!nv->have || nv->node >= t->e->fleet.nnodes)
+		return 0;
+	n = &t->e->fleet.nodes[nv->node];
+	count = marks_count(&nv->marks);
+	if (count == 0 || current) {
+		*out = xmalloc(sizeof **out);
+		(*out)[0].node = n->id;
+		(*out)[0].check = nv->cur >= 1 && nv->cur <= n->nchecks ?
+		    n->checks[nv->cur - 1] : NX_NONE;
+		return 1;
+	}
+	keys = xcalloc(count, sizeof *keys);
+	count = marks_keys(&nv->marks, keys);
+	*out = xcalloc(count, sizeof **out);
+	for (i = 0; i < count; i++) {
+		/* Only the host and this node's checks (the marks' owner). */
+		for (c = 0; keys[i] != NX_NONE && c < n->nchecks; c++) {
+			if (n->checks[c] == keys[i])
+				break;
+		}
+		if (keys[i] != NX_NONE && c == n->nchecks)
+			continue;
+		(*out)[k].node = n->id;
+		(*out)[k++].check = (uint32_t)keys[i];
+	}
+	free(keys);
+	if (k == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return k;
 }
 
 static void
@@ -770,6 +1123,11 @@ view_node_open(struct tui *t, uint32_t id)
 		nv->reader = keep.reader;
 		nv->fetch = keep.fetch;
 		nv->window = keep.window;
+		nv->item_y = keep.item_y;
+		nv->item_h = keep.item_h;
+		nv->items_cap = keep.items_cap;
+		nv->marks = keep.marks;
+		marks_clear(&nv->marks);        /* marks are per node */
 		nv->have = true;
 		nv->node = id;
 		/* The newest NODE_EVENTS events of the node, oldest first. */
@@ -793,6 +1151,7 @@ view_node_open(struct tui *t, uint32_t id)
 		node_tick(t, nv);
 	}
 	nv->top = 0;
+	nv->cur = 0;
 	tui_push(t, &view_node);
 	node_fetch_start(t, nv);
 }
@@ -810,4 +1169,5 @@ const struct view view_node = {
 	.position = node_position,
 	.event = node_event,
 	.tick = node_tick,
+	.selection = node_selection,
 };
