@@ -428,6 +428,22 @@ tui_event_at(const struct tui *t, uint64_t i)
 	return &t->events.v[i % t->events.cap];
 }
 
+/* Whether name is one of the ", "-separated names in list. */
+static bool
+tui_name_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == list || (p >= list + 2 && p[-2] == ',' &&
+		    p[-1] == ' ')) && (p[n] == '\0' || p[n] == ','))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 /*
  * Writes the name of a key as the help screen shows it ("j", "Down",
  * "^F", "Enter") into buf; returns its length.
@@ -730,6 +746,8 @@ tui_help_keys(struct tui *t, const struct tui_key *keys, size_t n, int y,
 			if (keys[j].action != keys[i].action)
 				continue;
 			tui_key_name(&keys[j], one, sizeof one);
+			if (tui_name_listed(names, one))
+				continue;       /* '\r', '\n', KEY_ENTER: one "Enter" */
 			len += (size_t)snprintf(names + len, sizeof names - len,
 			    "%s%s", len ? ", " : "", one);
 			if (len >= sizeof names)

@@ -173,6 +173,7 @@ footer | grep -q 'Space mark' || fail "no mark hint in a viewer's node view"
 keys '?'
 wait_for 'Keys of the node view' 20 || fail "? did not show the help"
 cap | grep -Eq '^ +[adxr] +(ack|downtime|action|reset)' && fail "acting keys in a viewer's help"
+cap | grep -q 'Enter, Enter' && fail "help lists a key name twice: $(cap | grep 'Enter, Enter')"
 keys Escape j
 keys a
 wait_for "refused: user $ME has role viewer; ack needs operator or admin" 20 ||
