@@ -18,6 +18,10 @@
  *  batch (engine_round) one sample per node: the sampler body once, all
  *                       nodes at once, bounded by the check timeout.
  *
+ * An inventory reload reaches the provider through its node_changed hook
+ * (sshp_node_changed): nodes added with the var are adopted as at start,
+ * removed ones released (session closed), moved ones adopted again.
+ *
  * SSH settings come from the inventory (address, port, ansible_user) and
  * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
  * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
