@@ -1057,6 +1057,62 @@ checks_config_apply_from(struct engine *e, uint32_t first, struct nx_err *err)
 	return 0;
 }
 
+/*
+ * Evaluates checks.define again for the nodes ids[0..n) (kept or revived
+ * by an inventory reload, whose groups or vars may differ now).  On each:
+ * a definition that selects it and has no check there adds one (or
+ * revives the one it had); a definition that no longer selects it removes
+ * its check as a removed node's checks are: never run again, hidden from
+ * views and exports, id kept (mon_check_set_removed).  A check is the
+ * definition's when it has its name and kind.  What cannot be added is a
+ * warning (cfg.warn), as a name another check of the node already has.
+ * The caller starts the checks added or revived.
+ */
+void
+checks_config_reapply(struct engine *e, const uint32_t *ids, size_t n)
+{
+	struct fleet *f = &e->fleet;
+	nx_time now = engine_now(e);
+	struct nx_err err;
+	size_t i, k;
+
+	for (i = 0; i < e->cfg.checks.ndefs && n > 0; i++) {
+		const struct nx_checkdef *d = &e->cfg.checks.defs[i];
+		struct nx_target *t = NULL;
+
+		if (d->target != NULL &&
+		    (t = target_parse(d->target, &err)) == NULL) {
+			cd_warn(e, "%s", err.msg);      /* parsed at load: not here */
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			struct node *nd = &f->nodes[ids[k]];
+			struct check *c;
+			bool want;
+
+			if (nd->removed)
+				continue;
+			want = (t != NULL && target_match(t, f, nd)) ||
+			    (d->local && nd->provider == &provider_local);
+			c = fleet_node_check(f, nd, d->name, true);
+			if (c != NULL && c->kind != d->kind) {
+				if (want)
+					cd_warn(e, "%s: check \"%s\" already "
+					    "exists on node \"%s\" (choose "
+					    "another name)", d->where, d->name,
+					    nd->name);
+				continue;
+			}
+			if (want && c == NULL) {
+				if (cd_add(e, d, nd, &err) != 0)
+					cd_warn(e, "%s", err.msg);
+			} else if (c != NULL && want == c->removed)
+				mon_check_set_removed(e, c, !want, now);
+		}
+		target_free(t);
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 /* Results                                                                 */
 

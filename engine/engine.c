@@ -88,6 +88,38 @@ engine_reaches(const struct fleet *f, uint32_t id, uint32_t target, int depth)
 }
 
 /*
+ * The names of nexus_parents value v (a name, a comma-separated list, or
+ * a JSON list of names) as one comma-separated string in *names (owned by
+ * the caller).  Returns 0, or -1 when v has another type.
+ */
+static int
+engine_parent_names(const json_t *v, char **names)
+{
+	const json_t *it;
+	size_t k, len;
+
+	if (json_is_string(v)) {
+		*names = xstrdup(json_string_value(v));
+		return 0;
+	}
+	if (!json_is_array(v))
+		return -1;
+	*names = xstrdup("");
+	json_array_foreach(v, k, it) {
+		if (!json_is_string(it)) {
+			free(*names);
+			*names = NULL;
+			return -1;
+		}
+		len = strlen(*names);
+		*names = xrealloc(*names, len + strlen(json_string_value(it)) + 2);
+		snprintf(*names + len, strlen(json_string_value(it)) + 2, "%s%s",
+		    len ? "," : "", json_string_value(it));
+	}
+	return 0;
+}
+
+/*
  * Parents from node variables: `nexus_parents` (a name, a comma-separated
  * list, or a JSON list of names) makes those nodes the node's parents, so
  * that it is UNREACHABLE rather than DOWN while they are down (Nagios's
@@ -104,28 +136,10 @@ engine_apply_parents(struct engine *e, struct nx_err *err)
 		json_t *v = f->nodes[i].vars != NULL ?
 		    json_object_get(f->nodes[i].vars, "nexus_parents") : NULL;
 		char *names, *tok, *save = NULL;
-		size_t k;
 
 		if (v == NULL || json_is_null(v))
 			continue;
-		if (json_is_string(v))
-			names = xstrdup(json_string_value(v));
-		else if (json_is_array(v)) {
-			json_t *it;
-			size_t len = 0;
-
-			names = xstrdup("");
-			json_array_foreach(v, k, it) {
-				if (!json_is_string(it))
-					goto bad;
-				len = strlen(names);
-				names = xrealloc(names, len +
-				    strlen(json_string_value(it)) + 2);
-				snprintf(names + len, strlen(json_string_value(it)) + 2,
-				    "%s%s", len ? "," : "", json_string_value(it));
-			}
-		} else {
-bad:
+		if (engine_parent_names(v, &names) != 0) {
 			nx_err_set(err, "node %s: nexus_parents: expected a node "
 			    "name, a comma-separated list or a list of names",
 			    f->nodes[i].name);
@@ -155,6 +169,92 @@ bad:
 		free(names);
 	}
 	return 0;
+}
+
+static void
+engine_warn(struct engine *e, const char *msg)
+{
+	if (e->cfg.warn != NULL)
+		e->cfg.warn(e->cfg.warn_arg, msg);
+	else
+		fprintf(stderr, "nexusctl: warning: %s\n", msg);
+}
+
+/*
+ * After an inventory reload: reads nexus_parents of every node again and
+ * gives the nodes whose list differs their new parents
+ * (mon_node_set_parents: the children index is rebuilt, DOWN/UNREACHABLE
+ * re-decided).  Unlike at start, a bad entry cannot stop a running
+ * engine: a name that is no (live) node, the node itself, or a parent
+ * that would close a loop is left out with a warning; a value of the
+ * wrong type keeps the node's parents as they were, with a warning.
+ * Returns the number of nodes whose parents changed.
+ */
+uint32_t
+engine_reload_parents(struct engine *e)
+{
+	struct fleet *f = &e->fleet;
+	nx_time now = engine_now(e);
+	uint32_t i, changed = 0, *ids = NULL;
+	size_t nids, cap = 0;
+	char msg[512];
+
+	for (i = 0; i < f->nnodes; i++) {
+		struct node *n = &f->nodes[i];
+		json_t *v = n->vars != NULL ?
+		    json_object_get(n->vars, "nexus_parents") : NULL;
+		char *names = NULL, *tok, *save = NULL;
+		size_t k;
+
+		if (n->removed || ((v == NULL || json_is_null(v)) &&
+		    n->nparents == 0))
+			continue;
+		nids = 0;
+		if (v != NULL && !json_is_null(v) &&
+		    engine_parent_names(v, &names) != 0) {
+			snprintf(msg, sizeof msg, "node %s: nexus_parents: "
+			    "expected a node name, a comma-separated list or a "
+			    "list of names; its parents stay as they were",
+			    n->name);
+			engine_warn(e, msg);
+			continue;
+		}
+		for (tok = names != NULL ? strtok_r(names, ", ", &save) : NULL;
+		    tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+			struct node *p = fleet_find_node(f, tok);
+			const char *why = NULL;
+
+			if (p == NULL)
+				why = "is no node: left out";
+			else if (p->id == i)
+				why = "is the node itself: left out";
+			else if (engine_reaches(f, p->id, i, 0))
+				why = "is below it (a loop of parents): left out";
+			if (why != NULL) {
+				snprintf(msg, sizeof msg, "node %s: nexus_parents: "
+				    "'%.200s' %s", n->name, tok, why);
+				engine_warn(e, msg);
+				continue;
+			}
+			for (k = 0; k < nids && ids[k] != p->id; k++)
+				;
+			if (k < nids)
+				continue;
+			if (nids == cap) {
+				cap = cap ? cap * 2 : 8;
+				ids = xreallocarray(ids, cap, sizeof *ids);
+			}
+			ids[nids++] = p->id;
+		}
+		free(names);
+		if (nids == n->nparents && (nids == 0 ||
+		    memcmp(ids, n->parents, nids * sizeof *ids) == 0))
+			continue;
+		mon_node_set_parents(e, n, ids, nids, now);
+		changed++;
+	}
+	free(ids);
+	return changed;
 }
 
 /*

@@ -197,6 +197,9 @@ struct check {
 	/* flap_count and flap_last fill padding here (192 -> 176 bytes). */
 	uint8_t flap_count;     /* states recorded, up to 21 */
 	uint8_t flap_last;      /* newest state recorded in the flap ring */
+	/* In the last padding byte: its definition no longer selects its node
+	 * (an inventory reload, mon_check_set_removed); never run, hidden. */
+	bool removed;
 	uint32_t flap_ring;     /* 20 change bits between the last 21 states, newest in bit 0 */
 	float flap_pct;
 	nx_time last_check;
@@ -242,6 +245,12 @@ struct node {
 	 * brings the name back revives the same node.
 	 */
 	bool removed;
+	/*
+	 * Checks taken off the node by a reload (check.removed): their ids
+	 * follow the live ones in `checks`, at checks[nchecks] on, so that
+	 * a definition that selects the node again revives the same check.
+	 */
+	uint16_t nchecks_removed;
 	nx_time last_change;    /* of health */
 	struct nx_metrics m;
 
@@ -352,9 +361,22 @@ struct bus {
  *  start      begin sampling on the engine loop (timers, streams).
  *  stop       stop sampling; close handles.
  *  sample     refresh metrics of every node it owns, now (batch rounds).
+ *  node_changed  (version 3) an inventory reload changed node n: it was
+ *             added (new, or revived by name), changed (address, port,
+ *             user, groups or vars), or removed.  Called for every
+ *             provider, after the node's fields are set and the inventory's
+ *             own `ping` is on it, before checks.define is evaluated and
+ *             before its checks are scheduled: a provider adopts the node
+ *             (adds or converts checks, opens a session) or releases what
+ *             it holds for it.  Checks it adds are started by the caller.
  */
-#define NX_PROVIDER_VERSION 2
+#define NX_PROVIDER_VERSION 3
 struct provider_action;         /* act.h */
+enum nx_node_change {
+	NX_NODE_ADDED,
+	NX_NODE_CHANGED,
+	NX_NODE_REMOVED,
+};
 struct provider {
 	int version;
 	const char *name;
@@ -366,6 +388,9 @@ struct provider {
 	/* What it can do to its nodes: reboot, stop, start... (act.h) */
 	const struct provider_action *actions;
 	size_t nactions;
+	/* Version 3. */
+	void (*node_changed)(struct engine *, struct node *,
+	    enum nx_node_change);
 };
 
 /* ---------------------------------------------------------------------- */
@@ -539,6 +564,9 @@ struct check *fleet_add_check(struct fleet *, struct node *, const char *name,
     const struct check_kind *, void *data);
 struct node *fleet_find_node(const struct fleet *, const char *name);
 void fleet_set_removed(struct fleet *, struct node *, bool removed);
+void fleet_set_check_removed(struct fleet *, struct check *, bool removed);
+struct check *fleet_node_check(const struct fleet *, const struct node *,
+    const char *name, bool removed_too);
 void fleet_set_health(struct fleet *, struct node *, enum nx_health, nx_time);
 enum nx_health node_compute_health(const struct fleet *, const struct node *);
 const char *node_group_name(const struct fleet *, const struct node *);
@@ -599,6 +627,9 @@ void mon_apply_result(struct engine *, struct check *, const struct nx_result *)
 void mon_run_check(struct engine *, struct check *);
 void mon_free(struct engine *);
 void mon_node_add_parent(struct engine *, struct node *, uint32_t);
+void mon_node_set_parents(struct engine *, struct node *, const uint32_t *,
+    size_t, nx_time);
+void mon_check_set_removed(struct engine *, struct check *, bool, nx_time);
 enum nx_host_state mon_node_reachability(const struct fleet *, const struct node *);
 int mon_ack_check(struct engine *, struct check *, enum nx_ack_type,
     const char *author, const char *comment, nx_time expires, struct nx_err *);
@@ -710,6 +741,7 @@ struct nx_checkdef *checkdefs_clone(const struct nx_checkdef *, size_t);
 json_t *checkdefs_to_json(const struct nx_checkdef *, size_t);
 int checks_config_apply(struct engine *, struct nx_err *);
 int checks_config_apply_from(struct engine *, uint32_t first, struct nx_err *);
+void checks_config_reapply(struct engine *, const uint32_t *nodes, size_t n);
 char *checkdef_expand(const char *tmpl, const struct node *,
     char *const *args, size_t nargs, struct nx_err *);
 char **checkdef_argv(const struct nx_checkdef *, const struct node *,
@@ -754,6 +786,7 @@ int engine_start(struct engine *);
 void engine_stop(struct engine *);
 int engine_round(struct engine *, uint32_t timeout_ms);
 nx_time engine_now(const struct engine *);
+uint32_t engine_reload_parents(struct engine *);
 enum nx_state engine_worst_state(const struct engine *);
 
 /* ---------------------------------------------------------------------- */
@@ -1204,6 +1237,7 @@ void inv_node_clear(struct inv_node *);
 void inv_node_apply(struct fleet *, struct node *, struct inv_node *);
 char *inv_file_path(const char *spec);
 void inventory_node_checks(struct engine *, struct node *);
+void inventory_ping_restore(struct check *);
 void inventory_warn_default(void *, const char *);
 bool inv_source_known(const char *name);
 bool inv_valid_name(const char *, const char **why);

@@ -144,9 +144,68 @@ fleet_add_check(struct fleet *f, struct node *n, const char *name,
 	c->state = NX_OK;
 	c->last_hard_state = NX_OK;
 	c->state_type = NX_HARD;
-	n->checks = xreallocarray(n->checks, n->nchecks + 1, sizeof *n->checks);
+	n->checks = xreallocarray(n->checks, (size_t)n->nchecks +
+	    n->nchecks_removed + 1, sizeof *n->checks);
+	/* The removed ones follow the live ones: the first moves to the end. */
+	if (n->nchecks_removed > 0)
+		n->checks[n->nchecks + n->nchecks_removed] =
+		    n->checks[n->nchecks];
 	n->checks[n->nchecks++] = c->id;
 	return c;
+}
+
+/*
+ * Takes check c off its node's live checks (removed) or puts it back,
+ * keeping the removed ids after the live ones in node.checks and
+ * check.removed true.  Only the list and the flag: what the monitor does
+ * about it is mon_check_set_removed()'s.
+ */
+void
+fleet_set_check_removed(struct fleet *f, struct check *c, bool removed)
+{
+	struct node *n = &f->nodes[c->node];
+	uint32_t total = (uint32_t)n->nchecks + n->nchecks_removed, k;
+
+	if (c->removed == removed)
+		return;
+	for (k = 0; k < total && n->checks[k] != c->id; k++)
+		;
+	if (k == total)
+		return;
+	if (removed) {
+		/* Shift the live ones after it down; it heads the removed. */
+		memmove(&n->checks[k], &n->checks[k + 1],
+		    (n->nchecks - 1 - k) * sizeof *n->checks);
+		n->nchecks--;
+		n->checks[n->nchecks] = c->id;
+		n->nchecks_removed++;
+	} else {
+		n->checks[k] = n->checks[n->nchecks];
+		n->checks[n->nchecks] = c->id;
+		n->nchecks++;
+		n->nchecks_removed--;
+	}
+	c->removed = removed;
+}
+
+/*
+ * The check of node n named name (interned or not), among its live
+ * checks and, with removed_too, its removed ones; NULL when none.
+ */
+struct check *
+fleet_node_check(const struct fleet *f, const struct node *n,
+    const char *name, bool removed_too)
+{
+	uint32_t total = n->nchecks + (removed_too ? n->nchecks_removed : 0u);
+	uint32_t k;
+
+	for (k = 0; k < total; k++) {
+		struct check *c = &f->checks[n->checks[k]];
+
+		if (c->name == name || strcmp(c->name, name) == 0)
+			return c;
+	}
+	return NULL;
 }
 
 /*

@@ -163,7 +163,7 @@ mon_drain(struct engine *e)
 		m->qhead = c->queue_next;
 		m->nqueued--;
 		c->queued = false;
-		if (e->fleet.nodes[c->node].removed)
+		if (e->fleet.nodes[c->node].removed || c->removed)
 			continue;       /* removed by an inventory reload */
 		mon_start(e, c);
 	}
@@ -181,7 +181,8 @@ mon_run_check(struct engine *e, struct check *c)
 {
 	struct nx_monitor *m = &e->mon;
 
-	if (c->running || c->queued || e->fleet.nodes[c->node].removed)
+	if (c->running || c->queued || e->fleet.nodes[c->node].removed ||
+	    c->removed)
 		return;
 	if (e->pending < mon_max_running(e) && m->nqueued == 0) {
 		mon_start(e, c);
@@ -497,6 +498,49 @@ mon_ack_on_change(struct engine *e, struct nx_ack *a, uint32_t node,
 		mon_ack_clear(e, a, node, check, "recovered", now);
 }
 
+/*
+ * Removes check c from its node (an inventory reload: its definition no
+ * longer selects the node) or revives it.  Removed, it is never run again
+ * (a result still out is dropped), its id stays (indexes held elsewhere
+ * stay valid) but it leaves node.checks' live part, so that no view, no
+ * export and no health counts it; its result and acknowledgement are
+ * cleared, so that it is no problem anywhere.  A host check removed from
+ * a node that is not UP and has no other host check makes the node UP.
+ * Revived, it is PENDING until it runs (the caller schedules it).
+ */
+void
+mon_check_set_removed(struct engine *e, struct check *c, bool removed,
+    nx_time now)
+{
+	struct fleet *f = &e->fleet;
+	struct node *n = &f->nodes[c->node];
+	uint16_t k;
+
+	if (c->removed == removed)
+		return;
+	fleet_set_check_removed(f, c, removed);
+	if (!removed)
+		return;
+	mon_ack_clear(e, &c->ack, c->node, c->id, "removed", now);
+	c->has_result = false;
+	c->state = c->last_hard_state = NX_OK;
+	c->state_type = NX_HARD;
+	c->attempt = 1;
+	c->flapping = false;
+	c->flap_count = 0;
+	c->flap_ring = 0;
+	if (c->is_host_check && n->host_state != NX_HOST_UP) {
+		for (k = 0; k < n->nchecks; k++) {
+			if (f->checks[n->checks[k]].is_host_check)
+				break;
+		}
+		if (k == n->nchecks)
+			mon_node_set_host_state(e, n, NX_HOST_UP,
+			    "host check removed", now, 0);
+	}
+	fleet_set_health(f, n, node_compute_health(f, n), now);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Downtime                                                                */
 
@@ -730,6 +774,37 @@ mon_node_add_parent(struct engine *e, struct node *n, uint32_t parent)
 	e->mon.nedges++;
 }
 
+/*
+ * Replaces n's parents by the n_ids node ids of ids (an inventory reload
+ * re-read its nexus_parents; the caller checked for loops), rebuilds the
+ * children index on its next use, and re-decides DOWN/UNREACHABLE of n
+ * when it is not UP (and of its children down the tree).
+ */
+void
+mon_node_set_parents(struct engine *e, struct node *n, const uint32_t *ids,
+    size_t n_ids, nx_time now)
+{
+	struct nx_monitor *m = &e->mon;
+	enum nx_host_state hs;
+	size_t k;
+
+	m->nedges -= n->nparents;
+	free(n->parents);
+	n->parents = NULL;
+	n->nparents = 0;
+	/* Links went away: the counts alone no longer tell it is stale. */
+	free(m->child_off);
+	free(m->child_ids);
+	m->child_off = m->child_ids = NULL;
+	for (k = 0; k < n_ids; k++)
+		mon_node_add_parent(e, n, ids[k]);
+	if (n->host_state == NX_HOST_UP || n->removed)
+		return;
+	hs = mon_node_reachability(&e->fleet, n);
+	if (hs != n->host_state)
+		mon_node_set_host_state(e, n, hs, NULL, now, 0);
+}
+
 /* (Re)builds the children index (CSR) when nodes or links were added. */
 static void
 mon_children_index(struct engine *e)
@@ -890,8 +965,9 @@ mon_apply_result(struct engine *e, struct check *c, const struct nx_result *r)
 		c->running = false;
 		e->pending--;
 	}
-	if (n->removed) {
-		/* Its node left the inventory while it ran: no state, no event. */
+	if (n->removed || c->removed) {
+		/* Its node left the inventory (or its definition the node)
+		 * while it ran: no state, no event. */
 		if (e->mon.nqueued > 0)
 			mon_drain(e);
 		return;
@@ -1059,7 +1135,8 @@ mon_freshness_scan(struct engine *e, nx_time now, uint32_t from,
 		char buf[96];
 		int len;
 
-		if (c->running || c->queued || e->fleet.nodes[c->node].removed)
+		if (c->running || c->queued || e->fleet.nodes[c->node].removed ||
+		    c->removed)
 			continue;
 		last = c->has_result ? c->last_check : e->start_time;
 		if (c->freshness_ms != 0)

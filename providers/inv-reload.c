@@ -21,13 +21,19 @@
  *    never runs its checks again.  Its id stays, so that every index held
  *    elsewhere (the console's rows, jobs, downtimes) stays valid.
  *
+ * Then, in this order: every provider's node_changed hook sees each
+ * removed, added and changed node (the ssh provider adopts a node with
+ * `nexus_transport: ssh` as at start, and closes the session of one that
+ * left); checks.define is applied to the new nodes and evaluated again
+ * for the revived and changed ones (checks added, revived or removed:
+ * checks_config_reapply); nexus_parents is read again for every node
+ * (engine_reload_parents).  The checks of added nodes, and all checks of
+ * a changed node whose set of checks changed, run at once and are
+ * scheduled as at start.
+ *
  * Each added, changed or removed node is an NX_EV_NODE event (state 1
  * present, 0 removed; text "added", "changed", "removed") and the reload
  * as a whole an NX_EV_CONFIG event "inventory reloaded: +A -R ~C nodes".
- * Known limits (doc/inventory.md): a node added live with
- * `nexus_transport: ssh` keeps the no-transport `ping` until the engine
- * restarts, `nexus_parents` is read at start only, and checks.define is
- * not re-evaluated for kept nodes whose groups or vars changed.
  */
 #include "config.h"
 
@@ -192,6 +198,40 @@ reload_start_checks(struct engine *e, uint32_t id)
 }
 
 /*
+ * A fingerprint of node n's live checks (ids, kinds, host check flags):
+ * it differs after a hook or checks.define added, removed, revived or
+ * converted one, and then the node's checks are started again.
+ */
+static uint64_t
+reload_checks_sig(const struct fleet *f, const struct node *n)
+{
+	uint64_t h = nx_hash64(n->nchecks);
+	uint16_t k;
+
+	for (k = 0; k < n->nchecks; k++) {
+		const struct check *c = &f->checks[n->checks[k]];
+
+		h = nx_hash64(h ^ ((uint64_t)c->id << 1 | c->is_host_check) ^
+		    (uint64_t)(uintptr_t)c->kind);
+	}
+	return h;
+}
+
+/* Every provider's node_changed hook on node id. */
+static void
+reload_hooks(struct engine *e, uint32_t id, enum nx_node_change how)
+{
+	size_t i;
+
+	for (i = 0; i < provider_count; i++) {
+		const struct provider *p = provider_table[i];
+
+		if (p->version >= 3 && p->node_changed != NULL)
+			p->node_changed(e, &e->fleet.nodes[id], how);
+	}
+}
+
+/*
  * Applies the finished inventory inv to the running engine's nodes of
  * the inventory provider (see the top of this file).  Every host is
  * resolved first: on an error nothing has changed and -1 is returned with
@@ -207,7 +247,9 @@ inv_reload_apply(struct engine *e, struct inventory *inv,
 	struct inv_reload_stats st = { 0, 0, 0, 0 };
 	struct inv_node *res;
 	uint32_t *mine, *others, *added = NULL, *changed = NULL, *gone = NULL,
-	    first_new = f->nnodes, i;
+	    *again = NULL, first_new = f->nnodes, i;
+	uint64_t *sig = NULL;
+	size_t nagain = 0;
 	size_t nmine, nothers, nadded = 0, nchanged = 0, ngone = 0, h;
 	uint8_t *seen, *skip;
 	int rc = -1;
@@ -275,12 +317,32 @@ inv_reload_apply(struct engine *e, struct inventory *inv,
 		gone = xreallocarray(gone, ngone + 1, sizeof *gone);
 		gone[ngone++] = n->id;
 	}
+	/* Providers adopt and release (the inventory's ping is on new ones). */
+	sig = xcalloc(nchanged ? nchanged : 1, sizeof *sig);
+	for (i = 0; i < nchanged; i++)
+		sig[i] = reload_checks_sig(f, &f->nodes[changed[i]]);
+	for (i = 0; i < ngone; i++)
+		reload_hooks(e, gone[i], NX_NODE_REMOVED);
+	for (i = 0; i < nadded; i++)
+		reload_hooks(e, added[i], NX_NODE_ADDED);
+	for (i = 0; i < nchanged; i++)
+		reload_hooks(e, changed[i], NX_NODE_CHANGED);
 	/* Configured checks of the new nodes; a bad one is only a warning. */
 	if (f->nnodes > first_new &&
 	    checks_config_apply_from(e, first_new, err) != 0) {
 		reload_warn(e, err->msg);
 		err->msg[0] = '\0';
 	}
+	/* ... and again for the revived and changed ones. */
+	again = xreallocarray(NULL, nadded + nchanged + 1, sizeof *again);
+	for (i = 0; i < nadded; i++) {
+		if (added[i] < first_new)
+			again[nagain++] = added[i];
+	}
+	for (i = 0; i < nchanged; i++)
+		again[nagain++] = changed[i];
+	checks_config_reapply(e, again, nagain);
+	(void)engine_reload_parents(e);
 	st.added = (uint32_t)nadded;
 	st.changed = (uint32_t)nchanged;
 	st.removed = (uint32_t)ngone;
@@ -292,6 +354,10 @@ inv_reload_apply(struct engine *e, struct inventory *inv,
 		reload_node_event(e, added[i], true, "added");
 	for (i = 0; i < nadded; i++)
 		reload_start_checks(e, added[i]);
+	for (i = 0; i < nchanged; i++) {
+		if (reload_checks_sig(f, &f->nodes[changed[i]]) != sig[i])
+			reload_start_checks(e, changed[i]);
+	}
 	rc = 0;
 out:
 	for (h = 0; h < inv->nhosts; h++)
@@ -304,6 +370,8 @@ out:
 	free(added);
 	free(changed);
 	free(gone);
+	free(again);
+	free(sig);
 	if (rc == 0 && stats != NULL)
 		*stats = st;
 	return rc;

@@ -1214,6 +1214,18 @@ inventory_node_checks(struct engine *e, struct node *n)
 	c->interval_ms = c->retry_ms = INV_NO_TRANSPORT_INTERVAL_MS;
 }
 
+/*
+ * Turns check c back into the inventory's `ping` (a node whose transport a
+ * reload took away: the provider that had converted it calls this).
+ */
+void
+inventory_ping_restore(struct check *c)
+{
+	c->kind = &check_kind_no_transport;
+	c->is_host_check = false;
+	c->interval_ms = c->retry_ms = INV_NO_TRANSPORT_INTERVAL_MS;
+}
+
 void
 inventory_warn_default(void *arg, const char *msg)
 {

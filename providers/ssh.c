@@ -18,6 +18,10 @@
  *  batch (engine_round) one sample per node: the sampler body once, all
  *                       nodes at once, bounded by the check timeout.
  *
+ * An inventory reload reaches the provider through its node_changed hook
+ * (sshp_node_changed): nodes added with the var are adopted as at start,
+ * removed ones released (session closed), moved ones adopted again.
+ *
  * SSH settings come from the inventory (address, port, ansible_user) and
  * the environment: NEXUSCTL_SSH_IDENTITY (a key file),
  * NEXUSCTL_SSH_KNOWN_HOSTS, NEXUSCTL_SSH_ACCEPT_NEW=1, NEXUSCTL_SSH_CONFIG
@@ -34,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "act.h"
 #include "engine.h"
@@ -68,12 +73,20 @@ struct sshp_node {
 	uint64_t last_line;     /* uv_now of the last sample */
 	uint32_t backoff_ms;    /* reconnect delay before jitter; 0 = none yet */
 	uint64_t next_try;      /* uv_now when to start again (live, failed) */
+	/* The session it uses, as given to the pool (interned; port as
+	 * ssh_node_port): a reload that changes one re-adopts the node. */
+	const char *address, *user;
+	uint16_t port;
+	/* Released by a reload while its sampler was out: no longer in
+	 * sshp.nodes, freed by sshp_done() when the pool calls it back. */
+	bool released;
 };
 
 struct sshp {
 	struct engine *e;
 	struct ssh_pool *pool;
-	struct sshp_node *nodes;
+	struct sshp_node **nodes;       /* each owned; stable addresses (the
+					 * pool's callbacks hold them) */
 	size_t nnodes;
 	size_t pending;         /* batch: samples still out */
 	uv_timer_t *retry;      /* live: reconnects and staleness */
@@ -81,6 +94,8 @@ struct sshp {
 	uint64_t stale_ms;      /* a streaming node silent this long is stalled */
 	uint64_t rng;           /* jitter */
 	bool stopping;
+	bool releasing;         /* sshp_release() is dropping a session */
+	struct sshp_node *released;     /* ... of this entry, which it frees */
 };
 
 static bool
@@ -257,8 +272,20 @@ sshp_done(void *arg, const struct ssh_result *res)
 	sn->streaming = false;
 	if (sn->st->pending > 0)
 		sn->st->pending--;
+	if (sn->released) {
+		if (sn != sn->st->released)
+			free(sn);       /* else sshp_release() does */
+		return;
+	}
 	if (sn->st->stopping)
 		return;
+	if (sn->st->releasing && sn->st->retry != NULL) {
+		/* Another node's session, shared with this one (the same
+		 * address, port and user), was closed: start again now. */
+		sn->next_try = uv_now(sn->st->e->loop);
+		sshp_arm(sn->st, sn->next_try);
+		return;
+	}
 	if (res->fail == SSH_OK && res->out_len > 0)
 		sshp_data(sn, res->out, res->out_len);
 	if (res->fail != SSH_OK) {
@@ -296,14 +323,13 @@ static void
 sshp_start_node(struct sshp_node *sn, const char *cmd, uint32_t timeout_ms)
 {
 	struct sshp *st = sn->st;
-	const struct node *n = &st->e->fleet.nodes[sn->node];
 
 	sn->streaming = true;
 	sn->got_first = false;
 	sn->have_prev = false;
 	sn->linelen = 0;
 	sn->started = uv_now(st->e->loop);
-	if (ssh_exec_stream(st->pool, n->address, ssh_node_port(n), n->user, cmd,
+	if (ssh_exec_stream(st->pool, sn->address, sn->port, sn->user, cmd,
 	    timeout_ms, timeout_ms ? NULL : sshp_data, sshp_done, sn) != 0) {
 		sn->streaming = false;
 		if (st->pending > 0)
@@ -421,6 +447,22 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	o->refused = e != NULL ? sshp_refused : NULL;
 }
 
+/* Adds node n to the state's SSH nodes; returns its entry. */
+static struct sshp_node *
+sshp_node_new(struct sshp *st, const struct node *n)
+{
+	struct sshp_node *sn = xcalloc(1, sizeof *sn);
+
+	sn->st = st;
+	sn->node = n->id;
+	sn->address = n->address;
+	sn->port = ssh_node_port(n);
+	sn->user = n->user;
+	st->nodes = xreallocarray(st->nodes, st->nnodes + 1, sizeof *st->nodes);
+	st->nodes[st->nnodes++] = sn;
+	return sn;
+}
+
 /*
  * The provider's state in e, made on first use with the list of nodes
  * that want SSH (possibly none: the pool also serves jobs and the `ssh`
@@ -439,14 +481,9 @@ sshp_get(struct engine *e)
 	st = xcalloc(1, sizeof *st);
 	st->e = e;
 	for (i = 0; i < e->fleet.nnodes; i++) {
-		if (!sshp_wanted(&e->fleet.nodes[i]))
-			continue;
-		st->nodes = xreallocarray(st->nodes, st->nnodes + 1,
-		    sizeof *st->nodes);
-		memset(&st->nodes[st->nnodes], 0, sizeof *st->nodes);
-		st->nodes[st->nnodes].st = st;
-		st->nodes[st->nnodes].node = i;
-		st->nnodes++;
+		if (sshp_wanted(&e->fleet.nodes[i]) &&
+		    !e->fleet.nodes[i].removed)
+			(void)sshp_node_new(st, &e->fleet.nodes[i]);
 	}
 	e->provider_state[idx] = st;
 	return st;
@@ -468,7 +505,7 @@ sshp_pool(struct sshp *st, struct nx_err *err)
 	sshp_opts(st->e, &o, ids);
 	if ((st->pool = ssh_pool_new(st->e->loop, &o, err)) == NULL) {
 		for (i = 0; i < st->nnodes; i++)
-			sshp_set_down(&st->nodes[i], err->msg);
+			sshp_set_down(st->nodes[i], err->msg);
 	}
 	return st->pool;
 }
@@ -509,6 +546,7 @@ ssh_engine_pool_close(struct engine *e)
 {
 	int idx = provider_index(&provider_ssh);
 	struct sshp *st;
+	size_t i;
 
 	assert(idx >= 0 && (size_t)idx < NX_ARRAY_LEN(e->provider_state));
 	if ((st = e->provider_state[idx]) == NULL)
@@ -519,8 +557,11 @@ ssh_engine_pool_close(struct engine *e)
 		uv_close((uv_handle_t *)st->retry, sshp_retry_closed);
 		st->retry = NULL;
 	}
+	/* Called back at once: released samplers are freed there. */
 	if (st->pool != NULL)
 		ssh_pool_close(st->pool);
+	for (i = 0; i < st->nnodes; i++)
+		free(st->nodes[i]);
 	free(st->nodes);
 	free(st);
 }
@@ -564,56 +605,105 @@ static const struct check_kind check_kind_ssh_ping = {
 /* ---------------------------------------------------------------------- */
 /* Provider hooks                                                          */
 
+static const struct {
+	const char *name;
+	enum nx_metric metric;
+} sshp_std[] = {
+	{ "load", NX_M_LOAD },
+	{ "cpu", NX_M_CPU },
+	{ "mem", NX_M_MEM },
+	{ "disk", NX_M_DISK },
+};
+
 /*
- * Gives every node that wants SSH its checks: the inventory's `ping`
+ * Gives node n (which wants SSH) its checks: the inventory's `ping`
  * becomes the session check (a host check, at the default intervals), and
  * the standard metric checks are added (load thresholds per `nexus_cores`,
- * default 1).
+ * default 1).  Idempotent, for reloads: metric checks it already has
+ * (removed ones are revived) take the thresholds again.
  */
+static void
+sshp_node_checks(struct engine *e, struct node *n)
+{
+	const json_t *jc;
+	unsigned cores = 1;
+	double warn, crit;
+	uint16_t k;
+	size_t m;
+
+	jc = json_object_get(n->vars, "nexus_cores");
+	if (jc != NULL && json_is_integer(jc) && json_integer_value(jc) > 0 &&
+	    json_integer_value(jc) < 65536)
+		cores = (unsigned)json_integer_value(jc);
+	for (k = 0; k < n->nchecks; k++) {
+		struct check *c = &e->fleet.checks[n->checks[k]];
+
+		if (strcmp(c->name, "ping") == 0 && c->data == NULL &&
+		    c->kind != &check_kind_ssh_ping) {
+			c->kind = &check_kind_ssh_ping;
+			c->is_host_check = true;
+			c->interval_ms = c->retry_ms = 0;
+		}
+	}
+	for (m = 0; m < NX_ARRAY_LEN(sshp_std); m++) {
+		struct check *c = fleet_node_check(&e->fleet, n,
+		    sshp_std[m].name, true);
+
+		metric_thresholds(sshp_std[m].metric, cores, &warn, &crit);
+		if (c == NULL) {
+			metric_check_add(e, n, sshp_std[m].name,
+			    sshp_std[m].metric, warn, crit, false);
+			continue;
+		}
+		if (c->kind != &check_kind_metric)
+			continue;       /* someone else's check of that name */
+		((struct metric_check *)c->data)->warn = warn;
+		((struct metric_check *)c->data)->crit = crit;
+		if (c->removed)
+			mon_check_set_removed(e, c, false, engine_now(e));
+	}
+}
+
+/*
+ * Undoes sshp_node_checks() on node n, which no longer wants SSH (a
+ * reload): `ping` is the inventory's again (PENDING, run anew: a host
+ * check that left a DOWN node makes it UP), and the metric checks are
+ * removed as checks whose definition left the node are.
+ */
+static void
+sshp_node_unchecks(struct engine *e, struct node *n)
+{
+	nx_time now = engine_now(e);
+	struct check *c;
+	size_t m;
+
+	c = fleet_node_check(&e->fleet, n, "ping", false);
+	if (c != NULL && c->kind == &check_kind_ssh_ping) {
+		mon_check_set_removed(e, c, true, now);
+		inventory_ping_restore(c);
+		mon_check_set_removed(e, c, false, now);
+	}
+	for (m = 0; m < NX_ARRAY_LEN(sshp_std); m++) {
+		c = fleet_node_check(&e->fleet, n, sshp_std[m].name, false);
+		if (c != NULL && c->kind == &check_kind_metric)
+			mon_check_set_removed(e, c, true, now);
+	}
+	n->pdata = NULL;
+	n->m.up = false;
+}
+
+/* Gives every node that wants SSH its checks (sshp_node_checks). */
 static int
 sshp_inventory(struct engine *e, struct nx_err *err)
 {
-	static const struct {
-		const char *name;
-		enum nx_metric metric;
-	} std[] = {
-		{ "load", NX_M_LOAD },
-		{ "cpu", NX_M_CPU },
-		{ "mem", NX_M_MEM },
-		{ "disk", NX_M_DISK },
-	};
 	uint32_t i, nn = e->fleet.nnodes;
 
 	(void)err;
 	for (i = 0; i < nn; i++) {
-		struct node *n = &e->fleet.nodes[i];
-		const json_t *jc;
-		unsigned cores = 1;
-		double warn, crit;
-		uint16_t k;
-		size_t m;
-
-		if (!sshp_wanted(n))
+		if (!sshp_wanted(&e->fleet.nodes[i]))
 			continue;
-		jc = json_object_get(n->vars, "nexus_cores");
-		if (jc != NULL && json_is_integer(jc) &&
-		    json_integer_value(jc) > 0 && json_integer_value(jc) < 65536)
-			cores = (unsigned)json_integer_value(jc);
-		n->pdata = NULL;
-		for (k = 0; k < n->nchecks; k++) {
-			struct check *c = &e->fleet.checks[n->checks[k]];
-
-			if (strcmp(c->name, "ping") == 0 && c->data == NULL) {
-				c->kind = &check_kind_ssh_ping;
-				c->is_host_check = true;
-				c->interval_ms = c->retry_ms = 0;
-			}
-		}
-		for (m = 0; m < NX_ARRAY_LEN(std); m++) {
-			metric_thresholds(std[m].metric, cores, &warn, &crit);
-			metric_check_add(e, &e->fleet.nodes[i], std[m].name,
-			    std[m].metric, warn, crit, false);
-		}
+		e->fleet.nodes[i].pdata = NULL;
+		sshp_node_checks(e, &e->fleet.nodes[i]);
 	}
 	return 0;
 }
@@ -644,7 +734,7 @@ sshp_sample(struct engine *e, nx_time now)
 	cmd = sshp_command(e, true);
 	st->pending = st->nnodes;
 	for (i = 0; i < st->nnodes; i++)
-		sshp_start_node(&st->nodes[i], cmd, timeout);
+		sshp_start_node(st->nodes[i], cmd, timeout);
 	free(cmd);
 	while (st->pending > 0)
 		uv_run(e->loop, UV_RUN_ONCE);
@@ -668,8 +758,7 @@ sshp_retry_cb(uv_timer_t *t)
 
 	st->retry_due = 0;
 	for (i = 0; i < st->nnodes && !st->stopping; i++) {
-		struct sshp_node *sn = &st->nodes[i];
-		const struct node *n = &st->e->fleet.nodes[sn->node];
+		struct sshp_node *sn = st->nodes[i];
 
 		/* Before the first sample, connecting has its own deadlines:
 		 * allow them (SSHP_START_MS) on top. */
@@ -679,8 +768,8 @@ sshp_retry_cb(uv_timer_t *t)
 			snprintf(why, sizeof why, "no sample for %.0f s: the "
 			    "session is stalled (the server does not answer)",
 			    (double)(now - since) / 1000.0);
-			(void)ssh_pool_drop(st->pool, n->address,
-			    ssh_node_port(n), n->user, SSH_FAIL_TIMEOUT, why);
+			(void)ssh_pool_drop(st->pool, sn->address, sn->port,
+			    sn->user, SSH_FAIL_TIMEOUT, why);
 		}
 		if (sn->streaming)
 			continue;
@@ -717,7 +806,7 @@ sshp_start(struct engine *e)
 	sshp_arm(st, uv_now(e->loop) + SSHP_SCAN_MS);
 	cmd = sshp_command(e, false);
 	for (i = 0; i < st->nnodes; i++)
-		sshp_start_node(&st->nodes[i], cmd, 0);
+		sshp_start_node(st->nodes[i], cmd, 0);
 	free(cmd);
 	return 0;
 }
@@ -726,6 +815,109 @@ static void
 sshp_stop(struct engine *e)
 {
 	ssh_engine_pool_close(e);
+}
+
+/* The index of node id's entry in st->nodes, or -1. */
+static ssize_t
+sshp_find(const struct sshp *st, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nnodes; i++) {
+		if (st->nodes[i]->node == id)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/*
+ * Takes entry i out of st->nodes and closes its session (with the
+ * sampler channel on it) saying why; the SSH nodes that shared that
+ * session start theirs again at once.  A sampler still out is freed when
+ * the pool calls it back (at once, from ssh_pool_drop), else here.
+ */
+static void
+sshp_release(struct sshp *st, size_t i, const char *why)
+{
+	struct sshp_node *sn = st->nodes[i];
+
+	memmove(&st->nodes[i], &st->nodes[i + 1],
+	    (st->nnodes - i - 1) * sizeof *st->nodes);
+	st->nnodes--;
+	sn->released = true;
+	if (st->pool != NULL) {
+		st->releasing = true;
+		st->released = sn;
+		(void)ssh_pool_drop(st->pool, sn->address, sn->port, sn->user,
+		    SSH_FAIL_CLOSED, why);
+		st->releasing = false;
+		st->released = NULL;
+	}
+	if (!sn->streaming)
+		free(sn);
+}
+
+/*
+ * An inventory reload changed node n (struct provider, node_changed):
+ *  - a node that wants SSH and has no entry is adopted as at start: its
+ *    checks (sshp_node_checks), an entry and, when live, its sampler at
+ *    once (the whole provider when it had no SSH node before);
+ *  - a node whose address, port or user changed is adopted again: the
+ *    old session is closed, a new one opened;
+ *  - a removed node, or one that no longer wants SSH, is released: its
+ *    sampler channel and session are closed (and in the second case its
+ *    checks are the inventory's again: sshp_node_unchecks);
+ *  - any other node keeps its session, sampler and state.
+ */
+static void
+sshp_node_changed(struct engine *e, struct node *n, enum nx_node_change how)
+{
+	struct sshp *st;
+	struct sshp_node *sn;
+	struct check *ping;
+	bool want = how != NX_NODE_REMOVED && sshp_wanted(n);
+	ssize_t i;
+	char *cmd;
+
+	if (n->provider != &provider_inventory)
+		return;
+	st = sshp_get(e);
+	if (st->stopping)
+		return;
+	i = sshp_find(st, n->id);
+	if (!want) {
+		if (i >= 0)
+			sshp_release(st, (size_t)i, how == NX_NODE_REMOVED ?
+			    "the node left the inventory" :
+			    "the node no longer uses SSH");
+		ping = fleet_node_check(&e->fleet, n, "ping", false);
+		if (how != NX_NODE_REMOVED && ping != NULL &&
+		    ping->kind == &check_kind_ssh_ping)
+			sshp_node_unchecks(e, n);
+		return;
+	}
+	sshp_node_checks(e, n);
+	if (i >= 0) {
+		sn = st->nodes[i];
+		if (sn->address == n->address && sn->user == n->user &&
+		    sn->port == ssh_node_port(n))
+			return;
+		sshp_release(st, (size_t)i, "the node's address, port or "
+		    "user changed");
+	}
+	n->pdata = NULL;        /* "session starting" until it answers */
+	sn = sshp_node_new(st, n);
+	if (!e->running)
+		return;         /* sshp_start() starts it */
+	if (st->retry == NULL) {
+		(void)sshp_start(e);
+		return;
+	}
+	if (st->pool == NULL)
+		return;
+	cmd = sshp_command(e, false);
+	sshp_start_node(sn, cmd, 0);
+	free(cmd);
 }
 
 static json_t *
@@ -811,4 +1003,5 @@ const struct provider provider_ssh = {
 	.start = sshp_start,
 	.stop = sshp_stop,
 	.sample = sshp_sample,
+	.node_changed = sshp_node_changed,
 };

@@ -4,7 +4,12 @@
  * removed (out of targets, views' counters and the monitor), changed in
  * vars and groups with their state kept, revived with the same id; a bad
  * file that changes nothing; and the file watch with its debounce,
- * through an editor-style rename.
+ * through an editor-style rename.  Then what a reload does beyond the
+ * nodes: the providers' node_changed hook (the ssh provider adopts a node
+ * with nexus_transport=ssh as at start and gives it back when the var
+ * goes), checks.define evaluated again for changed nodes (checks added,
+ * removed, revived), and nexus_parents read again (parents, the children
+ * index, DOWN/UNREACHABLE).
  */
 #include "config.h"
 
@@ -101,8 +106,9 @@ static const char inv1[] =
     "[db]\n"
     "db1 role=primary\n";
 
+/* The fixture on inventory text inv and, unless NULL, configuration conf. */
 static int
-setup(void **state)
+setup_with(void **state, const char *inv, const char *conf)
 {
 	struct fixture *fx = xcalloc(1, sizeof *fx);
 	struct nx_err err = { { 0 } };
@@ -110,8 +116,11 @@ setup(void **state)
 	snprintf(fx->dir, sizeof fx->dir, "/tmp/nx-reload-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	xasprintf(&fx->path, "%s/hosts.ini", fx->dir);
-	write_inventory(fx, inv1);
+	write_inventory(fx, inv);
 	config_defaults(&fx->cfg);
+	if (conf != NULL && config_load_buffer(&fx->cfg, "test.json", conf,
+	    strlen(conf), &err) != 0)
+		fail_msg("%s", err.msg);
 	fx->cfg.demo.enabled = false;
 	fx->cfg.demo.local = false;
 	fx->inventories[0] = fx->path;
@@ -126,6 +135,12 @@ setup(void **state)
 	bus_subscribe(&fx->e.bus, on_event, fx);
 	*state = fx;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_with(state, inv1, NULL);
 }
 
 static int
@@ -473,6 +488,245 @@ test_watch_live(void **state)
 	engine_stop(&fx->e);
 }
 
+
+/* The check of node n named name, live or removed; NULL when none. */
+static struct check *
+check_of(struct fixture *fx, struct node *n, const char *name)
+{
+	return fleet_node_check(&fx->e.fleet, n, name, true);
+}
+
+static void
+reload_ok(struct fixture *fx, const char *text, struct inv_reload_stats *st)
+{
+	struct nx_err err = { { 0 } };
+
+	write_inventory(fx, text);
+	if (inv_reload(&fx->e, st, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+/*
+ * The ssh provider through its node_changed hook (engine not started, so
+ * no session is opened): a node added with nexus_transport=ssh gets what
+ * a node present at start gets; the var gone, it is the inventory's
+ * again (metric checks removed); back, the same checks are revived;
+ * removed, its checks stay as they were with the node.
+ */
+static void
+test_ssh_adopt(void **state)
+{
+	struct fixture *fx = *state;
+	struct inv_reload_stats st;
+	struct check *ping, *load, *c;
+	struct node *n;
+	uint32_t load_id, k;
+
+	reload_ok(fx, "[web]\nweb1 ansible_host=10.0.0.1\nweb2\n[db]\n"
+	    "db1 role=primary\n[lab]\nlab1 nexus_transport=ssh nexus_cores=4\n",
+	    &st);
+	assert_int_equal(st.added, 1);
+	n = node(fx, "lab1");
+	assert_non_null(n);
+	ping = check_of(fx, n, "ping");
+	assert_string_equal(ping->kind->name, "ssh-ping");
+	assert_true(ping->is_host_check);
+	assert_int_equal(ping->interval_ms, fx->cfg.checks.interval_ms);
+	assert_int_equal(n->nchecks, 5);
+	load = check_of(fx, n, "load");
+	assert_non_null(load);
+	assert_string_equal(load->kind->name, "metric");
+	assert_true(((struct metric_check *)load->data)->warn == 6.0);
+	load_id = load->id;
+	for (k = 0; k < n->nchecks; k++)
+		assert_false(fx->e.fleet.checks[n->checks[k]].removed);
+	/* Unchanged nodes were not touched. */
+	assert_string_equal(check_of(fx, node(fx, "web1"), "ping")->kind->name,
+	    "no-transport");
+
+	/* The transport goes: the inventory's ping, metric checks removed. */
+	reload_ok(fx, "[web]\nweb1 ansible_host=10.0.0.1\nweb2\n[db]\n"
+	    "db1 role=primary\n[lab]\nlab1 nexus_cores=4\n", &st);
+	assert_int_equal(st.changed, 1);
+	n = node(fx, "lab1");
+	assert_int_equal(n->nchecks, 1);
+	assert_int_equal(n->nchecks_removed, 4);
+	ping = check_of(fx, n, "ping");
+	assert_string_equal(ping->kind->name, "no-transport");
+	assert_false(ping->is_host_check);
+	c = check_of(fx, n, "load");
+	assert_true(c->removed);
+	assert_int_equal(c->id, load_id);
+	assert_int_equal(n->checks[n->nchecks], n->checks[1]);  /* tail */
+	/* A removed check is never started. */
+	mon_run_check(&fx->e, c);
+	assert_false(c->running);
+	assert_int_equal(fx->e.pending, 0);
+
+	/* Back, with 8 cores: the same checks, new thresholds. */
+	reload_ok(fx, "[web]\nweb1 ansible_host=10.0.0.1\nweb2\n[db]\n"
+	    "db1 role=primary\n[lab]\nlab1 nexus_transport=ssh nexus_cores=8\n",
+	    &st);
+	n = node(fx, "lab1");
+	assert_int_equal(n->nchecks, 5);
+	assert_int_equal(n->nchecks_removed, 0);
+	load = check_of(fx, n, "load");
+	assert_int_equal(load->id, load_id);
+	assert_false(load->removed);
+	assert_true(((struct metric_check *)load->data)->warn == 12.0);
+	assert_string_equal(check_of(fx, n, "ping")->kind->name, "ssh-ping");
+
+	/* Removed: gone from the fleet, its checks with it. */
+	reload_ok(fx, inv1, &st);
+	assert_int_equal(st.removed, 1);
+	assert_null(node(fx, "lab1"));
+}
+
+static const char conf_defs[] =
+    "{ \"checks\": { \"define\": ["
+    " { \"name\": \"http\", \"kind\": \"tcp\", \"target\": \"@web\","
+    "   \"port\": 80 },"
+    " { \"name\": \"pg\", \"kind\": \"tcp\", \"target\": \"role=primary\","
+    "   \"port\": 5432 } ] } }";
+
+/*
+ * checks.define evaluated again on reload: a kept node that joins @web
+ * gets `http`, one that leaves it loses it (removed: not live, not run,
+ * no problem counted, id kept), and gets it back (the same check).
+ */
+static void
+test_checkdefs_reapplied(void **state)
+{
+	struct fixture *fx = *state;
+	struct inv_reload_stats st;
+	struct check *c;
+	struct node *web2, *db1;
+	uint32_t http2;
+
+	web2 = node(fx, "web2");
+	db1 = node(fx, "db1");
+	assert_non_null(check_of(fx, web2, "http"));
+	assert_null(check_of(fx, db1, "http"));
+	assert_non_null(check_of(fx, db1, "pg"));
+	http2 = check_of(fx, web2, "http")->id;
+	/* web2's http is CRITICAL: one problem. */
+	{
+		struct nx_result r = { .state = NX_CRITICAL, .output = "down",
+		    .output_len = 4, .time = engine_now(&fx->e) };
+
+		mon_apply_result(&fx->e, &fx->e.fleet.checks[http2], &r);
+	}
+	assert_int_equal(fx->e.fleet.health_count[NX_H_CRITICAL], 1);
+
+	/* web2 leaves web, db1 joins it and stops being primary. */
+	reload_ok(fx, "[web]\nweb1 ansible_host=10.0.0.1\ndb1 role=replica\n"
+	    "[db]\nweb2\ndb1\n", &st);
+	assert_int_equal(st.changed, 2);
+	web2 = node(fx, "web2");
+	db1 = node(fx, "db1");
+	c = check_of(fx, web2, "http");
+	assert_int_equal(c->id, http2);
+	assert_true(c->removed);
+	assert_false(c->has_result);
+	assert_int_equal(web2->nchecks, 1);             /* ping */
+	assert_int_equal(fx->e.fleet.health_count[NX_H_CRITICAL], 0);
+	assert_non_null(check_of(fx, db1, "http"));
+	assert_false(check_of(fx, db1, "http")->removed);
+	assert_true(check_of(fx, db1, "pg")->removed);
+	assert_int_equal(db1->nchecks, 2);              /* ping, http */
+	assert_int_equal(check_of(fx, db1, "http")->interval_ms,
+	    fx->cfg.checks.interval_ms);
+	mon_run_check(&fx->e, c);
+	assert_false(c->running);
+
+	/* Back as it was: the same checks, live again, PENDING. */
+	reload_ok(fx, inv1, &st);
+	web2 = node(fx, "web2");
+	c = check_of(fx, web2, "http");
+	assert_int_equal(c->id, http2);
+	assert_false(c->removed);
+	assert_int_equal(web2->nchecks, 2);
+	assert_false(check_of(fx, node(fx, "db1"), "pg")->removed);
+	assert_true(check_of(fx, node(fx, "db1"), "http")->removed);
+}
+
+static int
+setup_defs(void **state)
+{
+	return setup_with(state, inv1, conf_defs);
+}
+
+static const char inv_parents[] =
+    "[net]\nsw1\nsw2\n[web]\nweb1\nweb2 nexus_parents=sw1\n";
+
+static int
+setup_parents(void **state)
+{
+	return setup_with(state, inv_parents, NULL);
+}
+
+/* Makes node name's ping a host check with one attempt, then gives it st. */
+static void
+host_result(struct fixture *fx, const char *name, enum nx_state st)
+{
+	struct check *c = check_of(fx, node(fx, name), "ping");
+	struct nx_result r = { .state = st, .output = "set by the test",
+	    .output_len = 15, .time = engine_now(&fx->e) };
+
+	c->is_host_check = true;
+	c->max_attempts = 1;
+	mon_apply_result(&fx->e, c, &r);
+}
+
+/*
+ * nexus_parents read again: web1 gets sw1 as its parent while both are
+ * DOWN (web1 becomes UNREACHABLE), then sw1 recovers and web1 is DOWN
+ * again through the rebuilt children index; web2 moves from sw1 to sw2;
+ * a parent that is no node is left out with a warning.
+ */
+static void
+test_parents_reread(void **state)
+{
+	struct fixture *fx = *state;
+	struct inv_reload_stats st;
+	struct node *web1, *web2;
+
+	web2 = node(fx, "web2");
+	assert_int_equal(web2->nparents, 1);
+	assert_int_equal(web2->parents[0], node(fx, "sw1")->id);
+	host_result(fx, "sw1", NX_CRITICAL);
+	host_result(fx, "web1", NX_CRITICAL);
+	/* Builds the children index as it is now (sw1 -> web2). */
+	host_result(fx, "sw2", NX_CRITICAL);
+	host_result(fx, "sw2", NX_OK);
+	web1 = node(fx, "web1");
+	assert_int_equal(web1->host_state, NX_HOST_DOWN);
+
+	reload_ok(fx, "[net]\nsw1\nsw2\n[web]\nweb1 nexus_parents=sw1\n"
+	    "web2 nexus_parents=sw2,nosuch\n", &st);
+	assert_int_equal(st.changed, 2);
+	web1 = node(fx, "web1");
+	web2 = node(fx, "web2");
+	assert_int_equal(web1->nparents, 1);
+	assert_int_equal(web1->parents[0], node(fx, "sw1")->id);
+	assert_int_equal(web2->nparents, 1);
+	assert_int_equal(web2->parents[0], node(fx, "sw2")->id);
+	assert_int_equal(web1->host_state, NX_HOST_UNREACHABLE);
+	assert_int_equal(fx->nwarnings, 1);
+	assert_non_null(strstr(fx->warnings[0], "node web2: nexus_parents: "
+	    "'nosuch' is no node"));
+
+	/* sw1 back: its children (now web1) are re-decided. */
+	host_result(fx, "sw1", NX_OK);
+	assert_int_equal(node(fx, "web1")->host_state, NX_HOST_DOWN);
+
+	/* Parents gone. */
+	reload_ok(fx, "[net]\nsw1\nsw2\n[web]\nweb1\nweb2\n", &st);
+	assert_int_equal(node(fx, "web1")->nparents, 0);
+	assert_int_equal(node(fx, "web2")->nparents, 0);
+	assert_int_equal(fx->e.mon.nedges, 0);
+}
+
 int
 main(void)
 {
@@ -483,6 +737,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_live, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_ssh_adopt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_checkdefs_reapplied,
+		    setup_defs, teardown),
+		cmocka_unit_test_setup_teardown(test_parents_reread,
+		    setup_parents, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
