@@ -378,8 +378,11 @@ else
 fi
 
 # Backoff: the connections "flaky" got, 1, 2, 4, 8... s apart (±20 %).
+# Never earlier than the backoff allows; later only by what a loaded
+# machine adds (a retry may wait for one of the 64 handshake slots): the
+# exact sequence is pinned by the unit test (test_ssh).
 if awk 'NR > 1 { d = $1 - prev; want = 2 ^ (NR - 2);
-	    if (d < 0.8 * want - 0.1 || d > 1.2 * want + 0.5) bad = 1;
+	    if (d < 0.8 * want - 0.1 || d > 1.2 * want + 5) bad = 1;
 	    printf "%.2f ", d }
 	{ prev = $1 } END { printf "\n"; exit (NR < 5 || bad) }' "$LAB/flaky.log" >"$LAB/gaps"; then
 	pass "reconnects back off: $(cat "$LAB/gaps")s apart"
