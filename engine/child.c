@@ -401,10 +401,7 @@ child_abandon(struct child *c)
 {
 	if (c == NULL || c->finished)
 		return;
-	c->done = NULL;
-	c->killed = true;
-	if (!c->exited)
-		child_kill_group(c);
+	child_kill(c);
 	child_finish(c);
 }
 

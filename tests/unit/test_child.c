@@ -102,6 +102,15 @@ on_done(void *arg, const struct child_result *res)
 	s->ms = res->ms;
 }
 
+/* Options with a timeout and both caps, the rest 0. */
+static void
+opts(struct child_opts *o, uint32_t timeout_ms, size_t cap)
+{
+	memset(o, 0, sizeof *o);
+	o->timeout_ms = timeout_ms;
+	o->out_cap = o->err_cap = cap;
+}
+
 /* Runs `sh -c script` to the end; s holds what the callback saw. */
 static void
 run_sh(struct fx *fx, const char *script, struct child_opts *o,
@@ -174,9 +183,7 @@ test_capture(void **state)
 	struct child_opts o;
 	struct seen s;
 
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 5000;
-	o.out_cap = o.err_cap = 1024;
+	opts(&o, 5000, 1024);
 	run_sh(fx, "printf 'out one\\nout two\\n'; echo err >&2; exit 3", &o,
 	    &s);
 	assert_string_equal(s.out[CHILD_OUT], "out one\nout two\n");
@@ -218,9 +225,7 @@ test_caps(void **state)
 	struct child_opts o;
 	struct seen s;
 
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 10000;
-	o.out_cap = 10000;
+	opts(&o, 10000, 10000);
 	o.err_cap = 100;
 	/* 200000 bytes out, 150 err: both over, all of it read. */
 	run_sh(fx, "head -c 200000 /dev/zero | tr '\\0' x; "
@@ -258,9 +263,7 @@ test_status_signal(void **state)
 	struct child_opts o;
 	struct seen s;
 
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 5000;
-	o.out_cap = o.err_cap = 100;
+	opts(&o, 5000, 100);
 	run_sh(fx, "exit 255", &o, &s);
 	assert_int_equal(s.exit_status, 255);
 	seen_free(&s);
@@ -292,9 +295,7 @@ test_env_cwd(void **state)
 	struct seen s;
 	char want[128];
 
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 5000;
-	o.out_cap = o.err_cap = 1024;
+	opts(&o, 5000, 1024);
 	o.env = env;
 	o.cwd = fx->dir;
 	run_sh(fx, "echo \"$NX_CHILD_A|${HOME-unset}\"; pwd", &o, &s);
@@ -326,10 +327,7 @@ test_timeout_group(void **state)
 	snprintf(path, sizeof path, "%s/gc.pid", fx->dir);
 	snprintf(script, sizeof script, "echo started; sleep 30 & "
 	    "echo $! > %s; echo $$ > %s.sh; wait", path, path);
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 300;
-	o.linger_ms = 0;
-	o.out_cap = o.err_cap = 1024;
+	opts(&o, 300, 1024);
 	t0 = uv_hrtime();
 	run_sh(fx, script, &o, &s);
 	assert_true(s.timed_out);
@@ -373,10 +371,8 @@ test_linger(void **state)
 	snprintf(path, sizeof path, "%s/bg.pid", fx->dir);
 	snprintf(script, sizeof script, "echo hi; (trap '' HUP; exec sleep 3) & "
 	    "echo $! > %s; exit 4", path);
-	memset(&o, 0, sizeof o);
-	o.timeout_ms = 10000;
+	opts(&o, 10000, 1024);
 	o.linger_ms = 200;
-	o.out_cap = o.err_cap = 1024;
 	t0 = uv_hrtime();
 	run_sh(fx, script, &o, &s);
 	ms = (double)(uv_hrtime() - t0) / 1e6;
@@ -419,12 +415,10 @@ test_kill(void **state)
 
 	snprintf(path, sizeof path, "%s/k.pid", fx->dir);
 	snprintf(script, sizeof script, "sleep 30 & echo $! > %s; wait", path);
-	memset(&o, 0, sizeof o);
+	opts(&o, 20000, 64);
 	memset(&s, 0, sizeof s);
 	o.file = "/bin/sh";
 	o.argv = argv;
-	o.timeout_ms = 20000;
-	o.out_cap = o.err_cap = 64;
 	c = child_spawn(&fx->loop, &o, on_done, &s, &err);
 	assert_non_null(c);
 	for (i = 0; i < 200 && access(path, R_OK) != 0; i++)
@@ -450,12 +444,10 @@ test_abandon(void **state)
 	pid_t pid;
 	int st;
 
-	memset(&o, 0, sizeof o);
+	opts(&o, 20000, 64);
 	memset(&s, 0, sizeof s);
-	o.argv = argv;
 	o.file = "/bin/sh";
-	o.timeout_ms = 20000;
-	o.out_cap = o.err_cap = 64;
+	o.argv = argv;
 	c = child_spawn(&fx->loop, &o, on_done, &s, &err);
 	assert_non_null(c);
 	pid = child_pid(c);
@@ -479,10 +471,9 @@ test_spawn_failure(void **state)
 	struct nx_err err;
 	struct seen s;
 
-	memset(&o, 0, sizeof o);
+	opts(&o, 1000, 64);
 	memset(&s, 0, sizeof s);
 	o.argv = argv;
-	o.timeout_ms = 1000;
 	err.msg[0] = '\0';
 	assert_null(child_spawn(&fx->loop, &o, on_done, &s, &err));
 	assert_non_null(strstr(err.msg, "no such file"));
@@ -514,10 +505,8 @@ test_many(void **state)
 	int i;
 
 	memset(s, 0, sizeof s);
-	memset(&o, 0, sizeof o);
+	opts(&o, 20000, 256);
 	o.file = "/bin/sh";
-	o.timeout_ms = 20000;
-	o.out_cap = o.err_cap = 256;
 	for (i = 0; i < MANY; i++) {
 		char *argv[] = { (char *)"sh", (char *)"-c", scripts[i], NULL };
 
