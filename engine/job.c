@@ -6,7 +6,7 @@
  * the executor of the job's kind until `concurrency` run at once; each
  * executor calls job_host_finish() exactly once per host it started, now
  * or later on the loop.  Nothing blocks: local commands are child
- * processes (uv_spawn), ssh commands channels of an SSH pool, provider
+ * processes (engine/child.c), ssh commands channels of an SSH pool, provider
  * actions the provider's own code on the loop.
  *
  * The same engine serves the console's actions, remediation rules and
@@ -22,7 +22,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
