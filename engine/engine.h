@@ -761,6 +761,51 @@ char *check_ssh_command(const struct nx_checkdef *, const struct node *,
     struct nx_err *);
 #define PLUGIN_OUTPUT_MAX 7936  /* bytes kept; the rest is counted and noted */
 
+/*
+ * child.c: one child process on the loop, in a process group of its own,
+ * its output captured with a cap, killed as a group at the timeout.
+ * Used by the plugin check kind and the local executor of jobs.
+ */
+#define CHILD_OUT 0             /* index of stdout in struct child_result */
+#define CHILD_ERR 1             /* index of stderr */
+#define CHILD_MERGE 0x1         /* stderr into stdout's pipe (Nagios) */
+#define CHILD_KILL_LINGERING 0x2 /* kill the group when the linger ends */
+
+struct child;
+
+struct child_opts {
+	const char *file;       /* the program; NULL: argv[0] (PATH if no /) */
+	char *const *argv;      /* NULL-terminated */
+	char *const *env;       /* NULL-terminated; NULL: ours */
+	const char *cwd;        /* NULL: ours */
+	uint32_t timeout_ms;    /* then the group is killed; 0: none */
+	uint32_t linger_ms;     /* output open after the exit; 0: to timeout */
+	size_t out_cap, err_cap; /* bytes kept; err_cap unused with MERGE */
+	int flags;              /* CHILD_MERGE, CHILD_KILL_LINGERING */
+};
+
+/* Borrowed by the done callback for the duration of the call. */
+struct child_result {
+	int64_t exit_status;    /* as uv_spawn's exit_cb reports it */
+	int term_signal;        /* 0, or the signal that ended it */
+	char signal[16];        /* its name ("KILL"), "" if none or timed out */
+	bool timed_out;         /* killed at the timeout */
+	const char *out[2];     /* [CHILD_OUT], [CHILD_ERR]: NUL-terminated */
+	size_t len[2];
+	uint64_t dropped[2];    /* bytes read past the cap */
+	bool truncated[2];      /* dropped > 0 */
+	double ms;              /* from child_spawn to done */
+};
+
+typedef void (*child_done_cb)(void *, const struct child_result *);
+
+struct child *child_spawn(uv_loop_t *, const struct child_opts *,
+    child_done_cb, void *, struct nx_err *);
+void child_kill(struct child *);
+void child_abandon(struct child *);
+pid_t child_pid(const struct child *);
+const char *child_signal_name(int, char *, size_t);
+
 /* provider.c */
 extern const struct provider *const provider_table[];
 extern const size_t provider_count;

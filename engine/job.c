@@ -6,7 +6,7 @@
  * the executor of the job's kind until `concurrency` run at once; each
  * executor calls job_host_finish() exactly once per host it started, now
  * or later on the loop.  Nothing blocks: local commands are child
- * processes (uv_spawn), ssh commands channels of an SSH pool, provider
+ * processes (engine/child.c), ssh commands channels of an SSH pool, provider
  * actions the provider's own code on the loop.
  *
  * The same engine serves the console's actions, remediation rules and
@@ -22,7 +22,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -753,182 +752,51 @@ job_ssh_cancel(struct engine *e, struct job *j, uint32_t host)
 /* The local executor: /bin/sh -c COMMAND on this machine, per node        */
 
 struct job_local {
-	uv_process_t proc;
-	uv_pipe_t out, err;
-	uv_timer_t timer;
 	struct engine *e;
 	uint32_t job, host;
-	bool attached;          /* the host still waits for us */
-	int open;               /* handles not yet closed */
-	int eofs;               /* pipes at EOF or closed */
-	bool exited, timed_out, closing;
-	int64_t status;
-	int term_signal;
-	char *obuf, *ebuf;
-	size_t olen, elen;
-	bool truncated;
 	uint32_t timeout_ms;
+	struct child *child;
 };
 
+/*
+ * The child is done: reports the result to the host, unless the job went
+ * (evicted) or the host was cancelled meanwhile.  Frees l.
+ */
 static void
-job_local_closed(uv_handle_t *handle)
+job_local_done(void *arg, const struct child_result *res)
 {
-	struct job_local *l = handle->data;
-
-	if (--l->open > 0)
-		return;
-	free(l->obuf);
-	free(l->ebuf);
-	free(l);
-}
-
-static void
-job_local_close(struct job_local *l)
-{
-	if (l->closing)
-		return;
-	l->closing = true;
-	if (!uv_is_closing((uv_handle_t *)&l->out))
-		uv_close((uv_handle_t *)&l->out, job_local_closed);
-	if (!uv_is_closing((uv_handle_t *)&l->err))
-		uv_close((uv_handle_t *)&l->err, job_local_closed);
-	uv_close((uv_handle_t *)&l->timer, job_local_closed);
-	uv_close((uv_handle_t *)&l->proc, job_local_closed);
-}
-
-static const char *
-job_signal_name(int sig)
-{
-	switch (sig) {
-	case SIGKILL:
-		return "KILL";
-	case SIGTERM:
-		return "TERM";
-	case SIGINT:
-		return "INT";
-	case SIGHUP:
-		return "HUP";
-	case SIGSEGV:
-		return "SEGV";
-	case SIGABRT:
-		return "ABRT";
-	case SIGPIPE:
-		return "PIPE";
-	case SIGQUIT:
-		return "QUIT";
-	default:
-		return "?";
-	}
-}
-
-/* Reports the result once the child exited and its output is read. */
-static void
-job_local_report(struct job_local *l, bool force)
-{
+	struct job_local *l = arg;
+	struct engine *e = l->e;
+	uint32_t host = l->host;
 	struct job_host_result r;
 	struct job *j;
-	char msg[128], sig[16];
+	char msg[128];
 
-	if (!l->exited || (!force && l->eofs < 2))
-		return;
-	if (l->attached && (j = job_find(l->e, l->job)) != NULL &&
-	    j->hosts[l->host].exec == l) {
-		memset(&r, 0, sizeof r);
-		r.out = l->obuf != NULL ? l->obuf : "";
-		r.err = l->ebuf != NULL ? l->ebuf : "";
-		r.truncated = l->truncated;
-		r.exit_status = (int)l->status;
-		if (l->timed_out) {
-			r.state = JH_ERROR;
-			r.exit_status = -1;
-			r.fail = "timeout";
-			snprintf(msg, sizeof msg, "timed out after %u ms "
-			    "(killed)", l->timeout_ms);
-			r.error = msg;
-		} else if (l->term_signal != 0) {
-			r.state = JH_FAILED;
-			r.exit_status = -1;
-			snprintf(sig, sizeof sig, "%s",
-			    job_signal_name(l->term_signal));
-			if (strcmp(sig, "?") == 0)
-				snprintf(sig, sizeof sig, "%d", l->term_signal);
-			r.signal = sig;
-		} else
-			r.state = l->status == 0 ? JH_OK : JH_FAILED;
-		l->attached = false;
-		job_host_finish(l->e, j, l->host, &r);
-	}
-	l->attached = false;
-	job_local_close(l);
-}
-
-static void
-job_local_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
-{
-	static char scratch[65536];
-
-	(void)handle;
-	(void)suggested;
-	buf->base = scratch;
-	buf->len = sizeof scratch;
-}
-
-static void
-job_local_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct job_local *l = s->data;
-	bool is_out = s == (uv_stream_t *)&l->out;
-	char **b = is_out ? &l->obuf : &l->ebuf;
-	size_t *len = is_out ? &l->olen : &l->elen, take;
-
-	if (nread < 0) {
-		uv_close((uv_handle_t *)s, job_local_closed);
-		l->eofs++;
-		job_local_report(l, false);
+	j = job_find(e, l->job);
+	if (j == NULL || j->hosts[host].exec != l) {
+		free(l);
 		return;
 	}
-	take = (size_t)nread;
-	if (*len + take > JOB_OUTPUT_CAP) {
-		take = JOB_OUTPUT_CAP - *len;
-		l->truncated = true;
-	}
-	if (take == 0)
-		return;
-	*b = xrealloc(*b, *len + take + 1);
-	memcpy(*b + *len, buf->base, take);
-	*len += take;
-	(*b)[*len] = '\0';
-}
-
-static void job_local_timer(uv_timer_t *);
-
-static void
-job_local_exit(uv_process_t *p, int64_t status, int term_signal)
-{
-	struct job_local *l = p->data;
-
-	l->exited = true;
-	l->status = status;
-	l->term_signal = term_signal;
-	uv_timer_stop(&l->timer);
-	if (l->eofs < 2)         /* a background child may hold the output */
-		uv_timer_start(&l->timer, job_local_timer, JOB_PIPE_GRACE_MS, 0);
-	job_local_report(l, false);
-}
-
-static void
-job_local_timer(uv_timer_t *t)
-{
-	struct job_local *l = t->data;
-
-	if (l->exited) {
-		job_local_report(l, true);
-		return;
-	}
-	l->timed_out = true;
-	/* The whole process group: sh and what it started. */
-	if (l->proc.pid > 0)
-		(void)kill(-l->proc.pid, SIGKILL);
+	memset(&r, 0, sizeof r);
+	r.out = res->out[CHILD_OUT];
+	r.err = res->out[CHILD_ERR];
+	r.truncated = res->truncated[CHILD_OUT] || res->truncated[CHILD_ERR];
+	r.exit_status = (int)res->exit_status;
+	if (res->timed_out) {
+		r.state = JH_ERROR;
+		r.exit_status = -1;
+		r.fail = "timeout";
+		snprintf(msg, sizeof msg, "timed out after %u ms (killed)",
+		    l->timeout_ms);
+		r.error = msg;
+	} else if (res->term_signal != 0) {
+		r.state = JH_FAILED;
+		r.exit_status = -1;
+		r.signal = res->signal;
+	} else
+		r.state = res->exit_status == 0 ? JH_OK : JH_FAILED;
+	free(l);
+	job_host_finish(e, j, host, &r);
 }
 
 /* NEXUS_* for the child, then the environment we were given. */
@@ -958,67 +826,55 @@ job_local_env(const struct node *n)
 	return env;
 }
 
+/*
+ * Starts `sh -c COMMAND` for host slot `host` through engine/child.c (its
+ * own process group, the job's timeout, stdout and stderr capped at 64 KiB
+ * each, a second of linger for a background process that keeps them open).
+ * Returns -1 with err set when /bin/sh cannot be started.
+ */
 static int
 job_local_start(struct engine *e, struct job *j, uint32_t host,
     struct nx_err *err)
 {
 	struct job_host *h = &j->hosts[host];
 	const struct node *n = &e->fleet.nodes[h->node];
-	uv_process_options_t o;
-	uv_stdio_container_t stdio[3];
-	struct job_local *l = xcalloc(1, sizeof *l);
+	struct child_opts o;
+	struct job_local *l;
+	struct nx_err cerr;
 	char *args[4], **env;
 	size_t i;
-	int rc;
 
+	l = xcalloc(1, sizeof *l);
 	l->e = e;
 	l->job = j->id;
 	l->host = host;
 	l->timeout_ms = j->timeout_ms;
-	uv_pipe_init(e->loop, &l->out, 0);
-	uv_pipe_init(e->loop, &l->err, 0);
-	uv_timer_init(e->loop, &l->timer);
-	l->out.data = l->err.data = l->timer.data = l->proc.data = l;
 	args[0] = (char *)"sh";
 	args[1] = (char *)"-c";
 	args[2] = h->command;
 	args[3] = NULL;
 	env = job_local_env(n);
 	memset(&o, 0, sizeof o);
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&l->out;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&l->err;
 	o.file = "/bin/sh";
-	o.args = args;
+	o.argv = args;
 	o.env = env;
-	o.stdio = stdio;
-	o.stdio_count = 3;
-	o.exit_cb = job_local_exit;
-	o.flags = UV_PROCESS_DETACHED;  /* its own group, killed as one */
-	rc = uv_spawn(e->loop, &l->proc, &o);
+	o.timeout_ms = j->timeout_ms;
+	o.linger_ms = JOB_PIPE_GRACE_MS;
+	o.out_cap = o.err_cap = JOB_OUTPUT_CAP;
+	l->child = child_spawn(e->loop, &o, job_local_done, l, &cerr);
 	for (i = 0; env[i] != NULL; i++)
 		free(env[i]);
 	free(env);
-	if (rc != 0) {
-		nx_err_set(err, "cannot start /bin/sh: %s", uv_strerror(rc));
-		l->open = 3;
-		l->closing = true;
-		uv_close((uv_handle_t *)&l->out, job_local_closed);
-		uv_close((uv_handle_t *)&l->err, job_local_closed);
-		uv_close((uv_handle_t *)&l->timer, job_local_closed);
+	if (l->child == NULL) {
+		nx_err_set(err, "cannot start /bin/sh: %s", cerr.msg);
+		free(l);
 		return -1;
 	}
-	l->open = 4;
-	l->attached = true;
 	h->exec = l;
-	uv_read_start((uv_stream_t *)&l->out, job_local_alloc, job_local_read);
-	uv_read_start((uv_stream_t *)&l->err, job_local_alloc, job_local_read);
-	uv_timer_start(&l->timer, job_local_timer, j->timeout_ms, 0);
 	return 0;
 }
 
+/* Kills the host's command (its whole group); its result is not reported. */
 static void
 job_local_cancel(struct engine *e, struct job *j, uint32_t host)
 {
@@ -1027,10 +883,9 @@ job_local_cancel(struct engine *e, struct job *j, uint32_t host)
 	(void)e;
 	if (l == NULL)
 		return;
-	l->attached = false;
 	j->hosts[host].exec = NULL;
-	if (!l->exited && l->proc.pid > 0)
-		(void)kill(-l->proc.pid, SIGKILL);
+	child_kill(l->child);
+	free(l);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -24,12 +24,8 @@ set -u
 command -v sqlite3 >/dev/null 2>&1 || { echo "SKIP: no sqlite3"; exit 77; }
 . "$TOP_SRCDIR/tests/integration/sshlab.sh"
 
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() {
-	fails=$((fails + 1))
-	echo "FAIL: $1"
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+fail_context() {
 	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 3000 "$W/err"; }
 }
 
@@ -319,5 +315,4 @@ else
 	fail "breaker (opened $opened, jobs $jobs_at_open then $jobs_after, per node '$per_node', open rows $open_rows, not recovered $not_rec, flags left $left)"
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary
