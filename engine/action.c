@@ -32,78 +32,52 @@ struct ac_ctx {
 };
 
 /*
+ * The place of actions.define[i].key (key NULL: the definition; input >= 0:
+ * inside inputs[input], ikey NULL: the input itself).
+ */
+static void
+ac_place(const struct ac_ctx *ctx, const char *key, long input,
+    const char *ikey, bool at_key, struct jpos_place *pl)
+{
+	jpos_place_init(pl, ctx->file, ctx->text, ctx->len, "actions",
+	    "define");
+	jpos_place_elem(pl, ctx->index);
+	if (key != NULL)
+		jpos_place_key(pl, key);
+	if (key != NULL && input >= 0)
+		jpos_place_elem(pl, (size_t)input);
+	if (key != NULL && input >= 0 && ikey != NULL)
+		jpos_place_key(pl, ikey);
+	pl->at_key = at_key;
+}
+
+/*
  * Sets "file:line:column: actions.define[i].KEY: message" at the value (or
- * the key) of actions.define[i].key (key NULL: the definition; input >= 0:
- * inside inputs[input]).  Returns -1.
+ * the key) of the place (ac_place, jpos_fail).  Returns -1.
  */
 static int __attribute__((format(printf, 6, 7)))
 ac_fail(struct ac_ctx *ctx, const char *key, long input, const char *ikey,
     bool at_key, const char *fmt, ...)
 {
-	const char *path[JPOS_MAX_DEPTH] = { "actions", "define", NULL, NULL,
-	    NULL, NULL };
-	size_t index[JPOS_MAX_DEPTH] = { 0, 0, ctx->index, 0, 0, 0 };
-	char msg[sizeof ctx->err->msg], where[160];
-	struct jpos k, v, *p = NULL;
-	size_t npath = 3;
+	struct jpos_place pl;
 	va_list ap;
 
+	ac_place(ctx, key, input, ikey, at_key, &pl);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(ctx->err, &pl, fmt, ap);
 	va_end(ap);
-	if (key == NULL)
-		snprintf(where, sizeof where, "actions.define[%zu]",
-		    ctx->index);
-	else if (input < 0)
-		snprintf(where, sizeof where, "actions.define[%zu].%s",
-		    ctx->index, key);
-	else
-		snprintf(where, sizeof where, "actions.define[%zu].inputs[%ld]"
-		    "%s%s", ctx->index, input, ikey ? "." : "", ikey ? ikey : "");
-	if (key == NULL) {
-		path[3] = "name";
-		if (jpos_find_indexed(ctx->text, ctx->len, path, index, 4, &k,
-		    &v) == 0)
-			p = &k;
-	} else {
-		path[3] = key;
-		npath = 4;
-		if (input >= 0) {
-			index[4] = (size_t)input;
-			npath = 5;
-			if (ikey != NULL) {
-				path[5] = ikey;
-				npath = 6;
-			}
-		}
-		if (jpos_find_indexed(ctx->text, ctx->len, path, index, npath,
-		    &k, &v) == 0)
-			p = at_key ? &k : &v;
-	}
-	if (p == NULL && jpos_find_indexed(ctx->text, ctx->len, path, index,
-	    3, &k, &v) == 0)
-		p = &v;
-	if (p != NULL)
-		nx_err_set(ctx->err, "%s:%d:%d: %s: %s", ctx->file, p->line,
-		    p->column, where, msg);
-	else
-		nx_err_set(ctx->err, "%s: %s: %s", ctx->file, where, msg);
 	return -1;
 }
 
+/* "file:line:column" of the definition (its name), or file; malloc'ed. */
 static char *
 ac_where(struct ac_ctx *ctx)
 {
-	const char *path[4] = { "actions", "define", NULL, "name" };
-	size_t index[4] = { 0, 0, ctx->index, 0 };
-	struct jpos k;
-	char *s;
+	struct jpos_place pl;
 
-	if (jpos_find_indexed(ctx->text, ctx->len, path, index, 4, &k,
-	    NULL) != 0)
-		return xstrdup(ctx->file);
-	xasprintf(&s, "%s:%d:%d", ctx->file, k.line, k.column);
-	return s;
+	ac_place(ctx, NULL, -1, NULL, false, &pl);
+	pl.floor = 3;
+	return jpos_where(&pl);
 }
 
 /* A JSON string without NUL bytes, or NULL. */
@@ -517,9 +491,8 @@ actions_parse(const char *file, const char *text, size_t len,
     struct nx_err *err)
 {
 	struct ac_ctx ctx = { file, text, len, 0, err };
-	const char *path[2] = { "actions", "define" };
+	struct jpos_place pl;
 	struct nx_action *a;
-	struct jpos pos;
 	char got[64];
 	size_t i, j;
 
@@ -527,14 +500,9 @@ actions_parse(const char *file, const char *text, size_t len,
 	*n = 0;
 	if (!json_is_array(define)) {
 		config_describe(define, got, sizeof got);
-		if (jpos_find(text, len, path, 2, NULL, &pos) == 0)
-			nx_err_set(err, "%s:%d:%d: actions.define: expected an "
-			    "array of action definitions, got %s", file,
-			    pos.line, pos.column, got);
-		else
-			nx_err_set(err, "%s: actions.define: expected an array "
-			    "of action definitions, got %s", file, got);
-		return -1;
+		jpos_place_init(&pl, file, text, len, "actions", "define");
+		return jpos_fail(err, &pl, "expected an array of action "
+		    "definitions, got %s", got);
 	}
 	a = xcalloc(json_array_size(define) + 1, sizeof *a);
 	for (i = 0; i < json_array_size(define); i++) {

@@ -755,9 +755,8 @@ static int
 audit_cfg_parse(struct nx_config *cfg, const char *file, const char *text,
     size_t len, const json_t *v, struct nx_err *err)
 {
-	static const char *const path[2] = { "store", "audit_head_file" };
 	const char *s = json_string_value(v);
-	struct jpos pos;
+	struct jpos_place pl;
 
 	if (json_is_null(v)) {
 		free(cfg->store.audit_head_file);
@@ -765,14 +764,10 @@ audit_cfg_parse(struct nx_config *cfg, const char *file, const char *text,
 		return 0;
 	}
 	if (s == NULL || *s == '\0' || strlen(s) > 4096) {
-		if (jpos_find(text, len, path, 2, NULL, &pos) == 0)
-			nx_err_set(err, "%s:%d:%d: store.audit_head_file: "
-			    "expected a file name (string) or null", file,
-			    pos.line, pos.column);
-		else
-			nx_err_set(err, "%s: store.audit_head_file: expected "
-			    "a file name (string) or null", file);
-		return -1;
+		jpos_place_init(&pl, file, text, len, "store",
+		    "audit_head_file");
+		return jpos_fail(err, &pl, "expected a file name (string) or "
+		    "null");
 	}
 	free(cfg->store.audit_head_file);
 	cfg->store.audit_head_file = xstrdup(s);

@@ -89,76 +89,33 @@ struct cd_ctx {
 /* ---------------------------------------------------------------------- */
 /* Errors with positions                                                   */
 
-/*
- * Finds checks.define[index].sub[0].sub[1]... (nsub keys, at most 4) and
- * stores its key or value position.  Falls back on the position of
- * checks.define's value.  Returns 0, or -1 when nothing was found.
- */
-static int
-cd_locate(const struct cd_ctx *ctx, const char *const *sub, size_t nsub,
-    bool at_key, struct jpos *pos)
+/* The place of checks.define[index].sub[0].sub[1]... (nsub keys). */
+static void
+cd_place(const struct cd_ctx *ctx, const char *const *sub, size_t nsub,
+    bool at_key, struct jpos_place *pl)
 {
-	const char *path[JPOS_MAX_DEPTH] = { "checks", "define", NULL };
-	size_t index[JPOS_MAX_DEPTH] = { 0, 0, ctx->index };
-	struct jpos k, v;
-	size_t i;
-
-	if (nsub == 0) {
-		/* The definition itself: where its name (or kind) is. */
-		static const char *const first[] = { "name", "kind" };
-
-		for (i = 0; i < NX_ARRAY_LEN(first); i++) {
-			path[3] = first[i];
-			if (jpos_find_indexed(ctx->text, ctx->len, path, index,
-			    4, &k, NULL) == 0) {
-				*pos = k;
-				return 0;
-			}
-		}
-	} else if (nsub + 3 <= JPOS_MAX_DEPTH) {
-		for (i = 0; i < nsub; i++)
-			path[3 + i] = sub[i];
-		if (jpos_find_indexed(ctx->text, ctx->len, path, index,
-		    3 + nsub, &k, &v) == 0) {
-			*pos = at_key ? k : v;
-			return 0;
-		}
-	}
-	if (jpos_find(ctx->text, ctx->len, path, 2, &k, &v) == 0) {
-		*pos = v;
-		return 0;
-	}
-	return -1;
+	jpos_place_init(pl, ctx->file, ctx->text, ctx->len, "checks",
+	    "define");
+	jpos_place_elem(pl, ctx->index);
+	jpos_place_keys(pl, sub, nsub);
+	pl->at_key = at_key;
 }
 
 /*
  * Sets the error "file:line:column: checks.define[i].KEY: message" at the
- * key (at_key) or value of checks.define[i].sub...  Returns -1.
+ * key (at_key) or value of checks.define[i].sub... (jpos_fail).  Returns -1.
  */
 static int __attribute__((format(printf, 5, 6)))
 cd_fail(struct cd_ctx *ctx, const char *const *sub, size_t nsub, bool at_key,
     const char *fmt, ...)
 {
-	char msg[sizeof ctx->err->msg], where[160];
-	struct jpos pos;
-	size_t i, n;
+	struct jpos_place pl;
 	va_list ap;
-	int w;
 
+	cd_place(ctx, sub, nsub, at_key, &pl);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(ctx->err, &pl, fmt, ap);
 	va_end(ap);
-	w = snprintf(where, sizeof where, "checks.define[%zu]", ctx->index);
-	n = w > 0 ? (size_t)w : 0;
-	for (i = 0; i < nsub && n < sizeof where; i++) {
-		w = snprintf(where + n, sizeof where - n, ".%s", sub[i]);
-		n += w > 0 ? (size_t)w : 0;
-	}
-	if (cd_locate(ctx, sub, nsub, at_key, &pos) == 0)
-		nx_err_set(ctx->err, "%s:%d:%d: %s: %s", ctx->file, pos.line,
-		    pos.column, where, msg);
-	else
-		nx_err_set(ctx->err, "%s: %s: %s", ctx->file, where, msg);
 	return -1;
 }
 
@@ -166,13 +123,10 @@ cd_fail(struct cd_ctx *ctx, const char *const *sub, size_t nsub, bool at_key,
 static char *
 cd_where(struct cd_ctx *ctx, const char *key, bool at_key)
 {
-	struct jpos pos;
-	char *s;
+	struct jpos_place pl;
 
-	if (cd_locate(ctx, &key, 1, at_key, &pos) != 0)
-		return xstrdup(ctx->file);
-	xasprintf(&s, "%s:%d:%d", ctx->file, pos.line, pos.column);
-	return s;
+	cd_place(ctx, &key, 1, at_key, &pl);
+	return jpos_where(&pl);
 }
 
 /* A JSON string without NUL bytes, or NULL. */
@@ -729,10 +683,9 @@ checkdefs_parse(const char *file, const char *text, size_t len,
     const json_t *define, struct nx_checkdef **defs, size_t *n,
     struct nx_err *err)
 {
-	const char *path[2] = { "checks", "define" };
 	struct nx_checkdef *d;
 	struct cd_ctx ctx = { file, text, len, 0, err };
-	struct jpos pos;
+	struct jpos_place pl;
 	char got[64];
 	size_t i;
 
@@ -740,14 +693,9 @@ checkdefs_parse(const char *file, const char *text, size_t len,
 	*n = 0;
 	if (!json_is_array(define)) {
 		config_describe(define, got, sizeof got);
-		if (jpos_find(text, len, path, 2, NULL, &pos) == 0)
-			nx_err_set(err, "%s:%d:%d: checks.define: expected an "
-			    "array of check definitions, got %s", file,
-			    pos.line, pos.column, got);
-		else
-			nx_err_set(err, "%s: checks.define: expected an array "
-			    "of check definitions, got %s", file, got);
-		return -1;
+		jpos_place_init(&pl, file, text, len, "checks", "define");
+		return jpos_fail(err, &pl, "expected an array of check "
+		    "definitions, got %s", got);
 	}
 	d = xcalloc(json_array_size(define) + 1, sizeof *d);
 	for (i = 0; i < json_array_size(define); i++) {

@@ -585,26 +585,25 @@ cfg_mask_message(struct nx_err *err)
 
 /*
  * Sets err to "file:line:column: message", the position being that of the
- * key at path (at_key) or of its value.  When the scanner cannot find it
- * (it always should) the message has no position rather than a wrong one.
- * Returns -1 for the caller to return.
+ * key at path (at_key) or of its value (jpos_fail, no label: the message
+ * names the key itself).  When the scanner cannot find it (it always
+ * should) the message has no position rather than a wrong one.  Returns -1
+ * for the caller to return.
  */
 static int __attribute__((format(printf, 5, 6)))
 cfg_fail(struct cfg_ctx *ctx, const char *const *path, size_t npath,
     bool at_key, const char *fmt, ...)
 {
-	struct jpos kpos, vpos, *p = at_key ? &kpos : &vpos;
-	char msg[sizeof ctx->err->msg];
+	struct jpos_place pl;
 	va_list ap;
 
+	jpos_place_init(&pl, ctx->name, ctx->text, ctx->len, path[0],
+	    npath > 1 ? path[1] : NULL);
+	pl.nlabel = 0;
+	pl.at_key = at_key;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(ctx->err, &pl, fmt, ap);
 	va_end(ap);
-	if (jpos_find(ctx->text, ctx->len, path, npath, &kpos, &vpos) == 0)
-		nx_err_set(ctx->err, "%s:%d:%d: %s", ctx->name, p->line,
-		    p->column, msg);
-	else
-		nx_err_set(ctx->err, "%s: %s", ctx->name, msg);
 	return -1;
 }
 

@@ -702,6 +702,60 @@ void jpos_at(const char *, size_t, size_t offset, struct jpos *);
 int jpos_after_value(const char *, size_t, struct jpos *);
 
 /*
+ * The place in a JSON configuration text that an error names, and the
+ * error: the one locator and formatter of every configuration section
+ * (config.c's keys, checks.define, actions.define, remediation, roles,
+ * providers.actions...); a module keeps at most a thin wrapper that builds
+ * the place of its own context.
+ *
+ * The path is keys from the root: the section and key jpos_place_init()
+ * is given, then jpos_place_key() (or _keys()) one after another; an array
+ * element is jpos_place_elem(i) (0-based), so checks.define[2].kind is
+ * init "checks", "define", then elem 2, key "kind".  Entries past
+ * JPOS_MAX_DEPTH are dropped (from the message's label too).
+ *
+ * jpos_locate() stores where the place is: an object member at its key
+ * when at_key, else at its value; an array element (a path ending in an
+ * element) at the key of its "name" member, else of its "kind" member
+ * (definitions are named), since it has no key of its own.  What it cannot
+ * find (a missing key, a scalar element, a member of a scalar) falls back
+ * on the nearest parent it finds, at its value (an element: as above), the
+ * path no shorter than floor entries (init: those it was given, the value
+ * the module parses); at_key counts for the whole path only.  Returns 0,
+ * or -1 when nothing is found or text is NULL.
+ *
+ * jpos_fail() sets err to "file:line:column: LABEL: message", LABEL the
+ * first nlabel entries of the path spelt as in the documentation
+ * ("checks.define[2].kind", at most 159 bytes); to "file:line:column:
+ * message" when nlabel is 0; without ":line:column" when jpos_locate()
+ * finds nothing.  Control characters in the result become '?'.  Returns
+ * -1, for the caller to return.  jpos_where() returns "file:line:column"
+ * of the place (malloc'ed), or a copy of file when it is not found.
+ */
+struct jpos_place {
+	const char *file;       /* named first in messages */
+	const char *text;       /* the JSON text; NULL: no positions */
+	size_t len;
+	const char *path[JPOS_MAX_DEPTH];       /* keys; NULL: an element */
+	size_t index[JPOS_MAX_DEPTH];           /* the element's, where NULL */
+	size_t npath;
+	size_t nlabel;          /* entries the message names (init: all) */
+	size_t floor;           /* fall back to no fewer entries */
+	bool at_key;            /* init: false */
+};
+void jpos_place_init(struct jpos_place *, const char *file, const char *text,
+    size_t len, const char *section, const char *key);
+void jpos_place_key(struct jpos_place *, const char *);
+void jpos_place_keys(struct jpos_place *, const char *const *, size_t);
+void jpos_place_elem(struct jpos_place *, size_t);
+int jpos_locate(const struct jpos_place *, struct jpos *);
+int jpos_fail(struct nx_err *, const struct jpos_place *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+int jpos_vfail(struct nx_err *, const struct jpos_place *, const char *,
+    va_list) __attribute__((format(printf, 3, 0)));
+char *jpos_where(const struct jpos_place *);
+
+/*
  * checks-config.c: checks defined in the configuration (checks.define),
  * parsed and validated when the file loads, applied to the fleet by
  * engine_load() after the inventories.  A definition is kind-neutral: the

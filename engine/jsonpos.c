@@ -14,9 +14,15 @@
  *
  * Lines and columns are 1-based and count characters, not bytes (a UTF-8
  * sequence is one column), the way jansson counts them.
+ *
+ * On top of the scanner, the place of a configuration error and its
+ * message ("file:line:column: section.key[i].sub: what is wrong"): one
+ * locator and one formatter for every module that parses a section
+ * (struct jpos_place, engine.h).
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -474,4 +480,179 @@ jpos_after_value(const char *text, size_t len, struct jpos *pos)
 		return -1;
 	jscan_pos(&j, pos);
 	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Places of configuration errors                                          */
+
+/*
+ * A place in text (NULL: no positions) of the file named file, its path
+ * starting with section and key (each only when not NULL), which is also
+ * where it falls back at the furthest (floor).
+ */
+void
+jpos_place_init(struct jpos_place *pl, const char *file, const char *text,
+    size_t len, const char *section, const char *key)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->file = file;
+	pl->text = text;
+	pl->len = len;
+	pl->nlabel = JPOS_MAX_DEPTH;
+	if (section != NULL)
+		jpos_place_key(pl, section);
+	if (key != NULL)
+		jpos_place_key(pl, key);
+	pl->floor = pl->npath > 0 ? pl->npath : 1;
+}
+
+/* Appends the member key (not copied: it must outlive the place). */
+void
+jpos_place_key(struct jpos_place *pl, const char *key)
+{
+	if (pl->npath == JPOS_MAX_DEPTH)
+		return;
+	pl->path[pl->npath] = key;
+	pl->index[pl->npath++] = 0;
+}
+
+/* Appends the n member keys of keys (keys may be NULL when n is 0). */
+void
+jpos_place_keys(struct jpos_place *pl, const char *const *keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		jpos_place_key(pl, keys[i]);
+}
+
+/* Appends the array element i. */
+void
+jpos_place_elem(struct jpos_place *pl, size_t i)
+{
+	if (pl->npath == JPOS_MAX_DEPTH)
+		return;
+	pl->path[pl->npath] = NULL;
+	pl->index[pl->npath++] = i;
+}
+
+/*
+ * Where the first n entries of pl's path are: a member at its key (at_key)
+ * or value, an element at its "name" or "kind" member's key.  Returns 0 or
+ * -1.
+ */
+static int
+jpos_locate_prefix(const struct jpos_place *pl, size_t n, bool at_key,
+    struct jpos *pos)
+{
+	static const char *const ids[] = { "name", "kind" };
+	const char *path[JPOS_MAX_DEPTH];
+	struct jpos k, v;
+	size_t i;
+
+	if (pl->path[n - 1] != NULL) {
+		if (jpos_find_indexed(pl->text, pl->len, pl->path, pl->index,
+		    n, &k, &v) != 0)
+			return -1;
+		*pos = at_key ? k : v;
+		return 0;
+	}
+	if (n == JPOS_MAX_DEPTH)
+		return -1;
+	memcpy(path, pl->path, n * sizeof *path);
+	for (i = 0; i < NX_ARRAY_LEN(ids); i++) {
+		path[n] = ids[i];
+		if (jpos_find_indexed(pl->text, pl->len, path, pl->index,
+		    n + 1, &k, NULL) == 0) {
+			*pos = k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Finds the place, else its nearest parent down to pl->floor entries (see
+ * engine.h).  Returns 0, or -1 when nothing is found.
+ */
+int
+jpos_locate(const struct jpos_place *pl, struct jpos *pos)
+{
+	size_t n;
+
+	if (pl->text == NULL)
+		return -1;
+	for (n = pl->npath; n > 0 && n >= pl->floor; n--) {
+		if (jpos_locate_prefix(pl, n, n == pl->npath && pl->at_key,
+		    pos) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Sets err to "file:line:column: LABEL: message" (see engine.h) with the
+ * message from fmt and ap.  Returns -1.
+ */
+int
+jpos_vfail(struct nx_err *err, const struct jpos_place *pl, const char *fmt,
+    va_list ap)
+{
+	char msg[sizeof err->msg], label[160];
+	const char *sep = pl->nlabel > 0 ? ": " : "";
+	struct jpos pos;
+	size_t i, n = 0;
+	int w;
+
+	if (err == NULL)
+		return -1;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	label[0] = '\0';
+	for (i = 0; i < pl->nlabel && i < pl->npath && n < sizeof label; i++) {
+		if (pl->path[i] == NULL)
+			w = snprintf(label + n, sizeof label - n, "[%zu]",
+			    pl->index[i]);
+		else
+			w = snprintf(label + n, sizeof label - n, "%s%s",
+			    i > 0 ? "." : "", pl->path[i]);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (jpos_locate(pl, &pos) == 0)
+		nx_err_set(err, "%s:%d:%d: %s%s%s", pl->file, pos.line,
+		    pos.column, label, sep, msg);
+	else
+		nx_err_set(err, "%s: %s%s%s", pl->file, label, sep, msg);
+	/* Messages reach terminals: no control characters from the file. */
+	for (i = 0; err->msg[i] != '\0'; i++) {
+		if ((unsigned char)err->msg[i] < 0x20 ||
+		    (unsigned char)err->msg[i] == 0x7f)
+			err->msg[i] = '?';
+	}
+	return -1;
+}
+
+/* jpos_vfail() with the arguments of fmt.  Returns -1. */
+int
+jpos_fail(struct nx_err *err, const struct jpos_place *pl, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	jpos_vfail(err, pl, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* "file:line:column" of the place, or file; malloc'ed. */
+char *
+jpos_where(const struct jpos_place *pl)
+{
+	struct jpos pos;
+	char *s;
+
+	if (jpos_locate(pl, &pos) != 0)
+		return xstrdup(pl->file);
+	xasprintf(&s, "%s:%d:%d", pl->file, pos.line, pos.column);
+	return s;
 }

@@ -119,74 +119,36 @@ struct rc_ctx {
 };
 
 /*
- * Finds remediation.KEY (key "rules": remediation.rules[index].sub...) and
- * stores the key's or value's position; falls back on shorter paths.
- * Returns 0, or -1 when nothing was found.
+ * The place of remediation.KEY.sub[0].sub[1]... (nsub keys), with key
+ * "rules" and an index remediation.rules[index].sub...
  */
-static int
-rc_locate(const struct rc_ctx *ctx, const char *const *sub, size_t nsub,
-    bool at_key, struct jpos *pos)
+static void
+rc_place(const struct rc_ctx *ctx, const char *const *sub, size_t nsub,
+    bool at_key, struct jpos_place *pl)
 {
-	const char *path[JPOS_MAX_DEPTH] = { "remediation", ctx->key, NULL };
-	size_t index[JPOS_MAX_DEPTH] = { 0, 0, ctx->index };
-	struct jpos k, v;
-	size_t i;
-
-	if (strcmp(ctx->key, "rules") == 0 && ctx->index != SIZE_MAX &&
-	    nsub + 3 <= JPOS_MAX_DEPTH) {
-		for (i = 0; i < nsub; i++)
-			path[3 + i] = sub[i];
-		if (nsub > 0 && jpos_find_indexed(ctx->text, ctx->len, path,
-		    index, 3 + nsub, &k, &v) == 0) {
-			*pos = at_key ? k : v;
-			return 0;
-		}
-		path[3] = "name";
-		if (jpos_find_indexed(ctx->text, ctx->len, path, index, 4, &k,
-		    NULL) == 0) {
-			*pos = k;
-			return 0;
-		}
-	}
-	if (jpos_find(ctx->text, ctx->len, path, 2, &k, &v) == 0) {
-		*pos = at_key ? k : v;
-		return 0;
-	}
-	return -1;
+	jpos_place_init(pl, ctx->file, ctx->text, ctx->len, "remediation",
+	    ctx->key);
+	if (strcmp(ctx->key, "rules") == 0 && ctx->index != SIZE_MAX)
+		jpos_place_elem(pl, ctx->index);
+	jpos_place_keys(pl, sub, nsub);
+	pl->at_key = at_key;
 }
 
 /*
  * Sets "file:line:column: remediation.rules[i].KEY: message" at the key
- * (at_key) or value of the element's sub...  Returns -1.
+ * (at_key) or value of the element's sub... (jpos_fail).  Returns -1.
  */
 static int __attribute__((format(printf, 5, 6)))
 rc_fail(struct rc_ctx *ctx, const char *const *sub, size_t nsub, bool at_key,
     const char *fmt, ...)
 {
-	char msg[sizeof ctx->err->msg], where[160];
-	struct jpos pos;
-	size_t i, n;
+	struct jpos_place pl;
 	va_list ap;
-	int w;
 
+	rc_place(ctx, sub, nsub, at_key, &pl);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(ctx->err, &pl, fmt, ap);
 	va_end(ap);
-	if (strcmp(ctx->key, "rules") == 0 && ctx->index != SIZE_MAX)
-		w = snprintf(where, sizeof where, "remediation.rules[%zu]",
-		    ctx->index);
-	else
-		w = snprintf(where, sizeof where, "remediation.%s", ctx->key);
-	n = w > 0 ? (size_t)w : 0;
-	for (i = 0; i < nsub && n < sizeof where; i++) {
-		w = snprintf(where + n, sizeof where - n, ".%s", sub[i]);
-		n += w > 0 ? (size_t)w : 0;
-	}
-	if (rc_locate(ctx, sub, nsub, at_key, &pos) == 0)
-		nx_err_set(ctx->err, "%s:%d:%d: %s: %s", ctx->file, pos.line,
-		    pos.column, where, msg);
-	else
-		nx_err_set(ctx->err, "%s: %s: %s", ctx->file, where, msg);
 	return -1;
 }
 
@@ -194,13 +156,10 @@ rc_fail(struct rc_ctx *ctx, const char *const *sub, size_t nsub, bool at_key,
 static char *
 rc_where(struct rc_ctx *ctx, const char *key)
 {
-	struct jpos pos;
-	char *s;
+	struct jpos_place pl;
 
-	if (rc_locate(ctx, &key, key != NULL ? 1 : 0, false, &pos) != 0)
-		return xstrdup(ctx->file);
-	xasprintf(&s, "%s:%d:%d", ctx->file, pos.line, pos.column);
-	return s;
+	rc_place(ctx, &key, key != NULL ? 1 : 0, false, &pl);
+	return jpos_where(&pl);
 }
 
 static const char *

@@ -331,32 +331,29 @@ roles_clone(struct nx_config *dst, const struct nx_config *src)
 	dst->roles = c;
 }
 
-/* Sets err at roles.KEY[.sub[idx]] of the text; returns -1. */
-static int __attribute__((format(printf, 8, 9)))
+/*
+ * Sets err to "file:line:column: roles.KEY: message" at the value (or the
+ * key) of roles.KEY[.sub[idx]] (jpos_fail: a scalar element falls back on
+ * its array).  The message names sub itself.  Returns -1.
+ */
+static int __attribute__((format(printf, 9, 10)))
 role_fail(const char *file, const char *text, size_t len, const char *key,
-    const char *sub, long idx, struct nx_err *err, const char *fmt, ...)
+    const char *sub, long idx, bool at_key, struct nx_err *err,
+    const char *fmt, ...)
 {
-	const char *path[4] = { "roles", key, sub, NULL };
-	size_t index[4] = { 0, 0, 0, idx >= 0 ? (size_t)idx : 0 };
-	size_t npath = sub == NULL ? 2 : idx >= 0 ? 4 : 3;
-	char msg[sizeof err->msg];
-	struct jpos k, v;
+	struct jpos_place pl;
 	va_list ap;
-	int found;
 
+	jpos_place_init(&pl, file, text, len, "roles", key);
+	if (sub != NULL)
+		jpos_place_key(&pl, sub);
+	if (sub != NULL && idx >= 0)
+		jpos_place_elem(&pl, (size_t)idx);
+	pl.nlabel = 2;
+	pl.at_key = at_key;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(err, &pl, fmt, ap);
 	va_end(ap);
-	found = jpos_find_indexed(text, len, path, index, npath, &k, &v);
-	if (found != 0 && npath > 3)    /* a scalar element: its array */
-		found = jpos_find(text, len, path, 3, &k, &v);
-	if (found != 0 && npath > 2)
-		found = jpos_find(text, len, path, 2, &k, &v);
-	if (found == 0)
-		nx_err_set(err, "%s:%d:%d: roles.%s: %s", file, v.line,
-		    v.column, key, msg);
-	else
-		nx_err_set(err, "%s: roles.%s: %s", file, key, msg);
 	return -1;
 }
 
@@ -380,8 +377,9 @@ roles_default_parse(struct nx_config *cfg, const char *file, const char *text,
 	if (!json_is_string(v) || (r = role_from_name(json_string_value(v))) < 0 ||
 	    r == NX_ROLE_ENGINE) {
 		config_describe(v, got, sizeof got);
-		return role_fail(file, text, len, "default", NULL, -1, err,
-		    "expected viewer, operator, admin or auditor, got %s", got);
+		return role_fail(file, text, len, "default", NULL, -1, false,
+		    err, "expected viewer, operator, admin or auditor, got %s",
+		    got);
 	}
 	roles_get(cfg)->has_default = true;
 	cfg->roles->def = (enum nx_role)r;
@@ -399,7 +397,7 @@ role_names_parse(const char *file, const char *text, size_t len,
 
 	if (!json_is_array(v)) {
 		config_describe(v, got, sizeof got);
-		return role_fail(file, text, len, key, sub, -1, err,
+		return role_fail(file, text, len, key, sub, -1, false, err,
 		    "%s: expected an array of names, got %s", sub, got);
 	}
 	for (i = 0; i < json_array_size(v); i++) {
@@ -409,9 +407,9 @@ role_names_parse(const char *file, const char *text, size_t len,
 		    strlen(json_string_value(s)) != json_string_length(s) ||
 		    json_string_length(s) > 255) {
 			config_describe(s, got, sizeof got);
-			return role_fail(file, text, len, key, sub, (long)i, err,
-			    "%s[%zu]: expected a user or group name, got %s",
-			    sub, i, got);
+			return role_fail(file, text, len, key, sub, (long)i,
+			    false, err, "%s[%zu]: expected a user or group "
+			    "name, got %s", sub, i, got);
 		}
 	}
 	*n = json_array_size(v);
@@ -434,7 +432,7 @@ role_map_parse(struct nx_config *cfg, enum nx_role r, const char *file,
 		return 0;
 	if (!json_is_object(v)) {
 		config_describe(v, got, sizeof got);
-		return role_fail(file, text, len, key, NULL, -1, err,
+		return role_fail(file, text, len, key, NULL, -1, false, err,
 		    "expected an object such as {\"users\": [\"alice\"], "
 		    "\"groups\": [\"sre\"]}, got %s", got);
 	}
@@ -449,20 +447,9 @@ role_map_parse(struct nx_config *cfg, enum nx_role r, const char *file,
 		else if (strcmp(k, "groups") == 0)
 			rc = role_names_parse(file, text, len, key, "groups",
 			    el, &m.groups, &m.ngroups, err);
-		else {
-			const char *path[3] = { "roles", key, k };
-			struct jpos kp;
-
-			if (jpos_find(text, len, path, 3, &kp, NULL) == 0)
-				nx_err_set(err, "%s:%d:%d: roles.%s: unknown key "
-				    "\"%.40s\" (known: users, groups)", file,
-				    kp.line, kp.column, key, k);
-			else
-				nx_err_set(err, "%s: roles.%s: unknown key "
-				    "\"%.40s\" (known: users, groups)", file, key,
-				    k);
-			rc = -1;
-		}
+		else
+			rc = role_fail(file, text, len, key, k, -1, true, err,
+			    "unknown key \"%.40s\" (known: users, groups)", k);
 		if (rc != 0) {
 			role_map_free(&m);
 			return -1;

@@ -61,57 +61,49 @@ pa_free_all(struct nx_pactions *pa)
 }
 
 /*
+ * The place of providers.actions[.source[.action]]: path holds
+ * "providers", "actions" and up to two more keys, NULL where they end.
+ */
+static void
+pa_place(const char *file, const char *text, size_t len,
+    const char *const *path, struct jpos_place *pl)
+{
+	jpos_place_init(pl, file, text, len, path[0], path[1]);
+	if (path[2] != NULL)
+		jpos_place_key(pl, path[2]);
+	if (path[2] != NULL && path[3] != NULL)
+		jpos_place_key(pl, path[3]);
+}
+
+/*
  * Sets err to "file:line:column: providers.actions[.source[.action]]:
- * msg", at the value of the deepest part of path that is found.
- * Returns -1.
+ * msg", at the value of the deepest part of path that is found
+ * (jpos_fail).  Returns -1.
  */
 static int __attribute__((format(printf, 6, 7)))
 pa_fail(struct nx_err *err, const char *file, const char *text, size_t len,
     const char *const *path, const char *fmt, ...)
 {
-	char msg[400], where[160];
-	struct jpos v;
-	size_t npath, k;
+	struct jpos_place pl;
 	va_list ap;
 
+	pa_place(file, text, len, path, &pl);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	jpos_vfail(err, &pl, fmt, ap);
 	va_end(ap);
-	for (npath = 2; npath < 4 && path[npath] != NULL; npath++)
-		;
-	snprintf(where, sizeof where, "providers.actions%s%s%s%s",
-	    npath > 2 ? "." : "", npath > 2 ? path[2] : "",
-	    npath > 3 ? "." : "", npath > 3 ? path[3] : "");
-	for (k = npath; k >= 2; k--) {
-		if (text != NULL && jpos_find(text, len, path, k, NULL,
-		    &v) == 0)
-			break;
-	}
-	if (k >= 2)
-		nx_err_set(err, "%s:%d:%d: %s: %s", file, v.line, v.column,
-		    where, msg);
-	else
-		nx_err_set(err, "%s: %s: %s", file, where, msg);
-	/* Messages reach terminals: no control characters from the file. */
-	for (k = 0; err->msg[k] != '\0'; k++) {
-		if ((unsigned char)err->msg[k] < 0x20 ||
-		    (unsigned char)err->msg[k] == 0x7f)
-			err->msg[k] = '?';
-	}
 	return -1;
 }
 
+/* "file:line:column" of providers.actions.SOURCE.ACTION's value, or file. */
 static char *
 pa_where(const char *file, const char *text, size_t len,
     const char *const *path)
 {
-	struct jpos v;
-	char *s;
+	struct jpos_place pl;
 
-	if (text == NULL || jpos_find(text, len, path, 4, NULL, &v) != 0)
-		return xstrdup(file);
-	xasprintf(&s, "%s:%d:%d", file, v.line, v.column);
-	return s;
+	pa_place(file, text, len, path, &pl);
+	pl.floor = 4;
+	return jpos_where(&pl);
 }
 
 /* A key as config_describe() shows a string: quoted, controls escaped. */

@@ -99,6 +99,17 @@ test_errors(void **state)
 		{ "{\"actions\": {\"define\": [{\"name\": \"x\"}]}}",
 		  "a.json:1:26: actions.define[0].name: action \"x\" has no "
 		  "\"kind\" (ssh, local or provider)" },
+		/* No name: at its kind, else at actions.define (jpos_fail). */
+		{ "{\"actions\": {\"define\": [{\"kind\": \"ssh\"}]}}",
+		  "a.json:1:26: actions.define[0]: missing \"name\"" },
+		{ "{\"actions\": {\"define\": [5]}}",
+		  "a.json:1:24: actions.define[0]: expected an object defining "
+		  "an action, got 5" },
+		{ "{\"actions\": {\"define\": [{\"name\": \"x\", \"kind\": "
+		  "\"ssh\", \"command\": \"x\",\n  \"inputs\": [{\"pattern\": "
+		  "\"a\"}]}]}}",
+		  "a.json:2:13: actions.define[0].inputs[0]: input has no "
+		  "\"name\"" },
 		{ "{\"actions\": {\"define\": [\n {\"name\": \"x\", \"kind\": "
 		  "\"telnet\"}]}}",
 		  "a.json:2:24: actions.define[0].kind: expected ssh, local or "

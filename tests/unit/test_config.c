@@ -660,6 +660,102 @@ count_visit(void *arg, const char *const *path, size_t depth,
 	return 0;
 }
 
+/*
+ * The place of a configuration error (jpos_place, jpos_fail): the label,
+ * key or value, elements by their name or kind, the fallback on the
+ * nearest parent and its floor, no label, no text, masking, jpos_where.
+ */
+static void
+test_jpos_place(void **state)
+{
+	static const char text[] =
+	    "{\"s\": {\"k\": [\n"
+	    "  {\"name\": \"a\", \"sub\": {\"x\": 1}},\n"
+	    "  {\"kind\": \"t\", \"v\": 5},\n"
+	    "  7\n"
+	    " ]},\n"
+	    " \"t\": 1}";
+	const char *sub[] = { "sub", "x" };
+	struct jpos_place pl;
+	struct nx_err err;
+	char key[300], *w;
+	size_t i;
+
+	(void)state;
+	/* A member: its value, or its key. */
+	jpos_place_init(&pl, "f.json", text, sizeof text - 1, "s", "k");
+	jpos_place_elem(&pl, 0);
+	jpos_place_keys(&pl, sub, 2);
+	assert_int_equal(jpos_fail(&err, &pl, "bad %d", 1), -1);
+	assert_string_equal(err.msg, "f.json:2:30: s.k[0].sub.x: bad 1");
+	pl.at_key = true;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:2:25: s.k[0].sub.x: bad");
+	/* Not there: the nearest parent's value, whatever at_key says. */
+	pl.npath = 4;
+	jpos_place_key(&pl, "nope");
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:2:24: s.k[0].sub.nope: bad");
+	/* An element: its "name" key, else its "kind" key. */
+	pl.npath = 3;
+	pl.at_key = false;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:2:4: s.k[0]: bad");
+	pl.index[2] = 1;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:3:4: s.k[1]: bad");
+	jpos_place_key(&pl, "missing");
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:3:4: s.k[1].missing: bad");
+	/* A scalar element: its array. */
+	pl.npath = 3;
+	pl.index[2] = 2;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:1:13: s.k[2]: bad");
+	w = jpos_where(&pl);
+	assert_string_equal(w, "f.json:1:13");
+	free(w);
+	/* The floor: no fallback above it, and then no position. */
+	pl.floor = 3;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json: s.k[2]: bad");
+	w = jpos_where(&pl);
+	assert_string_equal(w, "f.json");
+	free(w);
+	jpos_place_init(&pl, "f.json", text, sizeof text - 1, "s", "nope");
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json: s.nope: bad");
+	/* A label shorter than the path; no label; no text. */
+	jpos_place_init(&pl, "f.json", text, sizeof text - 1, "s", "k");
+	jpos_place_elem(&pl, 0);
+	jpos_place_keys(&pl, sub, 2);
+	pl.nlabel = 2;
+	jpos_fail(&err, &pl, "sub.x: bad");
+	assert_string_equal(err.msg, "f.json:2:30: s.k: sub.x: bad");
+	jpos_place_init(&pl, "f.json", text, sizeof text - 1, "t", NULL);
+	pl.nlabel = 0;
+	pl.at_key = true;
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json:6:2: bad");
+	jpos_place_init(&pl, "f.json", NULL, 0, "t", NULL);
+	jpos_fail(&err, &pl, "bad");
+	assert_string_equal(err.msg, "f.json: t: bad");
+	/* Control characters (a key from the file) are masked. */
+	jpos_place_key(&pl, "a\nb");
+	jpos_fail(&err, &pl, "x\033y");
+	assert_string_equal(err.msg, "f.json: t.a?b: x?y");
+	/* The label stops at 159 bytes; the path at JPOS_MAX_DEPTH. */
+	memset(key, 'k', sizeof key - 1);
+	key[sizeof key - 1] = '\0';
+	jpos_place_init(&pl, "f.json", NULL, 0, "s", key);
+	jpos_fail(&err, &pl, "bad");
+	assert_int_equal(strlen(err.msg), strlen("f.json: ") + 159 +
+	    strlen(": bad"));
+	for (i = 0; i < 2 * JPOS_MAX_DEPTH; i++)
+		jpos_place_key(&pl, "z");
+	assert_int_equal(pl.npath, JPOS_MAX_DEPTH);
+}
+
 static void
 test_jsonpos(void **state)
 {
@@ -739,6 +835,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_xdg_path, setup, teardown),
 		cmocka_unit_test(test_jsonpos),
+		cmocka_unit_test(test_jpos_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
