@@ -63,7 +63,12 @@ cm_sum() {
 	sed "s|.*|/proc/&/$1|" "$LAB/cm.pids" | xargs awk "$2" 2>/dev/null |
 	    awk '{ s += $1 } END { print s + 0 }'
 }
-cm_ticks() { cm_sum stat '{ s += $14 + $15 } END { print s + 0 }'; }
+# The masters' CPU in clock ticks, from the run time in nanoseconds of
+# /proc/PID/schedstat: utime + stime in /proc/PID/stat are whole ticks per
+# process, and a master's share of a round is well under one.
+cm_ticks() {
+	cm_sum schedstat "{ s += \$1 } END { printf \"%.0f\\n\", s * $hz / 1e9 }"
+}
 now() { date +%s.%N; }
 
 lab_setup
