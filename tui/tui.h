@@ -68,6 +68,21 @@ enum {
 #define TUI_NEED(c) ((c) + 1)
 
 /*
+ * The acting keys of every view with a selection (tui/acting.c), the same
+ * letters and words everywhere: rows of a struct tui_key table.
+ */
+#define TUI_ACTING_KEYS \
+	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack", \
+	  .need = TUI_NEED(NX_CAP_ACK) }, \
+	{ .key = 'd', .action = TUI_ACT_DOWNTIME, .hint = "d", \
+	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) }, \
+	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action", \
+	  .need = TUI_NEED(NX_CAP_ACTION) }, \
+	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation " \
+	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) }, \
+	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" }
+
+/*
  * One key binding.  `key` is a character (as wget_wch returns it) when
  * `keycode` is false, or a KEY_* code when it is true.  Rows with a `hint`
  * make one footer entry ("j/k move"); rows without one are aliases (Down

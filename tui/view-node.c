@@ -145,15 +145,7 @@ static const struct tui_key node_keys[] = {
 	{ .key = 'V', .action = NODE_RANGE,
 	  .help = "mark from the last marked row to here" },
 	{ .key = 'U', .action = NODE_UNMARK, .help = "unmark all" },
-	{ .key = 'a', .action = TUI_ACT_ACK, .hint = "a", .help = "ack",
-	  .need = TUI_NEED(NX_CAP_ACK) },
-	{ .key = 'd', .action = TUI_ACT_DOWNTIME, .hint = "d",
-	  .help = "downtime", .need = TUI_NEED(NX_CAP_DOWNTIME) },
-	{ .key = 'x', .action = TUI_ACT_RUN, .hint = "x", .help = "action",
-	  .need = TUI_NEED(NX_CAP_ACTION) },
-	{ .key = 'r', .action = TUI_ACT_RESET, .help = "reset remediation "
-	  "breakers", .need = TUI_NEED(NX_CAP_APPROVE) },
-	{ .key = 'o', .action = TUI_ACT_SHELL, .hint = "o", .help = "ssh" },
+	TUI_ACTING_KEYS,
 	{ .key = TUI_KEY_ESC, .action = TUI_ACT_BACK, .hint = "Esc",
 	  .help = "back" },
 };
