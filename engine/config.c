@@ -289,7 +289,7 @@ static const struct cfg_key cfg_keys[] = {
 	  CFG_FIELD(console.theme), "colour theme by name", NULL },
 	{ "console", "columns", CFG_CUSTOM, 0, 0, 0, NULL,
 	  CFG_FIELD(console.columns), "the fleet view's columns in display "
-	  "order: state, name, address, group, load, cpu, mem, disk, change",
+	  "order (nexusctl.conf(5))",
 	  &columns_config },
 
 	{ "remediation", "enabled", CFG_CUSTOM, 0, 0, 0, NULL,
