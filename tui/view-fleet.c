@@ -29,6 +29,10 @@
  * FLEET_LIVE_ROWS rows); with no filter and fleet order there is no list
  * at all.  The selection follows its node across rebuilds.
  *
+ * The columns shown, and their order, are console.columns, or those set by
+ * :columns for the session (tui_columns_current()); each name is that of
+ * engine.h's enum nx_column.
+ *
  * Columns are laid out for the width at hand: each has a minimum width and
  * a priority, the least important are dropped until the rest fit (DISK
  * and GROUP go first, STATE and NAME never), and what is left over widens
