@@ -67,6 +67,156 @@ struct cfg_key {
 #define CFG_FIELD(f) \
 	offsetof(struct nx_config, f), sizeof(((struct nx_config *)NULL)->f)
 
+/* ---------------------------------------------------------------------- */
+/* console.columns: the fleet view's columns (CFG_CUSTOM)                  */
+
+static size_t cfg_distance(const char *, const char *);
+
+/* The names of enum nx_column, as console.columns and :columns spell them. */
+const char *const config_column_names[NX_COL__COUNT] = {
+	[NX_COL_STATE] = "state",
+	[NX_COL_NAME] = "name",
+	[NX_COL_ADDRESS] = "address",
+	[NX_COL_GROUP] = "group",
+	[NX_COL_LOAD] = "load",
+	[NX_COL_CPU] = "cpu",
+	[NX_COL_MEM] = "mem",
+	[NX_COL_DISK] = "disk",
+	[NX_COL_CHANGE] = "change",
+};
+
+/*
+ * Appends the column called name to cols (n entries, room for
+ * NX_COL__COUNT; with n at that, every name is there and it fails).  Returns 0, or -1 with err set (no position: the caller
+ * adds its own) when the name is unknown (with the nearest name, else the
+ * list) or already there.
+ */
+int
+config_column_add(uint8_t *cols, size_t *n, const char *name,
+    struct nx_err *err)
+{
+	const char *best = NULL;
+	size_t c, i, d, bestd = SIZE_MAX;
+
+	for (c = 0; c < NX_COL__COUNT; c++) {
+		if (strcmp(name, config_column_names[c]) == 0)
+			break;
+	}
+	if (c == NX_COL__COUNT) {
+		for (i = 0; i < NX_COL__COUNT; i++) {
+			d = cfg_distance(name, config_column_names[i]);
+			if (d < bestd && d <= (strlen(config_column_names[i])
+			    <= 4 ? 1u : 2u)) {
+				best = config_column_names[i];
+				bestd = d;
+			}
+		}
+		if (best != NULL)
+			nx_err_set(err, "unknown column \"%.40s\" (did you "
+			    "mean \"%s\"?)", name, best);
+		else
+			nx_err_set(err, "unknown column \"%.40s\" (known: "
+			    "state, name, address, group, load, cpu, mem, "
+			    "disk, change)", name);
+		return -1;
+	}
+	for (i = 0; i < *n; i++) {
+		if (cols[i] == c) {
+			nx_err_set(err, "column \"%s\" is named twice", name);
+			return -1;
+		}
+	}
+	cols[(*n)++] = (uint8_t)c;
+	return 0;
+}
+
+/*
+ * Checks a whole list of columns: at least one, and "name" among them
+ * (the rows are nodes; acting on one needs to see which).  Returns 0, or
+ * -1 with err set (no position).
+ */
+int
+config_columns_check(const uint8_t *cols, size_t n, struct nx_err *err)
+{
+	size_t i;
+
+	if (n == 0) {
+		nx_err_set(err, "expected at least one column");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (cols[i] == NX_COL_NAME)
+			return 0;
+	}
+	nx_err_set(err, "the columns must include \"name\"");
+	return -1;
+}
+
+/* Parses console.columns: an array of column names, in display order. */
+static int
+columns_cfg_parse(struct nx_config *cfg, const char *file, const char *text,
+    size_t len, const json_t *v, struct nx_err *err)
+{
+	uint8_t cols[NX_COL__COUNT];
+	struct jpos_place pl;
+	struct nx_err e;
+	size_t i, n = 0;
+	const char *s;
+
+	jpos_place_init(&pl, file, text, len, "console", "columns");
+	if (!json_is_array(v))
+		return jpos_fail(err, &pl, "expected an array of column "
+		    "names, e.g. [\"state\", \"name\", \"load\"]");
+	for (i = 0; i < json_array_size(v); i++) {
+		pl.npath = 2;
+		jpos_place_elem(&pl, i);
+		if ((s = json_string_value(json_array_get(v, i))) == NULL)
+			return jpos_fail(err, &pl, "expected a column name "
+			    "(string)");
+		if (config_column_add(cols, &n, s, &e) != 0)
+			return jpos_fail(err, &pl, "%s", e.msg);
+	}
+	pl.npath = 2;
+	if (config_columns_check(cols, n, &e) != 0)
+		return jpos_fail(err, &pl, "%s", e.msg);
+	memcpy(cfg->console.columns, cols, n);
+	cfg->console.ncolumns = n;
+	return 0;
+}
+
+static void
+columns_cfg_free(struct nx_config *cfg)
+{
+	cfg->console.ncolumns = 0;
+}
+
+static void
+columns_cfg_clone(struct nx_config *dst, const struct nx_config *src)
+{
+	(void)dst;
+	(void)src;      /* plain data: copied with the struct */
+}
+
+static json_t *
+columns_cfg_to_json(const struct nx_config *cfg)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < (cfg->console.ncolumns > 0 ? cfg->console.ncolumns :
+	    NX_COL__COUNT); i++)
+		json_array_append_new(a, json_string(config_column_names[
+		    cfg->console.ncolumns > 0 ? cfg->console.columns[i] : i]));
+	return a;
+}
+
+static const struct cfg_custom columns_config = {
+	.parse = columns_cfg_parse,
+	.free = columns_cfg_free,
+	.clone = columns_cfg_clone,
+	.to_json = columns_cfg_to_json,
+};
+
 /* The schema.  Rows of one section stay together, in the order `config
  * show` prints them. */
 static const struct cfg_key cfg_keys[] = {
@@ -137,6 +287,10 @@ static const struct cfg_key cfg_keys[] = {
 	  "most frames the console draws per second", NULL },
 	{ "console", "theme", CFG_NAME, 1, 64, 0, "default",
 	  CFG_FIELD(console.theme), "colour theme by name", NULL },
+	{ "console", "columns", CFG_CUSTOM, 0, 0, 0, NULL,
+	  CFG_FIELD(console.columns), "the fleet view's columns in display "
+	  "order (nexusctl.conf(5))",
+	  &columns_config },
 
 	{ "remediation", "enabled", CFG_CUSTOM, 0, 0, 0, NULL,
 	  CFG_FIELD(remed),

@@ -396,6 +396,23 @@ struct provider {
 /* ---------------------------------------------------------------------- */
 /* Configuration (config.c): the whole schema in one struct.              */
 
+/*
+ * The fleet view's columns, in their default order; console.columns
+ * names them as config_column_names[] spells them (config.c).
+ */
+enum nx_column {
+	NX_COL_STATE,
+	NX_COL_NAME,
+	NX_COL_ADDRESS,
+	NX_COL_GROUP,
+	NX_COL_LOAD,
+	NX_COL_CPU,
+	NX_COL_MEM,
+	NX_COL_DISK,
+	NX_COL_CHANGE,
+	NX_COL__COUNT
+};
+
 struct nx_config {
 	char *path;             /* file it came from, or NULL for defaults */
 	struct {
@@ -419,6 +436,11 @@ struct nx_config {
 	struct {
 		uint32_t fps;           /* frame cap */
 		char *theme;
+		/* console.columns: the fleet view's columns in display
+		 * order (enum nx_column); ncolumns 0: every column in enum
+		 * order (the default) */
+		uint8_t columns[NX_COL__COUNT];
+		size_t ncolumns;
 	} console;
 	struct {
 		uint64_t event_retention_ms;    /* store.event_retention */
@@ -672,6 +694,10 @@ struct cfg_custom {
 
 /* config.c */
 void config_defaults(struct nx_config *);
+extern const char *const config_column_names[NX_COL__COUNT];
+int config_column_add(uint8_t *cols, size_t *n, const char *name,
+    struct nx_err *);
+int config_columns_check(const uint8_t *cols, size_t n, struct nx_err *);
 int config_load(struct nx_config *, const char *path, struct nx_err *);
 int config_load_buffer(struct nx_config *, const char *name, const char *text,
     size_t len, struct nx_err *);

@@ -97,6 +97,8 @@ static const struct {
 	{ "approve", " [JOB]", "approve a proposed job (the current one)",
 	  TUI_NEED(NX_CAP_APPROVE) },
 	{ "audit", "", "the audit view", 0 },
+	{ "columns", " [A,B,...]", "list the fleet columns, or show these "
+	  "(state,name,load...)", 0 },
 	{ "downtime", " DURATION [COMMENT]", "downtime for the marked or "
 	  "current rows (2h, 30m)", TUI_NEED(NX_CAP_DOWNTIME) },
 	{ "events", "", "the events view", 0 },
@@ -1175,6 +1177,70 @@ tui_job_arg(const char **s)
 }
 
 /*
+ * Stores the fleet view's columns in out (room for NX_COL__COUNT): those
+ * :columns set, else console.columns, else every one in the default order.
+ * Returns how many.
+ */
+size_t
+tui_columns_current(const struct tui *t, uint8_t *out)
+{
+	const struct nx_config *cfg = &t->e->cfg;
+	size_t i;
+
+	if (t->ncolumns > 0) {
+		memcpy(out, t->columns, t->ncolumns);
+		return t->ncolumns;
+	}
+	if (cfg->console.ncolumns > 0) {
+		memcpy(out, cfg->console.columns, cfg->console.ncolumns);
+		return cfg->console.ncolumns;
+	}
+	for (i = 0; i < NX_COL__COUNT; i++)
+		out[i] = (uint8_t)i;
+	return NX_COL__COUNT;
+}
+
+/*
+ * :columns: with no argument, says which columns there are and which are
+ * shown; with names (split at commas and spaces), shows those for the rest
+ * of the session.  Returns 0, or -1 with err set.
+ */
+static int
+tui_columns(struct tui *t, char *arg, struct nx_err *err)
+{
+	uint8_t cols[NX_COL__COUNT];
+	char now[128], *name, *save = NULL;
+	size_t i, n, k = 0;
+	int w;
+
+	if (arg[0] == '\0') {
+		n = tui_columns_current(t, cols);
+		now[0] = '\0';
+		for (i = 0; i < n && k < sizeof now; i++) {
+			w = snprintf(now + k, sizeof now - k, "%s%s",
+			    i > 0 ? "," : "", config_column_names[cols[i]]);
+			k += w > 0 ? (size_t)w : 0;
+		}
+		tui_message(t, false, "columns: state name address group load "
+		    "cpu mem disk change (shown: %s)", now);
+		return 0;
+	}
+	n = 0;
+	for (name = strtok_r(arg, ", ", &save); name != NULL;
+	    name = strtok_r(NULL, ", ", &save)) {
+		if (config_column_add(cols, &n, name, err) != 0)
+			return -1;
+	}
+	if (config_columns_check(cols, n, err) != 0)
+		return -1;
+	memcpy(t->columns, cols, n);
+	t->ncolumns = n;
+	tui_mark_dirty(t);
+	tui_message(t, false, "%zu columns", n);
+	return 0;
+}
+
+/*
  * Runs one ':' command line.  Returns 0, or -1 with err saying what is
  * wrong (an unknown command, a missing argument, a node not found).
  */
@@ -1272,6 +1338,8 @@ tui_command(struct tui *t, const char *line, struct nx_err *err)
 		}
 		return v->sort(t, tui_current_state(t), arg, err);
 	}
+	if (strcmp(cmd, "columns") == 0)
+		return tui_columns(t, arg, err);
 	if (strcmp(cmd, "theme") == 0) {
 		if (arg[0] == '\0') {
 			nx_err_set(err, ":theme wants a name (now: %s)",

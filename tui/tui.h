@@ -270,6 +270,10 @@ struct tui {
 	struct tui_theme theme;
 	struct theme_spec theme_spec;
 	bool utf8;              /* the locale's charset is UTF-8 */
+	/* The fleet view's columns set by :columns for the session (enum
+	 * nx_column); ncolumns 0: those of console.columns. */
+	uint8_t columns[NX_COL__COUNT];
+	size_t ncolumns;
 
 	WINDOW *header, *body, *footer;
 	WINDOW *input_pad;      /* keys are read here: a pad never refreshes */
@@ -329,6 +333,7 @@ int tui_print(struct tui *, WINDOW *, int y, int x, int width, attr_t,
 int tui_print_right(struct tui *, WINDOW *, int y, int x, int width, attr_t,
     const char *);
 void tui_format_age(char *, size_t, nx_time age_ms);
+size_t tui_columns_current(const struct tui *, uint8_t *);
 void tui_message(struct tui *, bool error, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void tui_push(struct tui *, const struct view *);

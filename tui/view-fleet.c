@@ -29,6 +29,10 @@
  * FLEET_LIVE_ROWS rows); with no filter and fleet order there is no list
  * at all.  The selection follows its node across rebuilds.
  *
+ * The columns shown, and their order, are console.columns, or those set by
+ * :columns for the session (tui_columns_current()); each name is that of
+ * engine.h's enum nx_column.
+ *
  * Columns are laid out for the width at hand: each has a minimum width and
  * a priority, the least important are dropped until the rest fit (DISK
  * and GROUP go first, STATE and NAME never), and what is left over widens
@@ -92,17 +96,18 @@ static const struct tui_key fleet_keys[] = {
 	  .help = "clear the filter, else quit" },
 };
 
+/* The columns: console.columns (engine.h's enum nx_column) names them. */
 enum fleet_col {
-	FC_STATE,
-	FC_NAME,
-	FC_ADDRESS,
-	FC_GROUP,
-	FC_LOAD,
-	FC_CPU,
-	FC_MEM,
-	FC_DISK,
-	FC_CHANGE,
-	FC__COUNT
+	FC_STATE = NX_COL_STATE,
+	FC_NAME = NX_COL_NAME,
+	FC_ADDRESS = NX_COL_ADDRESS,
+	FC_GROUP = NX_COL_GROUP,
+	FC_LOAD = NX_COL_LOAD,
+	FC_CPU = NX_COL_CPU,
+	FC_MEM = NX_COL_MEM,
+	FC_DISK = NX_COL_DISK,
+	FC_CHANGE = NX_COL_CHANGE,
+	FC__COUNT = NX_COL__COUNT
 };
 
 /*
@@ -140,6 +145,8 @@ struct fleet_view {
 	uint32_t sel_node;      /* its node, kept across rebuilds */
 	int width[FC__COUNT];   /* 0: column dropped */
 	int laid_out_for;       /* the width the layout was made for */
+	uint8_t order[FC__COUNT];       /* the columns shown, in order */
+	size_t norder;          /* (tui_columns_current()) */
 
 	uint32_t *rows;         /* node ids shown; NULL: every node in order */
 	uint32_t nrows;
@@ -267,20 +274,23 @@ fleet_total(const int *width)
 }
 
 /*
- * Chooses column widths for `cols` terminal columns: drop the least
- * important until the minimums fit, then widen NAME, GROUP and ADDRESS in
+ * Chooses column widths for `cols` terminal columns, for the columns
+ * chosen (tui_columns_current(): :columns, console.columns), the others
+ * dropped: drop the least important until the minimums fit, then widen NAME, GROUP and ADDRESS in
  * turn up to their maximums.  Space left after that stays at the right
  * end, so the numbers stay near the names on a very wide terminal.
  */
 static void
-fleet_layout(struct fleet_view *fv, int cols)
+fleet_layout(struct tui *t, struct fleet_view *fv, int cols)
 {
 	static const int grow[] = { FC_NAME, FC_GROUP, FC_ADDRESS };
 	int c, prio, spare, add;
 	size_t g;
 
-	for (c = 0; c < FC__COUNT; c++)
-		fv->width[c] = fleet_columns[c].min;
+	fv->norder = tui_columns_current(t, fv->order);
+	memset(fv->width, 0, sizeof fv->width);
+	for (g = 0; g < fv->norder; g++)
+		fv->width[fv->order[g]] = fleet_columns[fv->order[g]].min;
 	for (prio = 8; prio > 1 && fleet_total(fv->width) > cols; prio--) {
 		for (c = 0; c < FC__COUNT; c++) {
 			if (fleet_columns[c].prio == prio)
@@ -375,13 +385,15 @@ fleet_draw_row(struct tui *t, struct fleet_view *fv, WINDOW *w, int y,
 	const char *s;
 	char buf[32];
 	int c, x = FLEET_MARK;
+	size_t o;
 
 	if (selected)
 		tui_print(t, w, y, 0, getmaxx(w), base, "", 0);
 	if (selected || marked)
 		tui_print(t, w, y, 0, FLEET_MARK, marked ? base | A_BOLD : base,
 		    selected ? (marked ? ">*" : ">") : " *", marked ? 2 : 1);
-	for (c = 0; c < FC__COUNT; c++) {
+	for (o = 0; o < fv->norder; o++) {
+		c = fv->order[o];
 		if (fv->width[c] == 0)
 			continue;
 		s = fleet_cell(t, n, c, buf, sizeof buf);
@@ -407,10 +419,13 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 	static const char empty[] = "no nodes: check the inventory";
 	static const char none[] = "no node matches the filter (/ to change, "
 	    "Esc to clear)";
+	uint8_t order[FC__COUNT];
+	size_t norder = tui_columns_current(t, order), o;
 	uint32_t n;
 
-	if (fv->laid_out_for != cols)
-		fleet_layout(fv, cols);
+	if (fv->laid_out_for != cols || norder != fv->norder ||
+	    memcmp(order, fv->order, norder) != 0)
+		fleet_layout(t, fv, cols);
 	if (fleet_live(fv) && (fleet_count(t, fv) <= FLEET_LIVE_ROWS ||
 	    uv_now(t->loop) - fv->built_ms >= FLEET_LIVE_MS))
 		fv->stale = true;
@@ -422,9 +437,10 @@ fleet_draw(struct tui *t, void *state, WINDOW *w)
 		fv->sel_node = fleet_row_node(fv, fv->sel);
 
 	tui_print(t, w, 0, 0, cols, t->theme.colhdr, "", 0);
-	for (c = 0; c < FC__COUNT; c++) {
-		const char *title = fleet_columns[c].title;
+	for (o = 0; o < fv->norder; o++) {
+		const char *title = fleet_columns[fv->order[o]].title;
 
+		c = fv->order[o];
 		if (fv->width[c] == 0)
 			continue;
 		if (fleet_columns[c].right)

@@ -196,6 +196,76 @@ test_partial_file(void **state)
 	config_free(&cfg);
 }
 
+/* console.columns: the fleet view's columns by name, in order. */
+static void
+test_console_columns(void **state)
+{
+	struct fixture *fx = *state;
+	struct nx_config cfg;
+	struct nx_err err = { { 0 } };
+	json_t *j;
+	char *dump;
+
+	/* The default: none chosen, every column in the default order. */
+	config_defaults(&cfg);
+	assert_int_equal(cfg.console.ncolumns, 0);
+	j = config_to_json(&cfg);
+	dump = json_dumps(json_object_get(json_object_get(j, "console"),
+	    "columns"), JSON_COMPACT);
+	assert_string_equal(dump, "[\"state\",\"name\",\"address\",\"group\","
+	    "\"load\",\"cpu\",\"mem\",\"disk\",\"change\"]");
+	free(dump);
+	json_decref(j);
+
+	assert_int_equal(config_load(&cfg, write_file(fx, "c.json",
+	    "{\"console\": {\"columns\": [\"name\", \"state\", \"load\"]}}"),
+	    &err), 0);
+	assert_int_equal(cfg.console.ncolumns, 3);
+	assert_int_equal(cfg.console.columns[0], NX_COL_NAME);
+	assert_int_equal(cfg.console.columns[1], NX_COL_STATE);
+	assert_int_equal(cfg.console.columns[2], NX_COL_LOAD);
+	j = config_to_json(&cfg);
+	dump = json_dumps(json_object_get(json_object_get(j, "console"),
+	    "columns"), JSON_COMPACT);
+	assert_string_equal(dump, "[\"name\",\"state\",\"load\"]");
+	free(dump);
+	json_decref(j);
+	config_free(&cfg);
+
+	/* Every column, in another order. */
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, write_file(fx, "c.json",
+	    "{\"console\": {\"columns\": [\"change\", \"disk\", \"mem\", \"cpu\","
+	    " \"load\", \"group\", \"address\", \"name\", \"state\"]}}"),
+	    &err), 0);
+	assert_int_equal(cfg.console.ncolumns, NX_COL__COUNT);
+	assert_int_equal(cfg.console.columns[0], NX_COL_CHANGE);
+	assert_int_equal(cfg.console.columns[8], NX_COL_STATE);
+	config_free(&cfg);
+
+	expect_error(fx, "{\"console\": {\"columns\": [\"name\", \"lod\"]}}",
+	    ":1:25: console.columns[1]: unknown column \"lod\" (did you mean "
+	    "\"load\"?)");
+	expect_error(fx, "{\"console\": {\"columns\": [\"name\", \"uptime\"]}}",
+	    ":1:25: console.columns[1]: unknown column \"uptime\" (known: "
+	    "state, name, address, group, load, cpu, mem, disk, change)");
+	expect_error(fx, "{\"console\": {\n  \"columns\": [\"name\", \"load\","
+	    " \"name\"]}}",
+	    ":2:14: console.columns[2]: column \"name\" is named twice");
+	expect_error(fx, "{\"console\": {\"columns\": []}}",
+	    ":1:25: console.columns: expected at least one column");
+	expect_error(fx, "{\"console\": {\"columns\": \"name,load\"}}",
+	    ":1:25: console.columns: expected an array of column names, e.g. "
+	    "[\"state\", \"name\", \"load\"]");
+	expect_error(fx, "{\"console\": {\"columns\": [\"name\", 3]}}",
+	    ":1:25: console.columns[1]: expected a column name (string)");
+	expect_error(fx, "{\"console\": {\"columns\": [\"state\", \"load\"]}}",
+	    ":1:25: console.columns: the columns must include \"name\"");
+	expect_error(fx, "{\"console\": {\"colums\": [\"name\"]}}",
+	    ":1:14: unknown key \"colums\" in console (did you mean "
+	    "\"columns\"?)");
+}
+
 static void
 test_syntax_errors(void **state)
 {
@@ -811,6 +881,8 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_console_columns, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_errors, setup,
 		    teardown),

@@ -338,7 +338,9 @@ test_command_completion(void **state)
 	/* Several: their common prefix. */
 	assert_int_equal(tui_complete("q", out, sizeof out), 2);
 	assert_string_equal(out, "q");
-	assert_int_equal(tui_complete("", out, sizeof out), 16);
+	assert_int_equal(tui_complete("", out, sizeof out), 17);
+	assert_int_equal(tui_complete("col", out, sizeof out), 1);
+	assert_string_equal(out, "columns ");
 	assert_int_equal(tui_complete("zz", out, sizeof out), 0);
 	assert_string_equal(out, "zz");
 	/* The column of :sort. */
