@@ -17,10 +17,7 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 export XDG_CONFIG_HOME="$TMP/config" XDG_STATE_HOME="$TMP/state"
 PWNED=/tmp/nx-pactions-pwned
 
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { fails=$((fails + 1)); echo "FAIL: $1"; }
+. "$TOP_SRCDIR/tests/integration/lib.sh"
 
 nx() {
 	timeout 60 "$NEXUSCTL" "$@" >"$TMP/out" 2>"$TMP/err"
@@ -92,5 +89,4 @@ else
 	fail "bad template (rc $rc)"; cat "$TMP/err"
 fi
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+summary

@@ -24,10 +24,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 export XDG_CONFIG_HOME="$TMP/config" XDG_STATE_HOME="$TMP/state"
 
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { fails=$((fails + 1)); echo "FAIL: $1"; }
+. "$TOP_SRCDIR/tests/integration/lib.sh"
 
 INV="$TMP/hosts.ini"
 DB="$TMP/state.db"
@@ -153,5 +150,4 @@ else
 	fail "engine exit status $rc"; cat "$TMP/err"
 fi
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+summary

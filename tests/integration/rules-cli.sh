@@ -24,12 +24,8 @@ command -v jq >/dev/null 2>&1 || { echo "SKIP: no jq"; exit 77; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/nx-rules-cli.XXXXXX") || exit 1
 ENGINE_PID=
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() {
-	fails=$((fails + 1))
-	echo "FAIL: $1"
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+fail_context() {
 	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 2000 "$W/err"; }
 }
 stop_engine() {
@@ -263,5 +259,4 @@ else
 fi
 stop_engine
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary

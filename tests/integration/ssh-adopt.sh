@@ -36,12 +36,8 @@ export XDG_CONFIG_HOME="$LAB/config" XDG_STATE_HOME="$LAB/state"
 unset SSH_AUTH_SOCK
 lab_start
 
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() {
-	fails=$((fails + 1))
-	echo "FAIL: $1"
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+fail_context() {
 	echo "--- engine"; tail -c 2000 "$LAB/engine.err"
 }
 
@@ -214,5 +210,4 @@ if [ $erc -eq 0 ]; then
 else
 	fail "engine exit status $erc"
 fi
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+summary

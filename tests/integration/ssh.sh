@@ -31,12 +31,8 @@ export XDG_CONFIG_HOME="$LAB/config" XDG_STATE_HOME="$LAB/state"
 unset SSH_AUTH_SOCK
 lab_start
 
-fails=0
-passes=0
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() {
-	fails=$((fails + 1))
-	echo "FAIL: $1"
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+fail_context() {
 	echo "--- stdout"; head -c 3000 "$LAB/out"
 	echo "--- stderr"; head -c 3000 "$LAB/err"
 }
@@ -333,5 +329,4 @@ else
 	fail "usage error (rc=$rc)"
 fi
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+summary
