@@ -381,16 +381,12 @@ rules_control(const struct cmd_entry *cmd, const struct cli_common *co,
 	    "state store (its control socket STATE.sock)\n", verb);
 	if (strcmp(verb, "reset") == 0)
 		fprintf(stderr, "nexusctl: rules: reset: a breaker lives in "
-		    "the engine's process, and a headless engine takes no "
-		    "commands from outside; reset it in the console: select "
-		    "the node and press r (an operator's call, checked and "
-		    "audited there)\n");
+		    "the engine's process; in a console, select the node and "
+		    "press r (an operator's call, checked and audited there)\n");
 	else
 		fprintf(stderr, "nexusctl: rules: %s: a rule's state lives in "
-		    "the engine's process, and a headless engine takes no "
-		    "commands from outside; set remediation.rules[].enabled "
-		    "in the configuration and restart the engine (breakers: "
-		    "the console's key r)\n", verb);
+		    "the engine's process; set remediation.rules[].enabled in "
+		    "the configuration for the next start\n", verb);
 	return RULES_EXIT_UNAVAILABLE;
 }
 
