@@ -53,7 +53,17 @@ stop_engine() {
 	done
 	kill -9 "$ENGINE_PID" 2>/dev/null
 	wait "$ENGINE_PID" 2>/dev/null
+	ENGINE_RC=$?
 	ENGINE_PID=
+}
+# stopped_clean WHAT: the last stop_engine's exit status was 0 (also no
+# sanitizer report: those exit non-zero).
+stopped_clean() {
+	if [ "$ENGINE_RC" -eq 0 ]; then
+		pass "$1: the engine exited 0"
+	else
+		fail "$1: the engine exited $ENGINE_RC"
+	fi
 }
 trap 'stop_engine; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
@@ -73,6 +83,8 @@ EOF
 ACTIONS='"actions": { "define": [
     { "name": "note", "kind": "local", "role": "operator",
       "command": "echo $HOSTNAME$ >> '"$OUT"'; echo noted $HOSTNAME$" },
+    { "name": "slow", "kind": "local", "role": "operator",
+      "command": "sleep 1; echo slow $HOSTNAME$ >> '"$OUT"'" },
     { "name": "risky", "kind": "local", "role": "operator", "confirm": true,
       "command": "echo risky $HOSTNAME$ >> '"$OUT"'" } ] }'
 cat >"$W/roles.json" <<EOF
@@ -236,6 +248,27 @@ else
 	fail "after a silent client (rc=$rc)"
 fi
 
+# --- a client that goes away while its job runs cancels nothing
+printf '{"op":"run","action":"slow","target":"n3"}\n' >"$W/req6"
+timeout 5 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(open(sys.argv[2], "rb").read())
+time.sleep(0.2)
+s.close()
+' "$SOCK" "$W/req6"
+i=0
+while ! grep -q '^slow n3' "$OUT" && [ $i -lt 50 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+if grep -q '^slow n3' "$OUT" && kill -0 "$ENGINE_PID" 2>/dev/null; then
+	pass "a client gone during its job: the job ran to its end"
+else
+	fail "the job of a client that went away"
+fi
+
 # --- rules through the socket: reset is an operator's, enable an admin's
 timeout 30 "$NEXUSCTL" rules --state "$STATE" reset fixit n1 >"$W/cout" 2>"$W/cerr"
 rc1=$?
@@ -255,7 +288,14 @@ else
 fi
 
 # --- clean stop: the socket goes
+# a client waiting for a job when the engine stops
+printf '{"op":"run","action":"slow","target":"n4"}\n' >"$W/req7"
+raw "$W/req7" >"$W/resp7" 2>&1 &
+rawpid=$!
+sleep 0.3
 stop_engine
+wait "$rawpid" 2>/dev/null
+stopped_clean "stopped with a client waiting for its job"
 if [ ! -e "$SOCK" ]; then
 	pass "the socket is removed at a clean stop"
 else
@@ -301,5 +341,6 @@ else
 	fail "rules as admin (rc $rc1 $rc2, enabled '$st1')"
 fi
 stop_engine
+stopped_clean "after ad-hoc and rules"
 
 summary
