@@ -12,6 +12,8 @@
  * and rewritten in place, so it stays current on a full disk.  Next to
  * it, STATE.remed.json holds remed_status() (the rules' state) for
  * `nexusctl rules`: replaced atomically when it changed, removed at exit.
+ * STATE.sock is its control socket (engine/ctl.c): `run --engine` and
+ * `rules reset|enable|disable` as the caller's uid; removed at exit.
  *
  * Exit statuses: 0 stopped cleanly; 78 configuration or a state store
  * that cannot be used (locked by another process, foreign, corrupt: the

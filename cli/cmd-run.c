@@ -21,6 +21,11 @@
  * template $HOSTNAME$, $VAR:name$, $INPUT:name$...: each value goes in
  * shell-quoted, so it reaches the shell as data.
  *
+ * --engine sends the run to the engine running on the state store
+ * (STATE.sock, engine/ctl.c): its pool, inventory and configuration, the
+ * caller's uid; the result prints as a local run's (run_output); 69 when
+ * no engine runs there.
+ *
  * In `run ACTION`, -i NAME=VALUE (NAME of a-z, 0-9, _) is an input; any
  * other -i is an inventory file (--input and --inventory are never
  * ambiguous).
