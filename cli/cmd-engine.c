@@ -12,6 +12,8 @@
  * and rewritten in place, so it stays current on a full disk.  Next to
  * it, STATE.remed.json holds remed_status() (the rules' state) for
  * `nexusctl rules`: replaced atomically when it changed, removed at exit.
+ * STATE.sock is its control socket (engine/ctl.c): `run --engine` and
+ * `rules reset|enable|disable` as the caller's uid; removed at exit.
  *
  * Exit statuses: 0 stopped cleanly; 78 configuration or a state store
  * that cannot be used (locked by another process, foreign, corrupt: the
@@ -57,6 +59,7 @@ struct engine_run {
 	uint64_t anchored;              /* seq of the head written last */
 	char *remed_path;               /* STATE.remed.json, or NULL */
 	char *remed_last;               /* remed_status() written last */
+	struct ctl_server *ctl;         /* STATE.sock, or NULL */
 };
 
 static void
@@ -294,6 +297,25 @@ engine_on_signal(uv_signal_t *h, int signum)
 	uv_stop(h->loop);
 }
 
+/*
+ * The control socket, STATE.sock (engine/ctl.c): 0600, or 0666 with a
+ * roles section.  Not fatal: without it the engine runs on, said once.
+ */
+static void
+engine_listen(struct engine_run *r, const struct nx_config *cfg)
+{
+	struct nx_err err = { { 0 } };
+	char *path = ctl_socket_path(store_path(r->store));
+
+	if ((r->ctl = ctl_listen(r->e, path, cfg->roles != NULL, &err)) ==
+	    NULL)
+		engine_log("warning: no control socket: %s", err.msg);
+	else
+		engine_log("control socket %s (%s)", path, cfg->roles != NULL ?
+		    "0666: requests by the caller's role" : "0600");
+	free(path);
+}
+
 int
 cmd_engine_exec(int argc, char **argv)
 {
@@ -384,6 +406,7 @@ cmd_engine_exec(int argc, char **argv)
 		engine_log("the engine did not start");
 		status = NX_EXIT_SOFTWARE;
 	} else {
+		engine_listen(&r, &cfg);
 		engine_log("started: %u nodes, %u checks, state %s (pid %ld)",
 		    e.fleet.nnodes, e.fleet.nchecks, store_path(r.store),
 		    (long)getpid());
@@ -391,6 +414,8 @@ cmd_engine_exec(int argc, char **argv)
 		engine_write_remed(&r);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
+	ctl_close(r.ctl);
+	r.ctl = NULL;
 	engine_remove_remed(&r);
 	uv_close((uv_handle_t *)&r.sigint, NULL);
 	uv_close((uv_handle_t *)&r.sigterm, NULL);

@@ -13,11 +13,13 @@
  *
  *	rules reset RULE NODE, rules enable|disable RULE
  *
- * change a live engine's rules, which only its own process can do: there
- * is no control channel into a headless engine, and `rules` says so (the
- * console's key r resets breakers as an audited operator call).
+ * change a live engine's rules, which only its own process can do: they
+ * go to the engine through its control socket STATE.sock (engine/ctl.c:
+ * api_rule_reset / api_rule_enable as the caller's uid, audited, origin
+ * "ctl").  With no engine running, `rules` says so and exits 69.
  *
- * Exit statuses: 0; 69 reset/enable/disable (not available here); 78
+ * Exit statuses: 0; 69 reset/enable/disable with no engine running; 77
+ * refused by the caller's role; 65 no such rule or node; 78
  * configuration; 64 usage.
  */
 #include "config.h"
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "cli.h"
 
 #define RULES_EXIT_UNAVAILABLE 69       /* EX_UNAVAILABLE */
@@ -306,28 +309,84 @@ rules_json(const struct rules_src *src, const json_t *rem)
 	return o;
 }
 
-/* reset, enable, disable: only the engine's own process can. */
+/*
+ * Sends a reset/enable/disable to the engine running on the store;
+ * returns the exit status, or -1 when no engine listens there.
+ */
 static int
-rules_control(const struct cmd_entry *cmd, int argc, char **argv)
+rules_send(const struct cli_common *co, int argc, char **argv)
+{
+	struct nx_err err = { { 0 } };
+	const char *verb = argv[0], *msg;
+	json_t *req = json_object(), *resp = NULL;
+	char *state = cli_state_path(co), *path;
+	bool none = true;
+	int status;
+
+	if (state == NULL) {
+		json_decref(req);
+		return -1;
+	}
+	if (strcmp(verb, "reset") == 0) {
+		json_object_set_new(req, "op", json_string("rule_reset"));
+		json_object_set_new(req, "node", json_string(argv[2]));
+	} else {
+		json_object_set_new(req, "op", json_string("rule_enable"));
+		json_object_set_new(req, "enabled",
+		    json_boolean(strcmp(verb, "enable") == 0));
+	}
+	json_object_set_new(req, "rule", json_string(argv[1]));
+	path = ctl_socket_path(state);
+	if (ctl_request(path, req, &resp, &none, &err) != 0) {
+		if (!none)
+			fprintf(stderr, "nexusctl: rules: %s: %s\n", verb,
+			    err.msg);
+		status = none ? -1 : NX_EXIT_SOFTWARE;
+	} else if (json_is_true(json_object_get(resp, "ok"))) {
+		if (argc == 3)
+			printf("rule %s: breaker of %s reset\n", argv[1],
+			    argv[2]);
+		else
+			printf("rule %s: %sd\n", argv[1], verb);
+		status = 0;
+	} else {
+		msg = json_string_value(json_object_get(resp, "error"));
+		fprintf(stderr, "nexusctl: rules: %s: %s\n", verb, msg != NULL ?
+		    msg : "no answer");
+		status = json_is_integer(json_object_get(resp, "exit")) ?
+		    (int)json_integer_value(json_object_get(resp, "exit")) :
+		    NX_EXIT_SOFTWARE;
+	}
+	json_decref(resp);
+	json_decref(req);
+	free(path);
+	free(state);
+	return status;
+}
+
+/* reset, enable, disable: through the running engine's socket. */
+static int
+rules_control(const struct cmd_entry *cmd, const struct cli_common *co,
+    int argc, char **argv)
 {
 	const char *verb = argv[0];
-	int want = strcmp(verb, "reset") == 0 ? 3 : 2;
+	int want = strcmp(verb, "reset") == 0 ? 3 : 2, rc;
 
 	if (argc != want)
 		return cli_usage_error(cmd, "%s wants %s", verb, want == 3 ?
 		    "RULE NODE" : "RULE");
+	if ((rc = rules_send(co, argc, argv)) >= 0)
+		return rc;
+	fprintf(stderr, "nexusctl: rules: %s: no engine is running on this "
+	    "state store (its control socket STATE.sock)\n", verb);
 	if (strcmp(verb, "reset") == 0)
 		fprintf(stderr, "nexusctl: rules: reset: a breaker lives in "
-		    "the engine's process, and a headless engine takes no "
-		    "commands from outside; reset it in the console: select "
-		    "the node and press r (an operator's call, checked and "
-		    "audited there)\n");
+		    "the engine's process; in a console, select the node and "
+		    "press r (an operator's call, checked and audited there)\n");
 	else
 		fprintf(stderr, "nexusctl: rules: %s: a rule's state lives in "
-		    "the engine's process, and a headless engine takes no "
-		    "commands from outside; set remediation.rules[].enabled "
-		    "in the configuration and restart the engine (breakers: "
-		    "the console's key r)\n", verb);
+		    "the engine's process; set remediation.rules[].enabled in "
+		    "the configuration for the next start\n", verb);
 	return RULES_EXIT_UNAVAILABLE;
 }
 
@@ -364,7 +423,8 @@ cmd_rules_exec(int argc, char **argv)
 		if (strcmp(argv[optind], "reset") == 0 ||
 		    strcmp(argv[optind], "enable") == 0 ||
 		    strcmp(argv[optind], "disable") == 0)
-			return rules_control(cmd, argc - optind, argv + optind);
+			return rules_control(cmd, &co, argc - optind,
+			    argv + optind);
 		if (strcmp(argv[optind], "show") != 0 || optind + 1 < argc)
 			return cli_usage_error(cmd, "unexpected argument '%s'",
 			    argv[optind + (strcmp(argv[optind], "show") == 0)]);

@@ -21,6 +21,11 @@
  * template $HOSTNAME$, $VAR:name$, $INPUT:name$...: each value goes in
  * shell-quoted, so it reaches the shell as data.
  *
+ * --engine sends the run to the engine running on the state store
+ * (STATE.sock, engine/ctl.c): its pool, inventory and configuration, the
+ * caller's uid; the result prints as a local run's (run_output); 69 when
+ * no engine runs there.
+ *
  * In `run ACTION`, -i NAME=VALUE (NAME of a-z, 0-9, _) is an input; any
  * other -i is an inventory file (--input and --inventory are never
  * ambiguous).
@@ -51,6 +56,7 @@
 #define RUN_IDENTITY_MAX 16
 #define RUN_INPUT_MAX 64
 #define RUN_EXIT_NOPERM 77
+#define RUN_EXIT_UNAVAILABLE 69         /* --engine: no engine running */
 
 enum run_format { RUN_TEXT, RUN_JSON };
 static const char *const run_formats[] = { "text", "json", NULL };
@@ -64,6 +70,7 @@ enum {
 	OPT_YES,
 	OPT_DRY_RUN,
 	OPT_LIST,
+	OPT_ENGINE,
 };
 
 /* What the batch waits for: the job reaching its final state. */
@@ -112,120 +119,94 @@ run_put_block(const char *s, bool tty)
 		putchar('\n');
 }
 
+static int
+run_int(const json_t *o, const char *key)
+{
+	return (int)json_integer_value(json_object_get(o, key));
+}
+
+static const char *
+run_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* The coalesced results of res (ctl_run_result()) as dshbak -c prints. */
 static void
-run_print_text(const struct job *j, const struct job_group *g, size_t ng)
+run_print_text(const json_t *res)
 {
 	bool tty = isatty(STDOUT_FILENO);
+	const char *result, *s;
+	json_t *g;
 	size_t i;
 
-	for (i = 0; i < ng; i++) {
-		const struct job_host *h = &j->hosts[g[i].hosts[0]];
-
+	json_array_foreach(json_object_get(res, "results"), i, g) {
+		result = run_str(g, "result");
+		if (result == NULL)
+			result = "failed";
 		printf("----------------\n");
-		run_put(g[i].hostlist, tty);
-		printf(" (%u)", g[i].nhosts);
-		if (h->state == JH_ERROR) {
-			printf(": FAILED (%s): ", h->fail != NULL ? h->fail :
-			    "error");
-			run_put(g[i].error != NULL ? g[i].error : "", tty);
-		} else if (h->state == JH_CANCELLED)
+		run_put(run_str(g, "hosts") != NULL ? run_str(g, "hosts") : "",
+		    tty);
+		printf(" (%d)", run_int(g, "count"));
+		if (strcmp(result, "failed") == 0) {
+			s = run_str(g, "fail");
+			printf(": FAILED (%s): ", s != NULL ? s : "error");
+			s = run_str(g, "error");
+			run_put(s != NULL ? s : "", tty);
+		} else if (strcmp(result, "cancelled") == 0)
 			printf(": cancelled");
-		else if (h->state == JH_DRY_RUN)
+		else if (strcmp(result, "dry-run") == 0)
 			printf(": dry run, not run");
-		else if (h->signal != NULL)
-			printf(": killed by signal %s", h->signal);
-		else if (h->exit_status != 0)
-			printf(": exit %d", h->exit_status);
+		else if (run_str(g, "signal") != NULL)
+			printf(": killed by signal %s", run_str(g, "signal"));
+		else if (run_int(g, "exit") != 0)
+			printf(": exit %d", run_int(g, "exit"));
 		printf("\n----------------\n");
-		if (h->state == JH_DRY_RUN) {
-			run_put_block(h->command != NULL ? h->command :
-			    "(provider action)", tty);
+		if (strcmp(result, "dry-run") == 0) {
+			s = run_str(g, "command");
+			run_put_block(s != NULL ? s : "(provider action)", tty);
 			continue;
 		}
-		run_put_block(h->out, tty);
-		if (h->err != NULL && *h->err != '\0') {
+		run_put_block(run_str(g, "stdout"), tty);
+		s = run_str(g, "stderr");
+		if (s != NULL && *s != '\0') {
 			printf("-- stderr --\n");
-			run_put_block(h->err, tty);
+			run_put_block(s, tty);
 		}
-		if (h->truncated)
+		if (json_is_true(json_object_get(g, "truncated")))
 			printf("-- output truncated --\n");
 	}
 }
 
-static void
-run_print_json(const struct engine *e, const struct job *j,
-    const struct job_group *g, size_t ng, const char *command,
-    double elapsed_ms)
+/*
+ * Prints a job's result res (ctl_run_result(): from this process's job or
+ * from a running engine's) as text or JSON, and the summary line on
+ * stderr.  Returns the exit status: 2 when some host could not run it or
+ * was cancelled, 1 when some exited non-zero, else 0.
+ */
+static int
+run_output(const json_t *res, enum run_format fmt)
 {
-	json_t *root = json_object(), *groups = json_array();
-	size_t i, k;
+	int hosts = run_int(res, "hosts"), status;
 
-	if (j->action != NULL) {
-		json_object_set_new(root, "job", json_integer(j->id));
-		json_object_set_new(root, "action", json_string(j->action->name));
-		json_object_set_new(root, "state",
-		    json_string(job_state_name(j->state)));
-		json_object_set_new(root, "dry_run", json_boolean(j->dry_run));
-		json_object_set_new(root, "inputs", j->inputs != NULL ?
-		    json_deep_copy(j->inputs) : json_object());
+	if (fmt == RUN_JSON) {
+		json_dumpf(res, stdout, JSON_INDENT(1) | NX_JSON_FLAGS);
+		fputc('\n', stdout);
+	} else
+		run_print_text(res);
+	fprintf(stderr, "nexusctl: run: %d host%s in %.1f s: %d ok, %d "
+	    "non-zero exit, %d failed%s\n", hosts, hosts == 1 ? "" : "s",
+	    json_real_value(json_object_get(res, "elapsed_ms")) / 1000.0,
+	    run_int(res, "ok"), run_int(res, "nonzero"), run_int(res, "failed"),
+	    json_is_true(json_object_get(res, "dry_run")) ?
+	    " (dry run: nothing ran)" : "");
+	status = run_int(res, "failed") > 0 || run_int(res, "cancelled") > 0 ?
+	    2 : run_int(res, "nonzero") > 0 ? 1 : 0;
+	if (fflush(stdout) != 0) {
+		perror("nexusctl: run: stdout");
+		status = NX_EXIT_SOFTWARE;
 	}
-	json_object_set_new(root, "command", nx_json_text(command));
-	json_object_set_new(root, "hosts", json_integer(j->nhosts));
-	json_object_set_new(root, "ok", json_integer(j->nok));
-	json_object_set_new(root, "nonzero", json_integer(j->nfailed));
-	json_object_set_new(root, "failed", json_integer(j->nerror));
-	json_object_set_new(root, "elapsed_ms", json_real(elapsed_ms));
-	for (i = 0; i < ng; i++) {
-		const struct job_host *h = &j->hosts[g[i].hosts[0]];
-		json_t *o = json_object(), *jn = json_array();
-		const char *result;
-
-		for (k = 0; k < g[i].nhosts; k++)
-			json_array_append_new(jn, nx_json_text(e->fleet.nodes[
-			    j->hosts[g[i].hosts[k]].node].name));
-		switch (h->state) {
-		case JH_OK:
-			result = "ok";
-			break;
-		case JH_FAILED:
-			result = "nonzero";
-			break;
-		case JH_DRY_RUN:
-			result = "dry-run";
-			break;
-		case JH_CANCELLED:
-			result = "cancelled";
-			break;
-		default:
-			result = "failed";
-			break;
-		}
-		json_object_set_new(o, "hosts", nx_json_text(g[i].hostlist));
-		json_object_set_new(o, "count", json_integer(g[i].nhosts));
-		json_object_set_new(o, "names", jn);
-		json_object_set_new(o, "result", json_string(result));
-		json_object_set_new(o, "fail", h->state == JH_ERROR ?
-		    json_string(h->fail != NULL ? h->fail : "error") :
-		    json_null());
-		json_object_set_new(o, "error", nx_json_text(g[i].error));
-		json_object_set_new(o, "exit", (h->state == JH_OK ||
-		    h->state == JH_FAILED) && h->signal == NULL ?
-		    json_integer(h->exit_status) : json_null());
-		json_object_set_new(o, "signal", nx_json_text(h->signal));
-		if (j->action != NULL || h->state == JH_DRY_RUN)
-			json_object_set_new(o, "command",
-			    nx_json_text(h->command));
-		json_object_set_new(o, "stdout", nx_json_text(h->out ? h->out :
-		    ""));
-		json_object_set_new(o, "stderr", nx_json_text(h->err ? h->err :
-		    ""));
-		json_object_set_new(o, "truncated", json_boolean(h->truncated));
-		json_array_append_new(groups, o);
-	}
-	json_object_set_new(root, "results", groups);
-	json_dumpf(root, stdout, JSON_INDENT(1) | NX_JSON_FLAGS);
-	fputc('\n', stdout);
-	json_decref(root);
+	return status;
 }
 
 /* Raises the soft limit of open files to the hard limit (ClusterShell's fd_max). */
@@ -489,7 +470,7 @@ struct run_args {
 	enum run_format fmt;
 	json_t *inputs;
 	long port, fanout, timeout_s;
-	bool yes, dry_run, list, readonly, fanout_set, timeout_set;
+	bool yes, dry_run, list, readonly, fanout_set, timeout_set, engine;
 };
 
 /*
@@ -567,6 +548,9 @@ run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
 	case OPT_LIST:
 		a->list = true;
 		break;
+	case OPT_ENGINE:
+		a->engine = true;
+		break;
 	case CLI_OPT_READONLY:
 		a->readonly = true;
 		break;
@@ -605,6 +589,7 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "list", no_argument, NULL, OPT_LIST },
+		{ "engine", no_argument, NULL, OPT_ENGINE },
 		{ "readonly", no_argument, NULL, CLI_OPT_READONLY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -678,6 +663,85 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 	return -1;
 }
 
+/*
+ * `run --engine`: the request goes to the engine running on the state
+ * store (STATE.sock, engine/ctl.c), which runs it with its own pool,
+ * inventory and configuration, as the caller's uid; its result is
+ * printed as a local run's.  Returns the exit status (69: no engine).
+ */
+static int
+run_engine(const struct cmd_entry *cmd, const struct cli_common *co,
+    const struct run_args *a, const char *action, const char *command)
+{
+	struct nx_err err = { { 0 } };
+	json_t *req, *resp = NULL, *res;
+	char *state, *path;
+	const char *msg;
+	bool none;
+	int status;
+
+	if (a->user != NULL || a->port != 0 || a->so.nidentities > 0 ||
+	    a->so.config_file != NULL || a->so.known_hosts != NULL ||
+	    a->so.accept_new || a->so.no_agent || co->ninventories > 0 ||
+	    a->list)
+		return cli_usage_error(cmd, "--engine: the engine's inventory, "
+		    "actions and SSH settings apply (no -l, -p, -F, -i FILE, "
+		    "--identity, --known-hosts, --accept-new, --no-agent, "
+		    "--list)");
+	if ((state = cli_state_path(co)) == NULL) {
+		fprintf(stderr, "nexusctl: run: --engine: no state file path "
+		    "(--state FILE)\n");
+		return NX_EXIT_USAGE;
+	}
+	req = json_object();
+	if (action != NULL) {
+		json_object_set_new(req, "op", json_string("run"));
+		json_object_set_new(req, "action", json_string(action));
+		json_object_set_new(req, "target", json_string(a->target));
+		json_object_set(req, "inputs", a->inputs);
+		json_object_set_new(req, "dry_run", json_boolean(a->dry_run));
+		json_object_set_new(req, "confirmed", json_boolean(a->yes));
+	} else {
+		json_object_set_new(req, "op", json_string("adhoc"));
+		json_object_set_new(req, "command", json_string(command));
+		json_object_set_new(req, a->target != NULL ? "target" : "hosts",
+		    json_string(a->target != NULL ? a->target : a->hostlist));
+		if (a->fanout_set)
+			json_object_set_new(req, "fanout",
+			    json_integer(a->fanout));
+		if (a->timeout_set)
+			json_object_set_new(req, "timeout_ms",
+			    json_integer(a->timeout_s * 1000));
+	}
+	if (a->readonly)
+		json_object_set_new(req, "readonly", json_true());
+	path = ctl_socket_path(state);
+	if (ctl_request(path, req, &resp, &none, &err) != 0) {
+		if (none)
+			fprintf(stderr, "nexusctl: run: --engine: no engine is "
+			    "running on %s (start `nexusctl engine --state %s`, "
+			    "or run without --engine)\n", state, state);
+		else
+			fprintf(stderr, "nexusctl: run: --engine: %s\n",
+			    err.msg);
+		status = none ? RUN_EXIT_UNAVAILABLE : NX_EXIT_SOFTWARE;
+	} else if ((res = json_object_get(resp, "result")) != NULL)
+		status = run_output(res, a->fmt);
+	else {
+		msg = json_string_value(json_object_get(resp, "error"));
+		fprintf(stderr, "nexusctl: run: %s\n", msg != NULL ? msg :
+		    "the engine's answer has neither result nor error");
+		status = json_is_integer(json_object_get(resp, "exit")) ?
+		    (int)json_integer_value(json_object_get(resp, "exit")) :
+		    NX_EXIT_SOFTWARE;
+	}
+	json_decref(resp);
+	json_decref(req);
+	free(path);
+	free(state);
+	return status;
+}
+
 int
 cmd_run_exec(int argc, char **argv)
 {
@@ -693,12 +757,12 @@ cmd_run_exec(int argc, char **argv)
 	struct run_audit audit = { NULL, NULL };
 	struct ssh_pool *pool = NULL;
 	struct run_wait wait;
-	struct job_group *groups = NULL;
+	json_t *res;
 	struct job *j;
 	bool engine_open = false;
 	uv_loop_t loop;
 	uint32_t *ids = NULL, jid = 0;
-	size_t nids = 0, i, ng = 0;
+	size_t nids = 0, i;
 	char *command = NULL, userbuf[256], *hosts_s = NULL;
 	uint64_t t0;
 	int rc, status = 0;
@@ -714,6 +778,12 @@ cmd_run_exec(int argc, char **argv)
 		free(command);
 		json_decref(ra.inputs);
 		return rc;
+	}
+	if (ra.engine) {
+		status = run_engine(cmd, &co, &ra, action_name, command);
+		free(command);
+		json_decref(ra.inputs);
+		return status;
 	}
 	ra.so.identities = ra.identities;
 	ra.so.user = ra.user;
@@ -855,28 +925,15 @@ cmd_run_exec(int argc, char **argv)
 		status = NX_EXIT_SOFTWARE;
 		goto out;
 	}
-	ng = job_coalesce(&e, j, &groups);
-	if (ra.fmt == RUN_JSON)
-		run_print_json(&e, j, groups, ng, action != NULL ?
-		    action->command : command, (double)(uv_now(&loop) - t0));
-	else
-		run_print_text(j, groups, ng);
-	fprintf(stderr, "nexusctl: run: %u host%s in %.1f s: %u ok, %u "
-	    "non-zero exit, %u failed%s\n", j->nhosts, j->nhosts == 1 ? "" :
-	    "s", (double)(uv_now(&loop) - t0) / 1000.0, j->nok, j->nfailed,
-	    j->nerror, j->dry_run ? " (dry run: nothing ran)" : "");
-	status = j->nerror > 0 || j->ncancelled > 0 ? 2 : j->nfailed > 0 ? 1 :
-	    0;
-	if (fflush(stdout) != 0) {
-		perror("nexusctl: run: stdout");
-		status = NX_EXIT_SOFTWARE;
-	}
+	res = ctl_run_result(&e, j, action != NULL ? action->command :
+	    command, (double)(uv_now(&loop) - t0));
+	status = run_output(res, ra.fmt);
+	json_decref(res);
 out:
 	if (pool != NULL) {
 		ssh_pool_close(pool);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	job_groups_free(groups, ng);
 	free(ids);
 	free(hosts_s);
 	if (engine_open)

@@ -428,4 +428,17 @@ int api_rule_enable(struct engine *, const struct nx_actor *,
     const char *rule, bool enabled, struct nx_err *);
 int api_audit_read(struct engine *, const struct nx_actor *, struct nx_err *);
 
+/* ---------------------------------------------------------------------- */
+/* The control socket of a running engine (ctl.c, doc/actions.md)          */
+
+struct ctl_server;
+struct ctl_server *ctl_listen(struct engine *, const char *path, bool shared,
+    struct nx_err *);
+void ctl_close(struct ctl_server *);
+char *ctl_socket_path(const char *state);               /* STATE.sock */
+json_t *ctl_run_result(const struct engine *, const struct job *,
+    const char *command, double elapsed_ms);
+int ctl_request(const char *path, const json_t *req, json_t **resp,
+    bool *none, struct nx_err *);
+
 #endif /* NX_ACT_H */

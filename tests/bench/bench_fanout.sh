@@ -13,7 +13,10 @@
 #   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1, WARM_FANOUT=64;
 #   BENCH_SSH_WARM, built
 #   by `make tests/bench/bench_ssh_warm`: the pool warm, as the engine's
-#   checks and jobs use it)
+#   checks and jobs use it; NO_ENGINE=1: skip `run --engine`, which
+#   starts `nexusctl engine` on an inventory of the N hosts and runs
+#   the same command through its control socket: once cold (its pool
+#   connects), then REPS times warm (the pool's sessions stay open))
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -97,6 +100,43 @@ while [ $r -lt "$REPS" ]; do
 	r=$((r + 1))
 done
 
+# `run --engine`: a running engine's pool (engine/ctl.c).
+if [ "${NO_ENGINE:-0}" != 1 ]; then
+	{
+		echo '{ "nodes": ['
+		sep=
+		for h in $hosts; do
+			printf '%s{"name": "%s", "address": "%s", "port": %d, "user": "%s", "groups": ["lab"]}\n' \
+			    "$sep" "$h" "$h" "$LAB_PORT" "$LAB_USER"
+			sep=,
+		done
+		echo '] }'
+	} >"$LAB/engine-inv.json"
+	echo '{ "demo": { "enabled": false, "local": false } }' >"$LAB/engine-conf.json"
+	NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH" \
+	    "$NEXUSCTL" engine -c "$LAB/engine-conf.json" -i "$LAB/engine-inv.json" \
+	    --state "$LAB/engine.db" >/dev/null 2>"$LAB/engine.err" &
+	epid=$!
+	i=0
+	while ! grep -q 'started:' "$LAB/engine.err" && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ecmd() {
+		measure "$1" "$NEXUSCTL" run --engine --state "$LAB/engine.db" \
+		    -w "$range" -f 64 -u 60 --format json -- cat /proc/loadavg
+		echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.$1")"
+	}
+	ecmd engine-cold
+	r=0
+	while [ $r -lt "$REPS" ]; do
+		ecmd engine-warm
+		r=$((r + 1))
+	done
+	kill "$epid"
+	wait "$epid"
+fi
+
 if [ "${NO_PDSH:-0}" = 1 ]; then
 	:
 elif command -v pdsh >/dev/null 2>&1; then
@@ -141,7 +181,7 @@ if [ -n "${BENCH_SSH_WARM:-}" ] && [ -x "$BENCH_SSH_WARM" ]; then
 fi
 
 echo "medians (wall s, hosts/s):"
-for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm; do
+for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm engine-cold engine-warm; do
 	[ -s "$LAB/walls.$name" ] || continue
 	m=$(median $name)
 	echo "  $name: ${m}s $(echo "scale=1; $N / $m" | bc) hosts/s" \
@@ -151,6 +191,9 @@ if [ -s "$LAB/walls.pdsh-cold" ] && [ -s "$LAB/walls.pdsh-warm" ]; then
 	n=$(median nexusctl)
 	echo "nexusctl vs pdsh cold: $(echo "scale=2; $(median pdsh-cold) / $n" | bc)x;" \
 	    "vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $n" | bc)x"
+fi
+if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.engine-warm" ]; then
+	echo "run --engine warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median engine-warm)" | bc)x"
 fi
 if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.nexusctl-warm" ]; then
 	echo "pool warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median nexusctl-warm)" | bc)x"

@@ -14,7 +14,7 @@
 #     pid is gone; `jobs` still reads the history.
 #  3. A second engine run on the same store: job ids start at 1 again and
 #     `jobs` keeps both runs' jobs apart (their creation times).
-#  4. reset/enable/disable: exit 69, pointing to the console's key r.
+#  4. reset/enable/disable: through the running engine's control socket.
 #
 # Exit: 0 pass, 1 fail, 77 skip.  Every wait is bounded.
 
@@ -185,13 +185,14 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# 4. changes need the engine's process
+# 4. changes go to the engine's process through its control socket
+# (engine/ctl.c; tests/integration/ctl.sh tests it in depth)
 for args in "reset nf n1" "enable nf" "disable nf"; do
 	# shellcheck disable=SC2086
-	"$NEXUSCTL" rules --state "$DB" $args >"$W/ctl.txt" 2>&1
+	timeout 30 "$NEXUSCTL" rules --state "$DB" $args >"$W/ctl.txt" 2>&1
 	rc=$?
-	if [ $rc -eq 69 ] && grep -q "key r\|press r" "$W/ctl.txt"; then
-		pass "rules $args: exit 69, points to the console"
+	if [ $rc -eq 0 ] && grep -q "^rule nf: " "$W/ctl.txt"; then
+		pass "rules $args: done by the running engine"
 	else
 		fail "rules $args (exit $rc): $(cat "$W/ctl.txt")"
 	fi
@@ -213,6 +214,13 @@ if grep -q '^engine not running: no ' "$W/rules.txt" &&
 	pass "not running: the configuration's rules"
 else
 	fail "rules not running: $(cat "$W/rules.txt" "$W/rules.json")"
+fi
+timeout 30 "$NEXUSCTL" rules --state "$DB" reset nf n1 >"$W/ctl.txt" 2>&1
+rc=$?
+if [ $rc -eq 69 ] && grep -q "no engine is running" "$W/ctl.txt"; then
+	pass "rules reset with no engine: exit 69"
+else
+	fail "rules reset, no engine (exit $rc): $(cat "$W/ctl.txt")"
 fi
 # A stale file (an engine killed with -9): its pid is gone.
 sh -c 'exit 0' &

@@ -1,0 +1,859 @@
+/*
+ * ctl.c - the local control channel of a running engine (doc/actions.md,
+ * "Control socket").
+ *
+ * `nexusctl engine --state STATE` listens on the Unix stream socket
+ * STATE.sock (a uv_pipe on the engine's loop).  Each connection carries
+ * one request, a JSON object on one line (at most CTL_REQ_MAX bytes):
+ *
+ *   {"op":"run","action":A,"target":T,"inputs":{...},"dry_run":false,
+ *    "confirmed":false,"readonly":false}
+ *   {"op":"adhoc","command":C,"hosts":HOSTLIST | "target":T,
+ *    "fanout":N,"timeout_ms":N}
+ *   {"op":"rule_reset","rule":R,"node":NODE}
+ *   {"op":"rule_enable","rule":R,"enabled":BOOL}
+ *
+ * and gets one JSON object back, then the engine closes the connection:
+ * {"job":job_to_json(),"result":ctl_run_result()} when a job reached its
+ * final state, {"ok":true} for the rule operations, or {"error":TEXT,
+ * "exit":STATUS} (STATUS: the exit status `nexusctl run` would give).
+ *
+ * Who asks is the peer's uid (SO_PEERCRED of the accepted socket), never
+ * a name the client sends: role_resolve() of that uid makes the actor,
+ * origin "ctl", and every request goes through the audited api_*
+ * functions.  A client that goes away cancels nothing: its job runs on.
+ *
+ * The client side (ctl_request) is a blocking connect/write/read used by
+ * the one-shot commands.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "act.h"
+
+#define CTL_REQ_MAX (1024 * 1024)
+#define CTL_RESP_MAX (512 * 1024 * 1024)
+#define CTL_CLIENTS_MAX 64
+#define CTL_EXIT_NOPERM 77
+#define CTL_EXIT_UNAVAILABLE 69
+#define CTL_EXIT_TEMPFAIL 75
+
+struct ctl_conn {
+	struct ctl_server *srv;
+	uv_pipe_t pipe;
+	uv_write_t wreq;
+	char *buf;              /* the request so far, then the response */
+	size_t len;
+	bool open;              /* pipe not closed yet */
+	bool handled;           /* the request was taken: read no more */
+	bool over;              /* beyond CTL_CLIENTS_MAX: refused */
+	uint32_t job;           /* waiting for this job, or 0 */
+	char *command;          /* of the job, for the result */
+	uint64_t t0;            /* uv_now at the request */
+	struct nx_actor actor;
+	char user[256];
+	uid_t uid;              /* the peer's (SO_PEERCRED) */
+	bool have_actor;
+	struct ctl_conn *next;
+};
+
+struct ctl_server {
+	struct engine *e;
+	uv_pipe_t pipe;
+	char *path;
+	bool listening;         /* pipe not closed yet */
+	struct ctl_conn *conns;
+	size_t nconns;
+};
+
+static void ctl_conn_respond(struct ctl_conn *, json_t *);
+
+/*
+ * The result of a job as `nexusctl run --format json` prints it (a new
+ * reference): counts and the per-host results coalesced by identical
+ * output.  command is the action's template or the ad-hoc command.
+ */
+json_t *
+ctl_run_result(const struct engine *e, const struct job *j,
+    const char *command, double elapsed_ms)
+{
+	json_t *root = json_object(), *groups = json_array();
+	struct job_group *g = NULL;
+	size_t i, k, ng;
+
+	ng = job_coalesce(e, j, &g);
+	if (j->action != NULL) {
+		json_object_set_new(root, "job", json_integer(j->id));
+		json_object_set_new(root, "action", json_string(j->action->name));
+		json_object_set_new(root, "state",
+		    json_string(job_state_name(j->state)));
+		json_object_set_new(root, "dry_run", json_boolean(j->dry_run));
+		json_object_set_new(root, "inputs", j->inputs != NULL ?
+		    json_deep_copy(j->inputs) : json_object());
+	}
+	json_object_set_new(root, "command", nx_json_text(command));
+	json_object_set_new(root, "hosts", json_integer(j->nhosts));
+	json_object_set_new(root, "ok", json_integer(j->nok));
+	json_object_set_new(root, "nonzero", json_integer(j->nfailed));
+	json_object_set_new(root, "failed", json_integer(j->nerror));
+	json_object_set_new(root, "cancelled", json_integer(j->ncancelled));
+	json_object_set_new(root, "elapsed_ms", json_real(elapsed_ms));
+	for (i = 0; i < ng; i++) {
+		const struct job_host *h = &j->hosts[g[i].hosts[0]];
+		json_t *o = json_object(), *jn = json_array();
+		const char *result;
+
+		for (k = 0; k < g[i].nhosts; k++)
+			json_array_append_new(jn, nx_json_text(e->fleet.nodes[
+			    j->hosts[g[i].hosts[k]].node].name));
+		switch (h->state) {
+		case JH_OK:
+			result = "ok";
+			break;
+		case JH_FAILED:
+			result = "nonzero";
+			break;
+		case JH_DRY_RUN:
+			result = "dry-run";
+			break;
+		case JH_CANCELLED:
+			result = "cancelled";
+			break;
+		default:
+			result = "failed";
+			break;
+		}
+		json_object_set_new(o, "hosts", nx_json_text(g[i].hostlist));
+		json_object_set_new(o, "count", json_integer(g[i].nhosts));
+		json_object_set_new(o, "names", jn);
+		json_object_set_new(o, "result", json_string(result));
+		json_object_set_new(o, "fail", h->state == JH_ERROR ?
+		    json_string(h->fail != NULL ? h->fail : "error") :
+		    json_null());
+		json_object_set_new(o, "error", nx_json_text(g[i].error));
+		json_object_set_new(o, "exit", (h->state == JH_OK ||
+		    h->state == JH_FAILED) && h->signal == NULL ?
+		    json_integer(h->exit_status) : json_null());
+		json_object_set_new(o, "signal", nx_json_text(h->signal));
+		if (j->action != NULL || h->state == JH_DRY_RUN)
+			json_object_set_new(o, "command",
+			    nx_json_text(h->command));
+		json_object_set_new(o, "stdout", nx_json_text(h->out ? h->out :
+		    ""));
+		json_object_set_new(o, "stderr", nx_json_text(h->err ? h->err :
+		    ""));
+		json_object_set_new(o, "truncated", json_boolean(h->truncated));
+		json_array_append_new(groups, o);
+	}
+	json_object_set_new(root, "results", groups);
+	job_groups_free(g, ng);
+	return root;
+}
+
+/* STATE.sock for the state store STATE (a new string). */
+char *
+ctl_socket_path(const char *state)
+{
+	char *p;
+
+	xasprintf(&p, "%s.sock", state);
+	return p;
+}
+
+/* Fills a sockaddr_un with path; -1 (err) when it does not fit. */
+static int
+ctl_addr(const char *path, struct sockaddr_un *sa, struct nx_err *err)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa->sun_path) {
+		nx_err_set(err, "%s: socket path longer than %zu bytes", path,
+		    sizeof sa->sun_path - 1);
+		return -1;
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+static json_t *
+ctl_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
+    3)));
+
+/* {"error": TEXT, "exit": status} (a new reference). */
+static json_t *
+ctl_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	json_t *o;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	o = json_object();
+	json_object_set_new(o, "error", nx_json_text(msg));
+	json_object_set_new(o, "exit", json_integer(status));
+	free(msg);
+	return o;
+}
+
+/* An api_* failure: refusals (audited by the api) are 77, others 65. */
+static json_t *
+ctl_api_error(const struct nx_err *err)
+{
+	return ctl_error(strncmp(err->msg, "refused:", 8) == 0 ?
+	    CTL_EXIT_NOPERM : NX_EXIT_DATAERR, "%s", err->msg);
+}
+
+static void
+ctl_conn_free(struct ctl_conn *c)
+{
+	struct ctl_server *srv = c->srv;
+	struct ctl_conn **pp;
+
+	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	srv->nconns--;
+	free(c->buf);
+	free(c->command);
+	free(c);
+	if (!srv->listening && srv->nconns == 0) {
+		free(srv->path);
+		free(srv);
+	}
+}
+
+static void
+ctl_conn_on_close(uv_handle_t *h)
+{
+	struct ctl_conn *c = h->data;
+
+	c->open = false;
+	if (c->job == 0)
+		ctl_conn_free(c);
+}
+
+static void
+ctl_conn_close(struct ctl_conn *c)
+{
+	if (c->open && !uv_is_closing((uv_handle_t *)&c->pipe))
+		uv_close((uv_handle_t *)&c->pipe, ctl_conn_on_close);
+}
+
+/* The job of a connection is final: its result goes back. */
+static void
+ctl_job_done(struct engine *e, struct job *j, void *arg)
+{
+	struct ctl_conn *c = arg;
+	json_t *resp;
+
+	c->job = 0;
+	if (!c->open) {         /* the client went away: nothing to say */
+		ctl_conn_free(c);
+		return;
+	}
+	uv_update_time(e->loop);
+	resp = json_object();
+	json_object_set_new(resp, "job", job_to_json(e, j));
+	json_object_set_new(resp, "result", ctl_run_result(e, j, c->command,
+	    (double)(uv_now(e->loop) - c->t0)));
+	ctl_conn_respond(c, resp);
+}
+
+/* A job was submitted: answer now if it is final, else when it is. */
+static json_t *
+ctl_wait_job(struct ctl_conn *c, uint32_t jid, const char *command)
+{
+	struct engine *e = c->srv->e;
+	struct job *j = job_find(e, jid);
+	json_t *resp;
+
+	if (j == NULL)
+		return ctl_error(NX_EXIT_SOFTWARE, "job %u vanished", jid);
+	c->command = command != NULL ? xstrdup(command) : NULL;
+	if (!job_final(j)) {
+		c->job = jid;
+		j->done = ctl_job_done;
+		j->done_arg = c;
+		return NULL;
+	}
+	resp = json_object();
+	json_object_set_new(resp, "job", job_to_json(e, j));
+	json_object_set_new(resp, "result", ctl_run_result(e, j, command,
+	    (double)(uv_now(e->loop) - c->t0)));
+	return resp;
+}
+
+/* A string member, or NULL when absent; *bad when present but not one. */
+static const char *
+ctl_str(const json_t *req, const char *key, bool *bad)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		*bad = true;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* The nodes of target T (ids: a new array); a response on failure. */
+static json_t *
+ctl_target(struct engine *e, const char *t, uint32_t **ids, size_t *n)
+{
+	struct nx_err err = { { 0 } };
+	struct nx_target *tg = target_parse(t, &err);
+
+	if (tg == NULL)
+		return ctl_error(NX_EXIT_USAGE, "target: %s", err.msg);
+	target_select(tg, &e->fleet, ids, n);
+	target_free(tg);
+	if (*n == 0)
+		return ctl_error(2, "no host matches");
+	return NULL;
+}
+
+static json_t *
+ctl_op_run(struct ctl_conn *c, const json_t *req)
+{
+	struct engine *e = c->srv->e;
+	struct nx_err err = { { 0 } };
+	const struct nx_action *a;
+	const char *name, *target;
+	json_t *inputs = json_object_get(req, "inputs"), *resp;
+	json_t *dry = json_object_get(req, "dry_run");
+	json_t *conf = json_object_get(req, "confirmed");
+	uint32_t *ids = NULL, jid = 0;
+	size_t n = 0;
+	bool bad = false;
+
+	name = ctl_str(req, "action", &bad);
+	target = ctl_str(req, "target", &bad);
+	if (bad || name == NULL || target == NULL)
+		return ctl_error(NX_EXIT_USAGE, "run wants \"action\" and "
+		    "\"target\" strings");
+	if ((inputs != NULL && !json_is_object(inputs)) ||
+	    (dry != NULL && !json_is_boolean(dry)) ||
+	    (conf != NULL && !json_is_boolean(conf)))
+		return ctl_error(NX_EXIT_USAGE, "run: \"inputs\" is an object, "
+		    "\"dry_run\" and \"confirmed\" are booleans");
+	if ((a = action_find(e, name)) == NULL)
+		return ctl_error(NX_EXIT_USAGE, "no action \"%s\"", name);
+	if ((a->confirm || a->dangerous) && !json_is_true(dry) &&
+	    !json_is_true(conf))
+		return ctl_error(NX_EXIT_USAGE, "action %s asks for "
+		    "confirmation: give --yes to run it through the engine",
+		    name);
+	if ((resp = ctl_target(e, target, &ids, &n)) != NULL) {
+		free(ids);
+		return resp;
+	}
+	if (inputs == NULL)
+		inputs = json_object();
+	else
+		json_incref(inputs);
+	if (api_run(e, &c->actor, name, ids, n, inputs, json_is_true(dry),
+	    &jid, &err) != 0)
+		resp = ctl_api_error(&err);
+	else
+		resp = ctl_wait_job(c, jid, a->command);
+	json_decref(inputs);
+	free(ids);
+	return resp;
+}
+
+static json_t *
+ctl_op_adhoc(struct ctl_conn *c, const json_t *req)
+{
+	struct engine *e = c->srv->e;
+	struct nx_err err = { { 0 } };
+	const char *command, *hosts, *target;
+	json_t *fj = json_object_get(req, "fanout");
+	json_t *tj = json_object_get(req, "timeout_ms");
+	json_int_t fan = 0, tmo = 0;
+	uint32_t *ids = NULL, jid = 0;
+	size_t n = 0, i;
+	char **names = NULL;
+	bool bad = false;
+	json_t *resp;
+	int rc;
+
+	command = ctl_str(req, "command", &bad);
+	hosts = ctl_str(req, "hosts", &bad);
+	target = ctl_str(req, "target", &bad);
+	if (bad || command == NULL || (hosts == NULL) == (target == NULL))
+		return ctl_error(NX_EXIT_USAGE, "adhoc wants a \"command\" "
+		    "string and one of \"hosts\" or \"target\"");
+	if (fj != NULL && (!json_is_integer(fj) ||
+	    (fan = json_integer_value(fj)) < 1 || fan > 100000))
+		return ctl_error(NX_EXIT_USAGE, "adhoc: \"fanout\" is an "
+		    "integer from 1 to 100000");
+	if (tj != NULL && (!json_is_integer(tj) ||
+	    (tmo = json_integer_value(tj)) < 1 || tmo > 86400000))
+		return ctl_error(NX_EXIT_USAGE, "adhoc: \"timeout_ms\" is an "
+		    "integer from 1 to 86400000");
+	if (target != NULL) {
+		if ((resp = ctl_target(e, target, &ids, &n)) != NULL) {
+			free(ids);
+			return resp;
+		}
+	} else {
+		if (hostlist_expand(hosts, &names, &n, &err) != 0)
+			return ctl_error(NX_EXIT_USAGE, "hosts: %s", err.msg);
+		ids = xcalloc(n + 1, sizeof *ids);
+		for (i = 0; i < n; i++) {
+			struct node *nd = fleet_find_node(&e->fleet, names[i]);
+
+			if (nd == NULL) {
+				resp = ctl_error(NX_EXIT_USAGE, "hosts: %s is "
+				    "not a node of the engine's inventory",
+				    names[i]);
+				range_free(names, n);
+				free(ids);
+				return resp;
+			}
+			ids[i] = nd->id;
+		}
+		range_free(names, n);
+		if (n == 0) {
+			free(ids);
+			return ctl_error(2, "no host matches");
+		}
+	}
+	/* The limits are copied into the job at submission; put the
+	 * defaults back for the next ad-hoc job (console, rules). */
+	act_set_adhoc_limits(e, (uint32_t)fan, (uint32_t)tmo);
+	rc = api_run_adhoc(e, &c->actor, command, ids, n, &jid, &err);
+	act_set_adhoc_limits(e, 0, 0);
+	resp = rc != 0 ? ctl_api_error(&err) : ctl_wait_job(c, jid, command);
+	free(ids);
+	return resp;
+}
+
+static json_t *
+ctl_op_rule(struct ctl_conn *c, const json_t *req, bool reset)
+{
+	struct engine *e = c->srv->e;
+	struct nx_err err = { { 0 } };
+	const char *rule, *node = NULL;
+	json_t *en = json_object_get(req, "enabled"), *resp;
+	struct node *nd;
+	bool bad = false;
+	int rc;
+
+	rule = ctl_str(req, "rule", &bad);
+	if (reset)
+		node = ctl_str(req, "node", &bad);
+	if (bad || rule == NULL || (reset && node == NULL) ||
+	    (!reset && !json_is_boolean(en)))
+		return ctl_error(NX_EXIT_USAGE, reset ? "rule_reset wants "
+		    "\"rule\" and \"node\" strings" : "rule_enable wants a "
+		    "\"rule\" string and an \"enabled\" boolean");
+	if (reset) {
+		if ((nd = fleet_find_node(&e->fleet, node)) == NULL)
+			return ctl_error(NX_EXIT_DATAERR, "no node \"%s\"",
+			    node);
+		rc = api_rule_reset(e, &c->actor, rule, nd->id, &err);
+	} else
+		rc = api_rule_enable(e, &c->actor, rule, json_is_true(en),
+		    &err);
+	if (rc != 0)
+		return ctl_api_error(&err);
+	resp = json_object();
+	json_object_set_new(resp, "ok", json_true());
+	return resp;
+}
+
+/* One complete request line: its response, or NULL (a job runs). */
+static json_t *
+ctl_handle(struct ctl_conn *c, const char *buf, size_t len)
+{
+	struct nx_err err = { { 0 } };
+	json_error_t jerr;
+	json_t *req, *resp, *ro;
+	const char *op;
+	bool bad = false;
+
+	if ((req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL)
+		return ctl_error(NX_EXIT_USAGE, "request:%d:%d: %s", jerr.line,
+		    jerr.column, jerr.text);
+	ro = json_object_get(req, "readonly");
+	if (!json_is_object(req) || (op = ctl_str(req, "op", &bad)) == NULL ||
+	    bad || (ro != NULL && !json_is_boolean(ro))) {
+		json_decref(req);
+		return ctl_error(NX_EXIT_USAGE, "request: an object with an "
+		    "\"op\" string");
+	}
+	/* --readonly: the caller asks to be a viewer. */
+	if (json_is_true(ro) && c->have_actor) {
+		role_resolve(&c->srv->e->cfg, c->uid, true, &c->actor, c->user,
+		    sizeof c->user, &err);
+		c->actor.origin = "ctl";
+	}
+	if (!c->have_actor)
+		resp = ctl_error(NX_EXIT_SOFTWARE, "the peer's uid is unknown");
+	else if (strcmp(op, "run") == 0)
+		resp = ctl_op_run(c, req);
+	else if (strcmp(op, "adhoc") == 0)
+		resp = ctl_op_adhoc(c, req);
+	else if (strcmp(op, "rule_reset") == 0)
+		resp = ctl_op_rule(c, req, true);
+	else if (strcmp(op, "rule_enable") == 0)
+		resp = ctl_op_rule(c, req, false);
+	else
+		resp = ctl_error(NX_EXIT_USAGE, "unknown op \"%s\" (run, adhoc, "
+		    "rule_reset, rule_enable)", op);
+	json_decref(req);
+	return resp;
+}
+
+static void
+ctl_conn_on_write(uv_write_t *w, int status)
+{
+	struct ctl_conn *c = w->data;
+
+	(void)status;
+	ctl_conn_close(c);
+}
+
+/* Sends resp (consumed) and one newline, then closes. */
+static void
+ctl_conn_respond(struct ctl_conn *c, json_t *resp)
+{
+	uv_buf_t b;
+
+	free(c->buf);
+	c->buf = json_dumps(resp, JSON_COMPACT | NX_JSON_FLAGS);
+	json_decref(resp);
+	if (c->buf == NULL)
+		c->buf = xstrdup("{\"error\":\"out of memory\",\"exit\":70}");
+	c->len = strlen(c->buf);
+	c->buf = xrealloc(c->buf, c->len + 2);
+	c->buf[c->len++] = '\n';
+	c->buf[c->len] = '\0';
+	b = uv_buf_init(c->buf, (unsigned int)c->len);
+	c->wreq.data = c;
+	if (!c->open || uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1,
+	    ctl_conn_on_write) != 0)
+		ctl_conn_close(c);
+}
+
+static void
+ctl_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct ctl_conn *c = h->data;
+	size_t want = hint < 65536 ? 65536 : hint;
+
+	c->buf = xrealloc(c->buf, c->len + want + 1);
+	*b = uv_buf_init(c->buf + c->len, (unsigned int)want);
+}
+
+/* Takes the request in buf[0..n) and answers it, now or later. */
+static void
+ctl_conn_take(struct ctl_conn *c, size_t n)
+{
+	json_t *resp;
+
+	c->handled = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_update_time(c->srv->e->loop);
+	c->t0 = uv_now(c->srv->e->loop);
+	if ((resp = ctl_handle(c, c->buf, n)) != NULL)
+		ctl_conn_respond(c, resp);
+}
+
+static void
+ctl_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct ctl_conn *c = s->data;
+	char *nl;
+
+	(void)b;
+	if (c->handled)
+		return;
+	if (nread < 0) {
+		if (nread == UV_EOF && c->len > 0)
+			ctl_conn_take(c, c->len);
+		else
+			ctl_conn_close(c);
+		return;
+	}
+	nl = memchr(c->buf + c->len, '\n', (size_t)nread);
+	c->len += (size_t)nread;
+	if (nl != NULL) {
+		ctl_conn_take(c, (size_t)(nl - c->buf));
+		return;
+	}
+	if (c->len > CTL_REQ_MAX) {
+		c->handled = true;
+		uv_read_stop(s);
+		ctl_conn_respond(c, ctl_error(NX_EXIT_USAGE, "request longer "
+		    "than %d bytes", CTL_REQ_MAX));
+	}
+}
+
+/* The uid of the peer of the accepted pipe; -1 when unknown. */
+static int
+ctl_peer_uid(uv_pipe_t *p, uid_t *uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)p, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    len != sizeof cr)
+		return -1;
+	*uid = cr.uid;
+	return 0;
+}
+
+static void
+ctl_on_connection(uv_stream_t *s, int status)
+{
+	struct ctl_server *srv = s->data;
+	struct nx_err err = { { 0 } };
+	struct ctl_conn *c;
+	uid_t uid;
+
+	if (status != 0)
+		return;
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	uv_pipe_init(srv->e->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->open = true;
+	c->next = srv->conns;
+	srv->conns = c;
+	srv->nconns++;
+	if (uv_accept(s, (uv_stream_t *)&c->pipe) != 0) {
+		ctl_conn_close(c);
+		return;
+	}
+	if (srv->nconns > CTL_CLIENTS_MAX) {
+		c->handled = true;
+		ctl_conn_respond(c, ctl_error(CTL_EXIT_TEMPFAIL, "busy: %d "
+		    "clients at once", CTL_CLIENTS_MAX));
+		return;
+	}
+	if (ctl_peer_uid(&c->pipe, &uid) == 0) {
+		c->uid = uid;
+		role_resolve(&srv->e->cfg, uid, false, &c->actor, c->user,
+		    sizeof c->user, &err);
+		c->actor.origin = "ctl";
+		c->have_actor = true;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, ctl_conn_alloc,
+	    ctl_conn_on_read);
+}
+
+/*
+ * Listens on path for e (on e->loop).  The caller holds the state store's
+ * writer lock, so no other engine serves this store: a socket left at
+ * path by a killed engine is replaced; anything else there is an error.
+ * The socket is 0600, or 0666 when shared (a roles section: every
+ * request still goes through the role of the peer's uid).  Returns the
+ * server (ctl_close frees it), or NULL (err).
+ */
+struct ctl_server *
+ctl_listen(struct engine *e, const char *path, bool shared,
+    struct nx_err *err)
+{
+	struct ctl_server *srv;
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int rc;
+
+	if (ctl_addr(path, &sa, err) != 0)
+		return NULL;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			nx_err_set(err, "%s: exists and is not a socket", path);
+			return NULL;
+		}
+		if (unlink(path) != 0) {
+			nx_err_set(err, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
+	}
+	srv = xcalloc(1, sizeof *srv);
+	srv->e = e;
+	srv->path = xstrdup(path);
+	uv_pipe_init(e->loop, &srv->pipe, 0);
+	srv->pipe.data = srv;
+	srv->listening = true;
+	old = umask(0177);
+	rc = uv_pipe_bind(&srv->pipe, path);
+	umask(old);
+	if (rc == 0 && shared && chmod(path, 0666) != 0)
+		rc = uv_translate_sys_error(errno);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&srv->pipe, 16,
+		    ctl_on_connection);
+	if (rc != 0) {
+		nx_err_set(err, "%s: %s", path, uv_strerror(rc));
+		(void)unlink(path);
+		free(srv->path);
+		srv->path = NULL;
+		ctl_close(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+static void
+ctl_on_close(uv_handle_t *h)
+{
+	struct ctl_server *srv = h->data;
+
+	srv->listening = false;
+	if (srv->nconns == 0) {
+		free(srv->path);
+		free(srv);
+	}
+}
+
+/*
+ * Stops listening, removes the socket, drops the clients (their jobs run
+ * on, without them).  The memory goes once the loop ran the closes.
+ */
+void
+ctl_close(struct ctl_server *srv)
+{
+	struct ctl_conn *c, *next;
+	struct job *j;
+
+	if (srv == NULL)
+		return;
+	if (srv->path != NULL)
+		(void)unlink(srv->path);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->job != 0) {
+			if ((j = job_find(srv->e, c->job)) != NULL &&
+			    j->done_arg == c) {
+				j->done = NULL;
+				j->done_arg = NULL;
+			}
+			c->job = 0;
+			if (!c->open) {
+				ctl_conn_free(c);
+				continue;
+			}
+		}
+		ctl_conn_close(c);
+	}
+	uv_close((uv_handle_t *)&srv->pipe, ctl_on_close);
+}
+
+/*
+ * The client: sends req to the engine at path and reads its one response
+ * (*resp, a new reference).  Returns 0; -1 (err) when no engine listens
+ * there (*none set) or the exchange failed.  Blocks until the job ends.
+ */
+int
+ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
+    struct nx_err *err)
+{
+	struct sockaddr_un sa;
+	json_error_t jerr;
+	char *text, *buf = NULL;
+	size_t len = 0, cap = 0, off;
+	ssize_t n;
+	int fd;
+
+	*resp = NULL;
+	*none = false;
+	if (ctl_addr(path, &sa, err) != 0)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		nx_err_set(err, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		*none = errno == ENOENT || errno == ECONNREFUSED;
+		nx_err_set(err, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	text = json_dumps(req, JSON_COMPACT | NX_JSON_FLAGS);
+	xasprintf(&buf, "%s\n", text != NULL ? text : "{}");
+	free(text);
+	len = strlen(buf);
+	for (off = 0; off < len; off += (size_t)n) {
+		if ((n = write(fd, buf + off, len - off)) <= 0) {
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			nx_err_set(err, "%s: write: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return -1;
+		}
+	}
+	free(buf);
+	buf = NULL;
+	len = 0;
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			nx_err_set(err, "%s: read: %s", path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CTL_RESP_MAX) {
+			nx_err_set(err, "%s: response longer than %d bytes",
+			    path, CTL_RESP_MAX);
+			n = -1;
+			break;
+		}
+	}
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	if (len == 0) {
+		nx_err_set(err, "%s: the engine closed the connection without "
+		    "an answer", path);
+		free(buf);
+		return -1;
+	}
+	if ((*resp = json_loadb(buf, len, 0, &jerr)) == NULL ||
+	    !json_is_object(*resp)) {
+		nx_err_set(err, "%s: answer:%d:%d: %s", path, jerr.line,
+		    jerr.column, *resp == NULL ? jerr.text : "not an object");
+		json_decref(*resp);
+		*resp = NULL;
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	return 0;
+}

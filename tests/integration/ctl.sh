@@ -1,0 +1,346 @@
+#!/bin/sh
+# ctl.sh - the control socket of a running engine (engine/ctl.c): a
+# headless `nexusctl engine --state F` on 4 inventory nodes and a local
+# action (no SSH), then through STATE.sock:
+#   run --engine ACTION runs it in the engine (one file line per node),
+#   audit rows with origin "ctl" and the caller's user; ad-hoc refused
+#   for an operator (audited); a request from another uid (nobody) gets
+#   that user's role (default viewer: refused); garbage and an oversized
+#   request get an error object and the engine keeps running; rules
+#   enable/disable/reset through the socket; socket mode 0666 with a roles
+#   section, 0600 without; the socket goes at a clean stop, a stale one is
+#   replaced; no engine: exit 69.
+#
+# Needs jq and python3 (a raw socket client).  Exit: 0 pass, 1 fail, 77 skip.
+
+set -u
+: "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
+command -v jq >/dev/null 2>&1 || { echo "SKIP: no jq"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 77; }
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/nx-ctl.XXXXXX") || exit 1
+chmod 755 "$W"
+ENGINE_PID=
+fail_context() {
+	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 2000 "$W/err"; }
+	[ -f "$W/cerr" ] && { echo "--- client stderr"; tail -c 2000 "$W/cerr"; }
+	[ -f "$W/cout" ] && { echo "--- client stdout"; tail -c 2000 "$W/cout"; }
+}
+start_engine() {
+	: >"$W/err"
+	"$NEXUSCTL" engine -c "$1" -i "$W/inv.json" --state "$STATE" \
+	    >"$W/eout" 2>"$W/err" &
+	ENGINE_PID=$!
+	i=0
+	while ! grep -q 'started:' "$W/err" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -ge 100 ] || ! kill -0 "$ENGINE_PID" 2>/dev/null; then
+			echo "FAIL: the engine did not start"
+			cat "$W/err"
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+stop_engine() {
+	[ -n "$ENGINE_PID" ] || return 0
+	kill "$ENGINE_PID" 2>/dev/null
+	i=0
+	while kill -0 "$ENGINE_PID" 2>/dev/null && [ $i -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$ENGINE_PID" 2>/dev/null
+	wait "$ENGINE_PID" 2>/dev/null
+	ENGINE_RC=$?
+	ENGINE_PID=
+}
+# stopped_clean WHAT: the last stop_engine's exit status was 0 (also no
+# sanitizer report: those exit non-zero).
+stopped_clean() {
+	if [ "$ENGINE_RC" -eq 0 ]; then
+		pass "$1: the engine exited 0"
+	else
+		fail "$1: the engine exited $ENGINE_RC"
+	fi
+}
+trap 'stop_engine; rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM
+export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state"
+
+STATE="$W/state.db"
+SOCK="$STATE.sock"
+OUT="$W/notes"
+ME=$(id -un)
+cat >"$W/inv.json" <<EOF
+{ "nodes": [
+  {"name": "n1", "address": "127.0.0.1", "groups": ["g"]},
+  {"name": "n2", "address": "127.0.0.2", "groups": ["g"]},
+  {"name": "n3", "address": "127.0.0.3", "groups": ["g"]},
+  {"name": "n4", "address": "127.0.0.4", "groups": ["h"]} ] }
+EOF
+ACTIONS='"actions": { "define": [
+    { "name": "note", "kind": "local", "role": "operator",
+      "command": "echo $HOSTNAME$ >> '"$OUT"'; echo noted $HOSTNAME$" },
+    { "name": "slow", "kind": "local", "role": "operator",
+      "command": "sleep 1; echo slow $HOSTNAME$ >> '"$OUT"'" },
+    { "name": "risky", "kind": "local", "role": "operator", "confirm": true,
+      "command": "echo risky $HOSTNAME$ >> '"$OUT"'" } ] }'
+cat >"$W/roles.json" <<EOF
+{ "demo": { "enabled": false, "local": false },
+  "roles": { "default": "viewer", "operator": { "users": ["$ME"] } },
+  $ACTIONS,
+  "remediation": { "rules": [
+    { "name": "fixit", "mode": "suggest", "check": "none", "action": "note" } ] } }
+EOF
+cat >"$W/plain.json" <<EOF
+{ "demo": { "enabled": false, "local": false }, $ACTIONS,
+  "remediation": { "rules": [
+    { "name": "fixit", "mode": "suggest", "check": "none", "action": "note" } ] } }
+EOF
+
+# raw FILE: sends FILE's bytes to the socket, prints the answer (bounded).
+raw() {
+	timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(15)
+s.connect(sys.argv[1])
+s.sendall(open(sys.argv[2], "rb").read())
+s.shutdown(socket.SHUT_WR)
+b = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    b += d
+sys.stdout.write(b.decode())
+' "$SOCK" "$1"
+}
+audit_json() {
+	timeout 30 "$NEXUSCTL" audit list --state "$STATE" --format json
+}
+
+# --- no engine: a clear error, 69
+timeout 20 "$NEXUSCTL" run --engine --state "$STATE" -c "$W/roles.json" \
+    note -t @g --yes >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 69 ] && grep -q 'no engine is running' "$W/cerr"; then
+	pass "no engine: exit 69 and says so"
+else
+	fail "no engine: rc=$rc"
+fi
+
+# --- a stale socket (a killed engine's) is replaced
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
+start_engine "$W/roles.json"
+mode=$(stat -c %a "$SOCK" 2>/dev/null)
+if [ "$mode" = 666 ] && grep -q 'control socket' "$W/err"; then
+	pass "stale socket replaced; mode 0666 with a roles section"
+else
+	fail "socket mode '$mode' with roles"
+fi
+
+# --- run ACTION through the engine, as the operator $ME
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" note -t @g --yes \
+    >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(sort "$OUT" | tr '\n' ' ')" = "n1 n2 n3 " ] &&
+    grep -q '^n2 (1)' "$W/cout" && grep -q '^noted n2' "$W/cout" &&
+    grep -q '3 hosts in .* 3 ok' "$W/cerr"; then
+	pass "run --engine note -t @g: ran in the engine on n1-n3"
+else
+	fail "run --engine (rc=$rc, notes: $(cat "$OUT" 2>/dev/null | tr '\n' ' '))"
+fi
+# JSON output, the same document as a local run's
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" --format json note \
+    -t n4 --yes >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(jq -r '.action + " " + (.ok|tostring) + " " + .results[0].stdout' "$W/cout")" = "note 1 noted n4" ]; then
+	pass "run --engine --format json"
+else
+	fail "run --engine --format json (rc=$rc)"
+fi
+audit_json >"$W/audit.json" 2>"$W/cerr"
+n=$(jq --arg u "$ME" '[.[] | select(.action == "run" and .who == $u and
+    (.args | tostring | test("\"origin\":\"ctl\"")))] | length' "$W/audit.json")
+if [ "${n:-0}" -ge 2 ]; then
+	pass "audit: run rows with origin ctl and user $ME ($n)"
+else
+	fail "audit rows with origin ctl: ${n:-none}"
+	head -c 1500 "$W/audit.json"
+fi
+
+# --- confirmation: --yes is wanted through the engine
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" risky -t n1 \
+    >"$W/cout" 2>"$W/cerr" </dev/null
+rc=$?
+if [ $rc -eq 64 ] && grep -q 'asks for confirmation' "$W/cerr" &&
+    ! grep -q risky "$OUT"; then
+	pass "a confirm action without --yes: 64, nothing ran"
+else
+	fail "confirm without --yes (rc=$rc)"
+fi
+
+# --- ad-hoc is for admins: refused for the operator, audited
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" -t @g -- \
+    "echo adhoc >> $OUT" >"$W/cout" 2>"$W/cerr"
+rc=$?
+audit_json >"$W/audit.json" 2>/dev/null
+n=$(jq --arg u "$ME" '[.[] | select(.who == $u and
+    (.result | startswith("refused")) and
+    (.args | tostring | test("\"origin\":\"ctl\"")))] | length' "$W/audit.json")
+if [ $rc -eq 77 ] && grep -q 'refused' "$W/cerr" && ! grep -q adhoc "$OUT" &&
+    [ "${n:-0}" -ge 1 ]; then
+	pass "ad-hoc via --engine refused for an operator (77, audited)"
+else
+	fail "ad-hoc refusal (rc=$rc, audit rows=$n)"
+fi
+
+# --- another uid: that user's role (default viewer), never a sent name
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
+    id nobody >/dev/null 2>&1; then
+	timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$NEXUSCTL" run --engine --state "$STATE" note -t n1 --yes \
+	    >"$W/cout" 2>"$W/cerr"
+	rc=$?
+	audit_json >"$W/audit.json" 2>/dev/null
+	n=$(jq '[.[] | select(.who == "nobody" and .role == "viewer" and
+	    (.result | startswith("refused")))] | length' "$W/audit.json")
+	if [ $rc -eq 77 ] && [ "${n:-0}" -ge 1 ]; then
+		pass "uid nobody: viewer by its uid, refused (audited)"
+	else
+		fail "uid nobody (rc=$rc, audit rows=$n)"
+	fi
+else
+	echo "skip: a request from another uid (needs root and setpriv)"
+fi
+
+# --- garbage, a bad request, an oversized one: error objects, engine lives
+printf 'this is not json\n' >"$W/req1"
+printf '{"op":"run","action":7}\n' >"$W/req2"
+printf '{"op":"fly"}\n' >"$W/req3"
+printf '{"op":"adhoc","command":"true","hosts":"nosuch[1-3]"}\n' >"$W/req4"
+head -c 1100000 /dev/zero | tr '\0' 'x' >"$W/req5"
+ok=0
+for k in 1 2 3 4 5; do
+	raw "$W/req$k" >"$W/resp$k" 2>>"$W/cerr"
+	if jq -e '(.error | type == "string") and (.exit == 64)' "$W/resp$k" >/dev/null 2>&1; then
+		ok=$((ok + 1))
+	else
+		echo "request $k: $(head -c 300 "$W/resp$k")"
+	fi
+done
+if [ $ok -eq 5 ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
+	pass "garbage, bad fields, unknown op, unknown host, 1.1 MB: error objects; the engine runs on"
+else
+	fail "bad requests ($ok of 5 answered with an error)"
+fi
+# a client that connects and goes away without a word
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' "$SOCK"
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" note -t n4 --yes \
+    >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 0 ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
+	pass "after a silent client: still serving"
+else
+	fail "after a silent client (rc=$rc)"
+fi
+
+# --- a client that goes away while its job runs cancels nothing
+printf '{"op":"run","action":"slow","target":"n3"}\n' >"$W/req6"
+timeout 5 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(open(sys.argv[2], "rb").read())
+time.sleep(0.2)
+s.close()
+' "$SOCK" "$W/req6"
+i=0
+while ! grep -q '^slow n3' "$OUT" && [ $i -lt 50 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+if grep -q '^slow n3' "$OUT" && kill -0 "$ENGINE_PID" 2>/dev/null; then
+	pass "a client gone during its job: the job ran to its end"
+else
+	fail "the job of a client that went away"
+fi
+
+# --- rules through the socket: reset is an operator's, enable an admin's
+timeout 30 "$NEXUSCTL" rules --state "$STATE" reset fixit n1 >"$W/cout" 2>"$W/cerr"
+rc1=$?
+timeout 30 "$NEXUSCTL" rules --state "$STATE" disable fixit >>"$W/cout" 2>>"$W/cerr"
+rc2=$?
+audit_json >"$W/audit.json" 2>/dev/null
+n=$(jq --arg u "$ME" '[.[] | select(.who == $u and
+    ((.action == "rule-reset" and .result == "ok") or
+     (.action == "rule-disable" and (.result | startswith("refused")))) and
+    (.args | tostring | test("\"origin\":\"ctl\"")))] | length' "$W/audit.json")
+if [ $rc1 -eq 0 ] && grep -q 'breaker of n1 reset' "$W/cout" && [ $rc2 -eq 77 ] &&
+    [ "${n:-0}" -eq 2 ]; then
+	pass "rules reset (operator) done, disable (admin's) refused: 77; both audited"
+else
+	fail "rules via the socket (rc $rc1 $rc2, audit rows $n)"
+	jq -c '.[-5:]' "$W/audit.json" 2>/dev/null | head -c 1500
+fi
+
+# --- clean stop: the socket goes
+# a client waiting for a job when the engine stops
+printf '{"op":"run","action":"slow","target":"n4"}\n' >"$W/req7"
+raw "$W/req7" >"$W/resp7" 2>&1 &
+rawpid=$!
+sleep 0.3
+stop_engine
+wait "$rawpid" 2>/dev/null
+stopped_clean "stopped with a client waiting for its job"
+if [ ! -e "$SOCK" ]; then
+	pass "the socket is removed at a clean stop"
+else
+	fail "the socket is still there after the stop"
+fi
+timeout 20 "$NEXUSCTL" rules --state "$STATE" disable fixit >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 69 ]; then
+	pass "rules disable with no engine: 69"
+else
+	fail "rules with no engine: rc=$rc"
+fi
+
+# --- no roles section: 0600, the engine's user is admin: ad-hoc is
+# accepted (the nodes have no SSH server: a connect failure, exit 2), and
+# rules enable/disable go through
+start_engine "$W/plain.json"
+mode=$(stat -c %a "$SOCK" 2>/dev/null)
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" -w 'n[1-2]' -f 1 -u 5 -- \
+    "echo hi" >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ "$mode" = 600 ] && [ $rc -eq 2 ] && grep -q '^n\[1-2\] (2): FAILED (connect)' "$W/cout"; then
+	pass "no roles: mode 0600, ad-hoc by the owner accepted and run"
+else
+	fail "no roles (mode '$mode', rc=$rc)"
+fi
+timeout 30 "$NEXUSCTL" rules --state "$STATE" disable fixit >"$W/cout" 2>"$W/cerr"
+rc1=$?
+# the engine rewrites STATE.remed.json within a second
+i=0
+st1=
+while [ $i -lt 30 ] && [ "$st1" != false ]; do
+	st1=$(timeout 30 "$NEXUSCTL" rules --state "$STATE" --format json |
+	    jq -r '.. | objects | select(.name? == "fixit") | .enabled' | head -1)
+	[ "$st1" = false ] || sleep 0.2
+	i=$((i + 1))
+done
+timeout 30 "$NEXUSCTL" rules --state "$STATE" enable nosuch >>"$W/cout" 2>>"$W/cerr"
+rc2=$?
+if [ $rc1 -eq 0 ] && [ "$st1" = false ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 69 ]; then
+	pass "rules disable (admin): the live rule is disabled; an unknown rule: $rc2"
+else
+	fail "rules as admin (rc $rc1 $rc2, enabled '$st1')"
+fi
+stop_engine
+stopped_clean "after ad-hoc and rules"
+
+summary
