@@ -10,7 +10,8 @@
 #
 #   sudo NEXUSCTL=./nexusctl TOP_SRCDIR=. \
 #       BENCH_SSH_WARM=./tests/bench/bench_ssh_warm sh tests/bench/bench_fanout.sh [N]
-#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1, WARM_FANOUT=64;
+#   (NO_PDSH=1: nexusctl only; REPS=3, COLD_REPS=1, WARM_FANOUT=64,
+#   ENGINE_FANOUT=64 (`run --engine -f`);
 #   BENCH_SSH_WARM, built
 #   by `make tests/bench/bench_ssh_warm`: the pool warm, as the engine's
 #   checks and jobs use it; NO_ENGINE=1: skip `run --engine`, which
@@ -124,7 +125,7 @@ if [ "${NO_ENGINE:-0}" != 1 ]; then
 	done
 	ecmd() {
 		measure "$1" "$NEXUSCTL" run --engine --state "$LAB/engine.db" \
-		    -w "$range" -f 64 -u 60 --format json -- cat /proc/loadavg
+		    -w "$range" -f "${ENGINE_FANOUT:-64}" -u 60 --format json -- cat /proc/loadavg
 		echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.$1")"
 	}
 	ecmd engine-cold
