@@ -21,42 +21,15 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 77; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/nx-ctl.XXXXXX") || exit 1
 chmod 755 "$W"
-ENGINE_PID=
 fail_context() {
 	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 2000 "$W/err"; }
 	[ -f "$W/cerr" ] && { echo "--- client stderr"; tail -c 2000 "$W/cerr"; }
 	[ -f "$W/cout" ] && { echo "--- client stdout"; tail -c 2000 "$W/cout"; }
 }
 start_engine() {
-	: >"$W/err"
-	"$NEXUSCTL" engine -c "$1" -i "$W/inv.json" --state "$STATE" \
-	    >"$W/eout" 2>"$W/err" &
-	ENGINE_PID=$!
-	i=0
-	while ! grep -q 'started:' "$W/err" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -ge 100 ] || ! kill -0 "$ENGINE_PID" 2>/dev/null; then
-			echo "FAIL: the engine did not start"
-			cat "$W/err"
-			exit 1
-		fi
-		sleep 0.1
-	done
+	engine_start "$W/err" -c "$1" -i "$W/inv.json" --state "$STATE"
 }
-stop_engine() {
-	[ -n "$ENGINE_PID" ] || return 0
-	kill "$ENGINE_PID" 2>/dev/null
-	i=0
-	while kill -0 "$ENGINE_PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$ENGINE_PID" 2>/dev/null
-	wait "$ENGINE_PID" 2>/dev/null
-	ENGINE_RC=$?
-	ENGINE_PID=
-}
-# stopped_clean WHAT: the last stop_engine's exit status was 0 (also no
+# stopped_clean WHAT: the last engine_stop's exit status was 0 (also no
 # sanitizer report: those exit non-zero).
 stopped_clean() {
 	if [ "$ENGINE_RC" -eq 0 ]; then
@@ -65,7 +38,7 @@ stopped_clean() {
 		fail "$1: the engine exited $ENGINE_RC"
 	fi
 }
-trap 'stop_engine; rm -rf "$W"' EXIT
+trap 'engine_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state"
 
@@ -293,7 +266,7 @@ printf '{"op":"run","action":"slow","target":"n4"}\n' >"$W/req7"
 raw "$W/req7" >"$W/resp7" 2>&1 &
 rawpid=$!
 sleep 0.3
-stop_engine
+engine_stop
 wait "$rawpid" 2>/dev/null
 stopped_clean "stopped with a client waiting for its job"
 if [ ! -e "$SOCK" ]; then
@@ -340,7 +313,7 @@ if [ $rc1 -eq 0 ] && [ "$st1" = false ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 69 ]; th
 else
 	fail "rules as admin (rc $rc1 $rc2, enabled '$st1')"
 fi
-stop_engine
+engine_stop
 stopped_clean "after ad-hoc and rules"
 
 summary

@@ -29,33 +29,9 @@ fail_context() {
 	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 3000 "$W/err"; }
 }
 
-ENGINE_PID=
 # start_engine CONFIG INVENTORY STATE: `nexusctl engine` in the background.
 start_engine() {
-	"$NEXUSCTL" engine -c "$1" -i "$2" --state "$3" >"$W/out" 2>"$W/err" &
-	ENGINE_PID=$!
-	i=0
-	while ! grep -q 'started:' "$W/err" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -ge 100 ] || ! kill -0 "$ENGINE_PID" 2>/dev/null; then
-			echo "FAIL: the engine did not start"
-			cat "$W/err"
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-stop_engine() {
-	[ -n "$ENGINE_PID" ] || return 0
-	kill "$ENGINE_PID" 2>/dev/null
-	i=0
-	while kill -0 "$ENGINE_PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$ENGINE_PID" 2>/dev/null
-	wait "$ENGINE_PID" 2>/dev/null
-	ENGINE_PID=
+	engine_start "$W/err" -c "$1" -i "$2" --state "$3"
 }
 # q STATE SQL: one value from the store (read-only, while it runs too).
 q() {
@@ -78,7 +54,7 @@ wait_for() {
 # 1. burst of 200 failing hosts (outside the lab: local processes only)
 if [ -z "${NXLAB_IN_NS:-}" ]; then
 	W=$(mktemp -d "${TMPDIR:-/tmp}/nx-remed.XXXXXX") || exit 1
-	trap 'stop_engine; rm -rf "$W"' EXIT
+	trap 'engine_stop; rm -rf "$W"' EXIT
 	trap 'exit 1' INT TERM
 	export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state"
 	{
@@ -119,7 +95,7 @@ if [ -z "${NXLAB_IN_NS:-}" ]; then
 EOF
 	start_engine "$W/burst.json" "$W/inv.json" "$W/burst.db"
 	sleep 20
-	stop_engine
+	engine_stop
 	# Every start and end as "TIME +1|-1 RULE", sorted by time.
 	awk '{ print $2, ($1 == "start" ? 1 : -1), $3 }' "$LOG" | sort -n \
 	    >"$W/sweep"
@@ -172,7 +148,7 @@ EOF
 	else
 		fail "audit rows of the burst (${rows:-none} rows for $starts starts)"
 	fi
-	stop_engine
+	engine_stop
 	rm -rf "$W"
 	trap - EXIT
 	REMED_BURST_PASSES=$passes REMED_BURST_FAILS=$fails
@@ -193,7 +169,7 @@ fails=${REMED_BURST_FAILS:-0}
 lab_setup
 W=$LAB
 cleanup() {
-	stop_engine
+	engine_stop
 	lab_cleanup
 }
 trap cleanup EXIT
@@ -266,7 +242,7 @@ wait_for 30 recovered20
 rec=$?
 secs=$(($(date +%s) - t0))
 sleep 1
-stop_engine
+engine_stop
 # The last result of every flag check is OK.
 ok_last=$(q "$S" "SELECT count(*) FROM events e WHERE kind = 'result' AND \"check\" = 'flag' AND payload LIKE '%\"state\":\"OK\"%' AND seq = (SELECT max(seq) FROM events WHERE kind = 'result' AND \"check\" = 'flag' AND node = e.node)")
 outcomes=$(q "$S" "SELECT count(DISTINCT node) FROM events WHERE kind = 'job' AND payload LIKE '%rule fix-flag action fix on s__: outcome recovered (flag OK)%'")
@@ -301,7 +277,7 @@ opened=$?
 jobs_at_open=$(q "$S" "SELECT count(*) FROM audit WHERE action = 'rule.job' AND result = 'queued'")
 # Checks keep failing for 6 s more (3 intervals): no job may start.
 sleep 6
-stop_engine
+engine_stop
 jobs_after=$(q "$S" "SELECT count(*) FROM audit WHERE action = 'rule.job' AND result = 'queued'")
 per_node=$(q "$S" "SELECT min(c) || ' ' || max(c) FROM (SELECT target, count(*) AS c FROM audit WHERE action = 'rule.job' GROUP BY target)")
 open_rows=$(q "$S" "SELECT count(*) FROM audit WHERE action = 'rule.breaker_open' AND result = 'open'")

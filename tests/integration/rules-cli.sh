@@ -23,45 +23,18 @@ set -u
 command -v jq >/dev/null 2>&1 || { echo "SKIP: no jq"; exit 77; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/nx-rules-cli.XXXXXX") || exit 1
-ENGINE_PID=
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 fail_context() {
 	[ -f "$W/err" ] && { echo "--- engine log"; tail -c 2000 "$W/err"; }
 }
-stop_engine() {
-	[ -n "$ENGINE_PID" ] || return 0
-	kill "$ENGINE_PID" 2>/dev/null
-	i=0
-	while kill -0 "$ENGINE_PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$ENGINE_PID" 2>/dev/null
-	wait "$ENGINE_PID"
-	ENGINE_RC=$?
-	ENGINE_PID=
-}
-trap 'stop_engine; rm -rf "$W"' EXIT
+trap 'engine_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state"
 DB=$W/s.db
 CFG=$W/c.json
 
 start_engine() {
-	: >"$W/err"
-	"$NEXUSCTL" engine -c "$CFG" -i "$W/inv.json" --state "$DB" \
-	    >"$W/out" 2>"$W/err" &
-	ENGINE_PID=$!
-	i=0
-	while ! grep -q 'started:' "$W/err" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -ge 100 ] || ! kill -0 "$ENGINE_PID" 2>/dev/null; then
-			echo "FAIL: the engine did not start"
-			cat "$W/err"
-			exit 1
-		fi
-		sleep 0.1
-	done
+	engine_start "$W/err" -c "$CFG" -i "$W/inv.json" --state "$DB"
 }
 # wait_for SECONDS COMMAND...: until the command succeeds or time is up.
 wait_for() {
@@ -200,7 +173,7 @@ done
 
 # ---------------------------------------------------------------------------
 # 2. stopped: the file goes, rules come from the configuration
-stop_engine
+engine_stop
 if [ "$ENGINE_RC" -eq 0 ] && [ ! -e "$DB.remed.json" ]; then
 	pass "SIGTERM: exit 0, STATE.remed.json removed"
 else
@@ -265,6 +238,6 @@ if [ "$(grep -c '^ *1  ' "$W/job1.txt")" -eq 2 ]; then
 else
 	fail "jobs 1 after a restart: $(cat "$W/job1.txt")"
 fi
-stop_engine
+engine_stop
 
 summary
