@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1220,6 +1221,25 @@ checkdef_apply_result(struct engine *e, struct check *c,
 	r.time = engine_now(e);
 	mon_apply_result(e, c, &r);
 	free(buf);
+}
+
+/*
+ * The result of an execution that could not start or run: UNKNOWN with
+ * the reason (printf-style, cut at 1 KiB).  For check kinds.
+ */
+void
+checkdef_unknown(struct engine *e, struct check *c, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	checkdef_apply_result(e, c, NULL, NX_UNKNOWN, buf,
+	    n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n,
+	    NULL, 0);
 }
 
 /* checks.define as a configuration key (engine/config.c's cfg_keys[]). */

@@ -827,6 +827,8 @@ char *checkdef_expand(const char *tmpl, const struct node *,
 char **checkdef_argv(const struct nx_checkdef *, const struct node *,
     struct nx_err *);
 void checkdef_argv_free(char **);
+void checkdef_unknown(struct engine *, struct check *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 void checkdef_apply_result(struct engine *, struct check *,
     const struct nx_checkdef *, enum nx_state, const char *output,
     size_t len, const char *note, double duration_ms);

@@ -784,7 +784,7 @@ rc_key_json(enum rc_key which, const struct nx_config *cfg)
 }
 
 /* One parse and to_json per key; free and clone work on the whole. */
-#define RC_KEY_OPS(fn, which)						\
+#define RC_KEY_OPS(name, fn, which)						\
 static int								\
 fn##_parse(struct nx_config *cfg, const char *file, const char *text,	\
     size_t len, const json_t *v, struct nx_err *err)			\
@@ -795,39 +795,18 @@ static json_t *								\
 fn##_json(const struct nx_config *cfg)					\
 {									\
 	return rc_key_json(which, cfg);					\
-}
+}									\
+const struct cfg_custom name = {					\
+	.parse = fn##_parse, .free = rc_free, .clone = rc_clone,	\
+	.to_json = fn##_json,						\
+};
 
-RC_KEY_OPS(rc_enabled, RC_ENABLED)
-RC_KEY_OPS(rc_dry_run, RC_DRY_RUN)
-RC_KEY_OPS(rc_max_concurrent, RC_MAX_CONCURRENT)
-RC_KEY_OPS(rc_rate, RC_RATE)
-RC_KEY_OPS(rc_burst, RC_BURST)
-RC_KEY_OPS(rc_rules, RC_RULES)
-
-const struct cfg_custom remed_enabled_config = {
-	.parse = rc_enabled_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_enabled_json,
-};
-const struct cfg_custom remed_dry_run_config = {
-	.parse = rc_dry_run_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_dry_run_json,
-};
-const struct cfg_custom remed_max_concurrent_config = {
-	.parse = rc_max_concurrent_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_max_concurrent_json,
-};
-const struct cfg_custom remed_rate_config = {
-	.parse = rc_rate_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_rate_json,
-};
-const struct cfg_custom remed_burst_config = {
-	.parse = rc_burst_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_burst_json,
-};
-const struct cfg_custom remediation_config = {
-	.parse = rc_rules_parse, .free = rc_free, .clone = rc_clone,
-	.to_json = rc_rules_json,
-};
+RC_KEY_OPS(remed_enabled_config, rc_enabled, RC_ENABLED)
+RC_KEY_OPS(remed_dry_run_config, rc_dry_run, RC_DRY_RUN)
+RC_KEY_OPS(remed_max_concurrent_config, rc_max_concurrent, RC_MAX_CONCURRENT)
+RC_KEY_OPS(remed_rate_config, rc_rate, RC_RATE)
+RC_KEY_OPS(remed_burst_config, rc_burst, RC_BURST)
+RC_KEY_OPS(remediation_config, rc_rules, RC_RULES)
 
 /* ---------------------------------------------------------------------- */
 /* Rule state                                                              */

@@ -94,26 +94,6 @@ plugin_done(void *arg, const struct child_result *res)
 	    res->len[CHILD_OUT], note, res->ms);
 }
 
-/* A result for an execution that never started. */
-static void
-plugin_fail(struct engine *e, struct check *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-plugin_fail(struct engine *e, struct check *c, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	checkdef_apply_result(e, c, NULL, NX_UNKNOWN, buf,
-	    n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n,
-	    NULL, 0);
-}
-
 static void
 plugin_run(struct engine *e, struct check *c)
 {
@@ -126,7 +106,7 @@ plugin_run(struct engine *e, struct check *c)
 	char **argv;
 
 	if ((argv = checkdef_argv(d, n, &err)) == NULL) {
-		plugin_fail(e, c, "UNKNOWN - %s", err.msg);
+		checkdef_unknown(e, c, "UNKNOWN - %s", err.msg);
 		return;
 	}
 	r = xcalloc(1, sizeof *r);
@@ -144,7 +124,7 @@ plugin_run(struct engine *e, struct check *c)
 	if ((r->child = child_spawn(e->loop, &o, plugin_done, r,
 	    &err)) == NULL) {
 		free(r);
-		plugin_fail(e, c, "UNKNOWN - cannot run plugin %s: %s",
+		checkdef_unknown(e, c, "UNKNOWN - cannot run plugin %s: %s",
 		    argv[0], err.msg);
 		checkdef_argv_free(argv);
 		return;

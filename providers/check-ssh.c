@@ -89,26 +89,6 @@ out:
 	return out;
 }
 
-/* A result for an execution that could not run: UNKNOWN with the reason. */
-static void
-sshc_unknown(struct engine *e, struct check *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sshc_unknown(struct engine *e, struct check *c, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	checkdef_apply_result(e, c, NULL, NX_UNKNOWN, buf,
-	    n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n,
-	    NULL, 0);
-}
-
 /*
  * The pool's callback: turns the exec's result into the check's.  Runs
  * exactly once per execution, possibly from inside ssh_exec().
@@ -141,7 +121,7 @@ sshc_done(void *arg, const struct ssh_result *res)
 		return;
 	}
 	if (res->fail != SSH_OK) {
-		sshc_unknown(e, c, "SSH UNKNOWN - %s: %s",
+		checkdef_unknown(e, c, "SSH UNKNOWN - %s: %s",
 		    ssh_fail_name(res->fail), res->error != NULL ? res->error :
 		    "unknown error");
 		return;
@@ -198,11 +178,11 @@ sshc_run(struct engine *e, struct check *c)
 	char *cmd;
 
 	if ((pool = ssh_engine_pool(e, &err)) == NULL) {
-		sshc_unknown(e, c, "SSH UNKNOWN - %s", err.msg);
+		checkdef_unknown(e, c, "SSH UNKNOWN - %s", err.msg);
 		return;
 	}
 	if ((cmd = check_ssh_command(sc->def, n, &err)) == NULL) {
-		sshc_unknown(e, c, "SSH UNKNOWN - %s", err.msg);
+		checkdef_unknown(e, c, "SSH UNKNOWN - %s", err.msg);
 		return;
 	}
 	timeout = c->timeout_ms != 0 ? c->timeout_ms : e->cfg.checks.timeout_ms;
@@ -216,7 +196,7 @@ sshc_run(struct engine *e, struct check *c)
 	    sshc_done, r) != 0) {
 		sc->run = NULL;
 		free(r);
-		sshc_unknown(e, c, "SSH UNKNOWN - the SSH pool is closing");
+		checkdef_unknown(e, c, "SSH UNKNOWN - the SSH pool is closing");
 	}
 	free(cmd);
 }
