@@ -1479,6 +1479,10 @@ struct ssh_opts {
 	/* A host key refused (unknown or changed), once per host and key;
 	 * called with warn_arg, before the execs fail.  Optional. */
 	void (*refused)(void *arg, const struct ssh_refusal *);
+	/* Run ssh_exec commands on a long-lived shell per session (the
+	 * runner, doc/ssh.md) instead of a channel each; streams and
+	 * commands submitted while it is busy still get channels. */
+	bool runner;
 };
 
 /* The result of one ssh_exec, borrowed for the duration of the callback. */
@@ -1517,6 +1521,31 @@ void ssh_pool_stats(const struct ssh_pool *, struct ssh_pool_stats *);
 const char *ssh_fail_name(enum ssh_fail);
 char *ssh_shell_quote(const char *);
 extern const struct provider provider_ssh;     /* providers/ssh.c */
+
+/*
+ * providers/ssh-frame.c: the runner's framing (doc/ssh.md, "The runner"):
+ * a command sent to a long-lived shell, its output ended by a per-command
+ * random token on each stream.
+ */
+#define SSH_FRAME_TOKEN_LEN 32
+struct ssh_frame_scan {
+	char pat[SSH_FRAME_TOKEN_LEN + 3];      /* "\n" TOKEN " " or "\n" */
+	size_t patlen, matched;
+};
+struct ssh_frame {
+	char token[SSH_FRAME_TOKEN_LEN + 1];
+	struct ssh_frame_scan out, err;
+	bool out_done, err_done, in_status;
+	int status;
+	unsigned ndigits;
+};
+typedef void (*ssh_frame_emit)(void *arg, const char *buf, size_t len);
+char *ssh_frame_start(struct ssh_frame *, const char *command,
+    struct nx_err *);
+size_t ssh_frame_feed(struct ssh_frame *, bool err, const char *buf,
+    size_t len, ssh_frame_emit, void *arg);
+bool ssh_frame_done(const struct ssh_frame *);
+int ssh_frame_status(const struct ssh_frame *);
 /* providers/ssh.c: the engine's one pool (sampler, `ssh` checks, jobs). */
 struct ssh_pool *ssh_engine_pool(struct engine *, struct nx_err *);
 void ssh_engine_pool_close(struct engine *);

@@ -70,6 +70,7 @@ enum chan_state {
 	C_QUEUED,               /* waiting for a channel slot or the session */
 	C_OPEN,
 	C_EXEC,
+	C_EOF,                  /* the command's stdin is closed: it reads nothing */
 	C_READ,
 	C_CLOSE,
 	C_WAIT_CLOSED,
@@ -93,7 +94,41 @@ struct ssh_req {
 	enum chan_state state;
 	struct ssh_buf out, err;
 	bool reported;          /* cb called (timeout): only closing is left */
+	bool runner_ok;         /* may run on the host's runner */
+	bool on_runner;         /* runs there: no channel of its own */
 	struct ssh_req *next;
+};
+
+enum runner_state {
+	R_OPEN,
+	R_START,                /* exec of the shell */
+	R_GREET,                /* waiting for the shell's greeting */
+	R_READY,                /* takes a command when it has none */
+	R_CLOSE,
+	R_WAIT_CLOSED,
+	R_FREE,
+};
+
+/*
+ * A host's runner: one channel running a shell that takes commands on its
+ * standard input, one at a time, and answers each in a frame
+ * (ssh-frame.c).  It holds one of the session's channel slots.  A host
+ * has one in use at most; others may still be closing (one abandoned with
+ * its command running, until sshd closes the channel).
+ */
+struct ssh_runner {
+	struct ssh_host *h;
+	struct ssh_runner *next;
+	LIBSSH2_CHANNEL *ch;
+	enum runner_state state;
+	struct ssh_req *cur;    /* the command it runs, or NULL */
+	char *line;             /* cur's framed command line */
+	size_t line_len, line_off;      /* how much of it is written */
+	struct ssh_frame frame;
+	char greet[256];        /* the tail of what came before the greeting */
+	size_t greet_len;
+	bool closing;           /* close once the open or exec completes */
+	unsigned served;        /* commands answered */
 };
 
 struct ssh_host {
@@ -132,7 +167,9 @@ struct ssh_host {
 	char auth_notes[256];   /* why identities could not be used */
 
 	struct ssh_req *reqs;   /* queued and active, in submission order */
-	unsigned nactive;       /* with a channel (or opening one) */
+	unsigned nactive;       /* channels (or opening), runner included */
+	struct ssh_runner *runners;     /* in use first, then closing */
+	bool runner_broken;     /* the host has no usable runner shell */
 	struct ssh_host *wait_next;     /* pool's startup queue */
 	struct ssh_host *hash_next;
 	struct ssh_host *all_next;
@@ -505,6 +542,7 @@ kh_append(struct ssh_host *h, const char *key, size_t keylen, int bits,
 
 static void host_step(struct ssh_host *);
 static void host_start(struct ssh_host *);
+static void runner_forget(struct ssh_host *, struct ssh_req *);
 
 /* Calls the request's callback once with its result, from the loop. */
 static void
@@ -527,7 +565,7 @@ req_report(struct ssh_req *r, enum ssh_fail fail, const char *error,
 	res.err_len = r->err.len;
 	res.err_truncated = r->err.truncated;
 	res.duration_ms = (double)(uv_now(r->h->pool->loop) - r->submitted);
-	res.started = r->state >= C_READ;
+	res.started = r->state >= C_EOF;
 	r->cb(r->arg, &res);
 }
 
@@ -553,8 +591,10 @@ req_remove(struct ssh_req *r)
 			break;
 		}
 	}
-	if (r->state != C_QUEUED)
+	if (r->state != C_QUEUED && !r->on_runner)
 		h->nactive--;
+	if (r->on_runner)
+		runner_forget(h, r);
 	req_free(r);
 }
 
@@ -623,6 +663,14 @@ host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
 		req_free(r);
 	}
 	h->nactive = 0;
+	while (h->runners != NULL) {
+		struct ssh_runner *rn = h->runners;
+
+		/* Its channel goes with the session, below. */
+		h->runners = rn->next;
+		free(rn->line);
+		free(rn);
+	}
 	if (h->gai != NULL) {
 		h->gai->data = NULL;    /* its callback frees it */
 		h->gai = NULL;
@@ -680,6 +728,7 @@ host_fail(struct ssh_host *h, enum ssh_fail fail, const char *fmt, ...)
 static void host_poll_cb(uv_poll_t *, int, int);
 static void host_timer_cb(uv_timer_t *);
 static bool chan_would_block(int);
+static bool runner_take(struct ssh_host *, struct ssh_req *);
 static void host_keepalive_start(struct ssh_host *);
 
 static void
@@ -771,7 +820,9 @@ host_timer_cb(uv_timer_t *t)
 		 */
 		if (r->state == C_QUEUED)
 			req_remove(r);
-		else if (r->state == C_EXEC || r->state == C_READ)
+		else if (r->on_runner)
+			req_remove(r);  /* and the runner closes */ else if (r->state == C_EXEC || r->state == C_EOF ||
+		    r->state == C_READ)
 			r->state = C_CLOSE;
 	}
 	if (h->state == H_WAIT_SLOT && h->reqs == NULL) {
@@ -1170,9 +1221,13 @@ req_step(struct ssh_req *r, int *dirs)
 	int progress = 0, rc;
 	ssize_t n;
 
+	if (r->on_runner)
+		return 0;               /* runner_step() drives it */
 	for (;;) {
 		switch (r->state) {
 		case C_QUEUED:
+			if (r->runner_ok && runner_take(h, r))
+				return 1;
 			if (h->nactive >= p->o.max_channels)
 				return progress;
 			h->nactive++;
@@ -1218,6 +1273,15 @@ req_step(struct ssh_req *r, int *dirs)
 				r->state = C_CLOSE;
 				break;
 			}
+			r->state = C_EOF;
+			progress = 1;
+			/* FALLTHROUGH */
+		case C_EOF:
+			/* As `ssh -n`: a command that reads its standard
+			 * input gets end-of-file, not a wait until timeout. */
+			rc = libssh2_channel_send_eof(r->ch);
+			if (chan_would_block(rc))
+				goto wait;
 			r->state = C_READ;
 			progress = 1;
 			/* FALLTHROUGH */
@@ -1300,6 +1364,387 @@ chan_error:
 	}
 	r->state = C_CLOSE;
 	return 1;
+wait:
+	*dirs |= libssh2_session_block_directions(h->s);
+	return progress;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The runner: commands on one long-lived shell (doc/ssh.md)               */
+
+/*
+ * The command the runner's channel execs, through the user's login shell
+ * (any shell takes it): a greeting, so that a server that runs something
+ * else (ForceCommand, no /bin/sh) is told apart before any command is
+ * sent, then the shell that reads the framed commands.
+ */
+#define RUNNER_COMMAND "echo nexusctl-runner; exec /bin/sh"
+#define RUNNER_GREETING "nexusctl-runner\n"
+
+/* The runner in use on h (it may be starting), or NULL. */
+static struct ssh_runner *
+runner_active(struct ssh_host *h)
+{
+	struct ssh_runner *rn = h->runners;
+
+	return rn != NULL && rn->state < R_CLOSE && !rn->closing ? rn : NULL;
+}
+
+/* Unlinks rn from its host, frees it and gives back its channel slot. */
+static void
+runner_free(struct ssh_runner *rn)
+{
+	struct ssh_host *h = rn->h;
+	struct ssh_runner **pp;
+
+	for (pp = &h->runners; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == rn) {
+			*pp = rn->next;
+			break;
+		}
+	}
+	h->nactive--;
+	free(rn->line);
+	free(rn);
+}
+
+/*
+ * Gives r to h's runner if the runner can take it now (it has no command),
+ * starting a runner when h has none and a channel slot is free.  Returns
+ * whether r is now the runner's; if not, r takes a channel of its own.
+ */
+static bool
+runner_take(struct ssh_host *h, struct ssh_req *r)
+{
+	struct ssh_runner *rn = runner_active(h);
+	struct nx_err err;
+
+	if (h->runner_broken)
+		return false;
+	if (rn == NULL) {
+		if (h->nactive >= h->pool->o.max_channels)
+			return false;
+		rn = xcalloc(1, sizeof *rn);
+		rn->h = h;
+		rn->state = R_OPEN;
+		rn->next = h->runners;
+		h->runners = rn;
+		h->nactive++;
+	}
+	if (rn->cur != NULL)
+		return false;
+	free(rn->line);
+	if ((rn->line = ssh_frame_start(&rn->frame, r->command, &err)) == NULL)
+		return false;
+	rn->line_len = strlen(rn->line);
+	rn->line_off = 0;
+	rn->cur = r;
+	r->on_runner = true;
+	r->state = C_EXEC;
+	return true;
+}
+
+/*
+ * Closes rn as soon as its channel allows, behind the host's other
+ * runners, so that the next command starts a new one.
+ */
+static void
+runner_close(struct ssh_runner *rn)
+{
+	struct ssh_host *h = rn->h;
+	struct ssh_runner **pp;
+
+	if (rn->state == R_GREET || rn->state == R_READY)
+		rn->state = R_CLOSE;
+	else if (rn->state < R_GREET)
+		rn->closing = true;
+	if (rn->next == NULL)
+		return;
+	for (pp = &h->runners; *pp != rn; pp = &(*pp)->next)
+		;
+	*pp = rn->next;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = rn;
+	rn->next = NULL;
+}
+
+/*
+ * r, a runner's command, is going (answered, or timed out and reported):
+ * a runner still busy with it is closed, since its shell stays busy for as
+ * long as the command runs.
+ */
+static void
+runner_forget(struct ssh_host *h, struct ssh_req *r)
+{
+	struct ssh_runner *rn;
+
+	for (rn = h->runners; rn != NULL; rn = rn->next) {
+		if (rn->cur == r) {
+			rn->cur = NULL;
+			runner_close(rn);
+			return;
+		}
+	}
+}
+
+/*
+ * Hands rn's command back to the channel path: the runner could not
+ * start, so the command was never sent and may run elsewhere.
+ */
+static void
+runner_bounce(struct ssh_runner *rn)
+{
+	struct ssh_req *r = rn->cur;
+
+	if (r == NULL)
+		return;
+	rn->cur = NULL;
+	r->on_runner = false;
+	r->runner_ok = false;
+	r->state = C_QUEUED;
+}
+
+/*
+ * The host has no usable runner (the shell did not greet: ForceCommand,
+ * no /bin/sh): commands go back to channels, now and for this host.
+ */
+static void
+runner_broken(struct ssh_runner *rn, const char *why)
+{
+	struct ssh_host *h = rn->h;
+	struct ssh_pool *p = h->pool;
+	char msg[512];
+
+	h->runner_broken = true;
+	runner_bounce(rn);
+	runner_close(rn);
+	if (p->o.warn != NULL) {
+		snprintf(msg, sizeof msg, "%s@%s: no command shell (%s); "
+		    "commands run on channels of their own", h->user,
+		    h->address, why);
+		p->o.warn(p->o.warn_arg, msg);
+	}
+}
+
+/* rn's shell ended or failed: its command, if any, fails with why. */
+static void
+runner_ended(struct ssh_runner *rn, const char *why)
+{
+	struct ssh_req *r = rn->cur;
+	char msg[512];
+
+	if (rn->state == R_GREET) {
+		runner_broken(rn, why);
+		return;
+	}
+	rn->cur = NULL;
+	runner_close(rn);
+	if (r != NULL) {
+		snprintf(msg, sizeof msg, "the command shell on %s ended "
+		    "before the command did: %s", rn->h->address, why);
+		req_report(r, SSH_FAIL_CHANNEL, msg, -1, NULL);
+		req_remove(r);
+	}
+}
+
+static void
+runner_emit_out(void *arg, const char *buf, size_t len)
+{
+	struct ssh_req *r = arg;
+
+	buf_add(&r->out, buf, len, r->h->pool->o.output_cap);
+}
+
+static void
+runner_emit_err(void *arg, const char *buf, size_t len)
+{
+	struct ssh_req *r = arg;
+
+	buf_add(&r->err, buf, len, r->h->pool->o.output_cap);
+}
+
+/*
+ * Takes n bytes rn's shell wrote on one stream: the greeting, or the
+ * current command's frame (what comes outside a frame is dropped).  Ends
+ * the command when both its streams have ended.
+ */
+static void
+runner_feed(struct ssh_runner *rn, bool err, const char *buf, size_t n)
+{
+	struct ssh_req *r = rn->cur;
+	size_t keep, len = strlen(RUNNER_GREETING);
+
+	if (rn->state == R_GREET) {
+		if (err)
+			return;
+		/* Keep the tail: rc files may print before the greeting. */
+		if (n >= sizeof rn->greet) {
+			buf += n - (sizeof rn->greet - 1);
+			n = sizeof rn->greet - 1;
+		}
+		if (rn->greet_len + n >= sizeof rn->greet) {
+			keep = sizeof rn->greet - 1 - n;
+			memmove(rn->greet, rn->greet + rn->greet_len - keep,
+			    keep);
+			rn->greet_len = keep;
+		}
+		memcpy(rn->greet + rn->greet_len, buf, n);
+		rn->greet_len += n;
+		if (rn->greet_len >= len && memcmp(rn->greet + rn->greet_len -
+		    len, RUNNER_GREETING, len) == 0)
+			rn->state = R_READY;
+		return;
+	}
+	if (r == NULL || rn->line_off < rn->line_len)
+		return;
+	(void)ssh_frame_feed(&rn->frame, err, buf, n, err ? runner_emit_err :
+	    runner_emit_out, r);
+	if (!ssh_frame_done(&rn->frame))
+		return;
+	rn->cur = NULL;
+	rn->served++;
+	req_report(r, SSH_OK, NULL, ssh_frame_status(&rn->frame), NULL);
+	req_remove(r);
+}
+
+/*
+ * Writes rn's command and reads both streams of its shell, as far as they
+ * go.  Returns 1 on progress; sets *again when libssh2 would block.
+ */
+static int
+runner_io(struct ssh_runner *rn, bool *again)
+{
+	struct ssh_host *h = rn->h;
+	char buf[SSH_READ_CHUNK], msg[256];
+	int progress = 0, stream;
+	ssize_t n;
+
+	if (rn->state == R_READY && rn->cur != NULL &&
+	    rn->line_off < rn->line_len) {
+		n = libssh2_channel_write(rn->ch, rn->line + rn->line_off,
+		    rn->line_len - rn->line_off);
+		if (n > 0) {
+			rn->line_off += (size_t)n;
+			if (rn->line_off == rn->line_len)
+				rn->cur->state = C_READ;
+			progress = 1;
+		} else if (chan_would_block((int)n))
+			*again = true;
+		else {
+			snprintf(msg, sizeof msg, "writing the command: %s",
+			    ssh_last_error(h->s));
+			runner_ended(rn, msg);
+			return 1;
+		}
+	}
+	for (stream = 0; stream <= 1; stream++) {
+		while ((n = libssh2_channel_read_ex(rn->ch, stream ?
+		    SSH_EXTENDED_DATA_STDERR : 0, buf, sizeof buf)) > 0) {
+			runner_feed(rn, stream == 1, buf, (size_t)n);
+			progress = 1;
+			if (rn->state >= R_CLOSE)
+				return 1;
+		}
+		if (chan_would_block((int)n))
+			*again = true;
+		else if (n < 0) {
+			snprintf(msg, sizeof msg, "reading: %s",
+			    ssh_last_error(h->s));
+			runner_ended(rn, msg);
+			return 1;
+		}
+	}
+	if (libssh2_channel_eof(rn->ch)) {
+		runner_ended(rn, rn->state == R_GREET ? "it exited at once" :
+		    "it exited");
+		return 1;
+	}
+	return progress;
+}
+
+/*
+ * Advances runner rn as far as it goes without blocking: opening, the
+ * shell's start and greeting, its command, closing.  Returns 1 on
+ * progress; sets *dirs from libssh2 when it waits.  May free rn.
+ */
+static int
+runner_step(struct ssh_runner *rn, int *dirs)
+{
+	struct ssh_host *h = rn->h;
+	int progress = 0, rc;
+	bool again;
+	char msg[256];
+
+	for (;;) {
+		switch (rn->state) {
+		case R_OPEN:
+			rn->ch = libssh2_channel_open_session(h->s);
+			if (rn->ch == NULL) {
+				rc = libssh2_session_last_errno(h->s);
+				if (chan_would_block(rc))
+					goto wait;
+				/* No channel: the command takes the usual
+				 * path, which reports the server's refusal. */
+				runner_bounce(rn);
+				runner_free(rn);
+				return 1;
+			}
+			rn->state = rn->closing ? R_CLOSE : R_START;
+			progress = 1;
+			break;
+		case R_START:
+			rc = libssh2_channel_exec(rn->ch, RUNNER_COMMAND);
+			if (chan_would_block(rc))
+				goto wait;
+			if (rc != 0) {
+				snprintf(msg, sizeof msg, "cannot start it: %s",
+				    ssh_last_error(h->s));
+				rn->state = R_CLOSE;
+				runner_broken(rn, msg);
+				break;
+			}
+			rn->state = rn->closing ? R_CLOSE : R_GREET;
+			progress = 1;
+			break;
+		case R_GREET:
+		case R_READY: {
+			enum runner_state before = rn->state;
+
+			again = false;
+			if (runner_io(rn, &again))
+				progress = 1;
+			if (rn->state != before)
+				break;
+			if (again)
+				goto wait;
+			return progress;
+		}
+		case R_CLOSE:
+			/* Waits for sshd's close, which comes when the shell
+			 * and whatever holds its output have ended. */
+			rc = libssh2_channel_close(rn->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			rn->state = R_WAIT_CLOSED;
+			progress = 1;
+			/* FALLTHROUGH */
+		case R_WAIT_CLOSED:
+			rc = libssh2_channel_wait_closed(rn->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			rn->state = R_FREE;
+			progress = 1;
+			/* FALLTHROUGH */
+		case R_FREE:
+			rc = libssh2_channel_free(rn->ch);
+			if (chan_would_block(rc))
+				goto wait;
+			runner_bounce(rn);
+			runner_free(rn);
+			return 1;
+		}
+	}
 wait:
 	*dirs |= libssh2_session_block_directions(h->s);
 	return progress;
@@ -1403,9 +1848,18 @@ again:
 
 		do {
 			struct ssh_req *r, *next;
+			struct ssh_runner *rn, *rnext;
 
 			progress = 0;
 			dirs = 0;
+			for (rn = h->runners; rn != NULL; rn = rnext) {
+				rnext = rn->next;
+				progress |= runner_step(rn, &dirs);
+				if (h->state != H_READY)
+					break;
+			}
+			if (h->state != H_READY)
+				break;
 			for (r = h->reqs; r != NULL; r = next) {
 				next = r->next;
 				progress |= req_step(r, &dirs);
@@ -1795,6 +2249,7 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 	r->submitted = uv_now(p->loop);
 	r->deadline = timeout_ms > 0 ? r->submitted + timeout_ms : UINT64_MAX;
 	r->state = C_QUEUED;
+	r->runner_ok = p->o.runner && data_cb == NULL;
 	for (pp = &h->reqs; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;

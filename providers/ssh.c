@@ -424,6 +424,7 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 	const char *kh = getenv("NEXUSCTL_SSH_KNOWN_HOSTS");
 	const char *an = getenv("NEXUSCTL_SSH_ACCEPT_NEW");
 	const char *ka = getenv("NEXUSCTL_SSH_KEEPALIVE");
+	const char *rn;
 
 	memset(o, 0, sizeof *o);
 	if (id != NULL && *id != '\0') {
@@ -442,6 +443,9 @@ sshp_opts(struct engine *e, struct ssh_opts *o, const char **ids)
 		if (*end == '\0' && secs <= 3600)
 			o->keepalive_ms = (uint32_t)secs * 1000;
 	}
+	/* Commands on each host's runner shell, unless turned off. */
+	o->runner = (rn = getenv("NEXUSCTL_SSH_RUNNER")) == NULL ||
+	    strcmp(rn, "0") != 0;
 	o->warn = e != NULL ? sshp_warn : NULL;
 	o->warn_arg = e;
 	o->refused = e != NULL ? sshp_refused : NULL;

@@ -135,12 +135,15 @@ main(int argc, char **argv)
 	o.config_file = "none";
 	o.no_agent = true;
 	o.max_channels = 8;
+	/* As the engine: the runner unless NEXUSCTL_SSH_RUNNER=0. */
+	o.runner = getenv("NEXUSCTL_SSH_RUNNER") == NULL ||
+	    strcmp(getenv("NEXUSCTL_SSH_RUNNER"), "0") != 0;
 	if ((b.pool = ssh_pool_new(&loop, &o, &err)) == NULL) {
 		fprintf(stderr, "bench_ssh_warm: %s\n", err.msg);
 		return 70;
 	}
-	printf("hosts: %zu, command: %s, in flight: %u\n", b.nhosts,
-	    BENCH_COMMAND, b.fanout);
+	printf("hosts: %zu, command: %s, in flight: %u, %s\n", b.nhosts,
+	    BENCH_COMMAND, b.fanout, o.runner ? "runner" : "a channel each");
 	bench_round(&b, "cold (new sessions)");
 	walls = xcalloc((size_t)rounds, sizeof *walls);
 	for (i = 0; i < rounds; i++)

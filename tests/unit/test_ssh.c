@@ -17,6 +17,8 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -521,6 +523,270 @@ test_backoff(void **state)
 	assert_true(lo == 800 && hi >= 1190);
 }
 
+/* ---- the runner's framing (ssh-frame.c), against a real /bin/sh ---- */
+
+struct fr_buf {
+	char *p;
+	size_t len;
+};
+
+static void
+fr_emit(void *arg, const char *buf, size_t len)
+{
+	struct fr_buf *b = arg;
+
+	b->p = xrealloc(b->p, b->len + len + 1);
+	memcpy(b->p + b->len, buf, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+/* Starts argv with pipes on its stdin, stdout and stderr; SHELL=shell. */
+static pid_t
+fr_spawn(const char *const *argv, const char *shell, int *in, int *out,
+    int *err)
+{
+	int pi[2], po[2], pe[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(pi), 0);
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pi[0], 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(pi[0]); close(pi[1]); close(po[0]); close(po[1]);
+		close(pe[0]); close(pe[1]);
+		setenv("SHELL", shell, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pi[0]);
+	close(po[1]);
+	close(pe[1]);
+	*in = pi[1];
+	*out = po[0];
+	*err = pe[0];
+	return pid;
+}
+
+/* What `SHELL -c cmd </dev/null` writes and exits with: the oracle. */
+static void
+fr_direct(const char *shell, const char *cmd, struct fr_buf *o,
+    struct fr_buf *e, int *status)
+{
+	const char *argv[] = { shell, "-c", cmd, NULL };
+	struct pollfd pf[2];
+	char buf[4096];
+	int in, out, err, st, open = 2;
+	pid_t pid;
+	ssize_t n;
+
+	pid = fr_spawn(argv, shell, &in, &out, &err);
+	close(in);
+	pf[0].fd = out;
+	pf[1].fd = err;
+	while (open > 0) {
+		pf[0].events = pf[1].events = POLLIN;
+		assert_true(poll(pf, 2, 10000) > 0);
+		for (int i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			n = read(pf[i].fd, buf, sizeof buf);
+			if (n <= 0) {
+				close(pf[i].fd);
+				pf[i].fd = -1;
+				open--;
+			} else
+				fr_emit(i == 0 ? o : e, buf, (size_t)n);
+		}
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * Sends cmd to the runner shell (pipes in/out/err) in a frame and reads
+ * until the frame ends, feeding the parser chunk bytes at a time.
+ */
+static void
+fr_run(int in, int out, int err, const char *cmd, size_t chunk,
+    struct fr_buf *o, struct fr_buf *e, int *status)
+{
+	struct ssh_frame f;
+	struct nx_err nerr;
+	struct pollfd pf[2];
+	char buf[8192];
+	char *line = ssh_frame_start(&f, cmd, &nerr);
+	size_t off, k;
+	ssize_t n;
+	int rounds = 0;
+
+	assert_non_null(line);
+	assert_int_equal(strlen(f.token), SSH_FRAME_TOKEN_LEN);
+	assert_int_equal(write(in, line, strlen(line)), (ssize_t)strlen(line));
+	free(line);
+	pf[0].fd = out;
+	pf[1].fd = err;
+	while (!ssh_frame_done(&f)) {
+		assert_true(++rounds < 100000);
+		pf[0].events = f.out_done ? 0 : POLLIN;
+		pf[1].events = f.err_done ? 0 : POLLIN;
+		assert_true(poll(pf, 2, 10000) > 0);
+		for (int i = 0; i < 2; i++) {
+			if (!(pf[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(pf[i].fd, buf, sizeof buf);
+			assert_true(n > 0);
+			for (off = 0; off < (size_t)n; off += k) {
+				k = (size_t)n - off < chunk ? (size_t)n - off :
+				    chunk;
+				/* Nothing follows a frame in these tests. */
+				assert_int_equal(ssh_frame_feed(&f, i == 1,
+				    buf + off, k, fr_emit, i == 0 ? o : e), k);
+			}
+		}
+	}
+	*status = ssh_frame_status(&f);
+}
+
+static void
+fr_check_shell(const char *shell)
+{
+	static const char *const cmds[] = {
+		"echo hello",
+		"printf 'no newline'",
+		"printf '\\n'",
+		"printf ''",
+		"echo out; echo err >&2; exit 3",
+		"printf '\\nfake 0\\n'; printf '\\nfake\\n' >&2; echo after",
+		"head -c 100000 /dev/zero | tr '\\0' x; echo; echo e >&2",
+		"printf 'a\\000b\\n\\n\\n'",
+		"cd /; pwd",
+		"pwd",
+		"cat; echo read-nothing",
+		"set -e; false; echo not-reached",
+		"trap 'echo trapped' EXIT; echo body",
+		"echo a\necho b\n\n",
+		"exec echo replaced",
+		"exit 0",
+		"echo alive",
+	};
+	const char *argv[] = { "/bin/sh", NULL };
+	size_t chunks[] = { 1, 7, 8192 };
+	int in, out, err, st, st2;
+	size_t i, c;
+	pid_t pid;
+
+	for (c = 0; c < NX_ARRAY_LEN(chunks); c++) {
+		pid = fr_spawn(argv, shell, &in, &out, &err);
+		for (i = 0; i < NX_ARRAY_LEN(cmds); i++) {
+			struct fr_buf o = { 0 }, e = { 0 }, o2 = { 0 },
+			    e2 = { 0 };
+
+			fr_run(in, out, err, cmds[i], chunks[c], &o, &e, &st);
+			fr_direct(shell, cmds[i], &o2, &e2, &st2);
+			if (st != st2 || o.len != o2.len || (o.len > 0 &&
+			    memcmp(o.p, o2.p, o.len) != 0) ||
+			    e.len != e2.len || (e.len > 0 &&
+			    memcmp(e.p, e2.p, e.len) != 0))
+				fail_msg("%s, chunk %zu: `%s`: %d [%.40s|%.40s] "
+				    "!= %d [%.40s|%.40s]", shell, chunks[c],
+				    cmds[i], st, o.p ? o.p : "", e.p ? e.p : "",
+				    st2, o2.p ? o2.p : "", e2.p ? e2.p : "");
+			free(o.p); free(e.p); free(o2.p); free(e2.p);
+		}
+		close(in);
+		close(out);
+		close(err);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+	}
+}
+
+/* The runner gives back what `sh -c` would: bytes, streams and status. */
+static void
+test_frame_shell(void **state)
+{
+	(void)state;
+	fr_check_shell("/bin/sh");
+	if (access("/bin/bash", X_OK) == 0)
+		fr_check_shell("/bin/bash");    /* "$SHELL" -c */
+}
+
+/* A syntax error stays in the command's frame; the runner lives on. */
+static void
+test_frame_syntax(void **state)
+{
+	const char *argv[] = { "/bin/sh", NULL };
+	struct fr_buf o = { 0 }, e = { 0 };
+	int in, out, err, st;
+	pid_t pid;
+
+	(void)state;
+	pid = fr_spawn(argv, "/bin/sh", &in, &out, &err);
+	fr_run(in, out, err, "echo 'unbalanced", 4096, &o, &e, &st);
+	assert_int_equal(st, 2);
+	assert_int_equal(o.len, 0);
+	assert_non_null(e.p);
+	assert_non_null(strstr(e.p, "Syntax error"));
+	free(o.p);
+	free(e.p);
+	memset(&o, 0, sizeof o);
+	memset(&e, 0, sizeof e);
+	fr_run(in, out, err, "echo \"$((1+1))\" 'it'\\''s'", 4096, &o, &e, &st);
+	assert_int_equal(st, 0);
+	assert_string_equal(o.p, "2 it's\n");
+	assert_null(e.p);
+	free(o.p);
+	close(in);
+	close(out);
+	close(err);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+/* Feeding by hand: a partial token that is not one is output. */
+static void
+test_frame_parse(void **state)
+{
+	struct ssh_frame f;
+	struct nx_err err;
+	struct fr_buf o = { 0 }, e = { 0 };
+	char *line = ssh_frame_start(&f, "x", &err), *in;
+	char tok2[SSH_FRAME_TOKEN_LEN + 1];
+	size_t n;
+
+	(void)state;
+	free(line);
+	memcpy(tok2, f.token, sizeof tok2);
+	tok2[SSH_FRAME_TOKEN_LEN - 1] ^= 1;     /* one bit off */
+	xasprintf(&in, "a\n%s 5\nb\n%.10s\n%s 42\nstray", tok2, f.token,
+	    f.token);
+	n = ssh_frame_feed(&f, false, in, strlen(in), fr_emit, &o);
+	assert_int_equal(n, strlen(in) - strlen("stray"));
+	assert_true(f.out_done);
+	assert_false(ssh_frame_done(&f));
+	xasprintf(&line, "a\n%s 5\nb\n%.10s", tok2, f.token);
+	assert_string_equal(o.p, line);
+	free(line);
+	free(in);
+	xasprintf(&in, "\n%s\n", f.token);
+	assert_int_equal(ssh_frame_feed(&f, true, in, strlen(in), fr_emit, &e),
+	    strlen(in));
+	assert_true(ssh_frame_done(&f));
+	assert_int_equal(ssh_frame_status(&f), 42);
+	assert_null(e.p);
+	free(in);
+	free(o.p);
+	/* Two tokens never repeat. */
+	line = ssh_frame_start(&f, "x", &err);
+	free(line);
+	assert_string_not_equal(f.token, tok2);
+}
+
 int
 main(void)
 {
@@ -537,6 +803,9 @@ main(void)
 		cmocka_unit_test(test_checkdef_ssh_errors),
 		cmocka_unit_test(test_check_ssh_command),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_frame_parse),
+		cmocka_unit_test(test_frame_syntax),
+		cmocka_unit_test(test_frame_shell),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
