@@ -1792,7 +1792,7 @@ static void
 host_step(struct ssh_host *h)
 {
 	struct ssh_pool *p = h->pool;
-	int dirs, rc, events;
+	int dirs, rc = 0, events;
 
 	if (h->in_step) {
 		h->again = true;

@@ -17,7 +17,9 @@
 #   checks and jobs use it; NO_ENGINE=1: skip `run --engine`, which
 #   starts `nexusctl engine` on an inventory of the N hosts and runs
 #   the same command through its control socket: once cold (its pool
-#   connects), then REPS times warm (the pool's sessions stay open))
+#   connects), then REPS times warm (the pool's sessions stay open);
+#   first with the runner (doc/ssh.md), then, unless NO_CHANNELS=1,
+#   with a channel per command (NEXUSCTL_SSH_RUNNER=0))
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -114,28 +116,39 @@ if [ "${NO_ENGINE:-0}" != 1 ]; then
 		echo '] }'
 	} >"$LAB/engine-inv.json"
 	echo '{ "demo": { "enabled": false, "local": false } }' >"$LAB/engine-conf.json"
-	NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH" \
-	    "$NEXUSCTL" engine -c "$LAB/engine-conf.json" -i "$LAB/engine-inv.json" \
-	    --state "$LAB/engine.db" >/dev/null 2>"$LAB/engine.err" &
-	epid=$!
-	i=0
-	while ! grep -q 'started:' "$LAB/engine.err" && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	# engine_bench NAME RUNNER: an engine (NEXUSCTL_SSH_RUNNER=RUNNER),
+	# the command once cold (its pool connects), then REPS times warm.
+	engine_bench() {
+		rm -f "$LAB/engine.db"*
+		: >"$LAB/engine.err"
+		NEXUSCTL_SSH_RUNNER=$2 NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" \
+		    NEXUSCTL_SSH_KNOWN_HOSTS="$KH" "$NEXUSCTL" engine \
+		    -c "$LAB/engine-conf.json" -i "$LAB/engine-inv.json" \
+		    --state "$LAB/engine.db" >/dev/null 2>"$LAB/engine.err" &
+		epid=$!
+		i=0
+		while ! grep -q 'started:' "$LAB/engine.err" && [ $i -lt 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		ecmd "$1-cold"
+		r=0
+		while [ $r -lt "$REPS" ]; do
+			ecmd "$1-warm"
+			r=$((r + 1))
+		done
+		kill "$epid"
+		wait "$epid"
+	}
 	ecmd() {
 		measure "$1" "$NEXUSCTL" run --engine --state "$LAB/engine.db" \
 		    -w "$range" -f "${ENGINE_FANOUT:-64}" -u 60 --format json -- cat /proc/loadavg
 		echo "  $(jq -c '{ok, nonzero, failed, elapsed_ms}' "$LAB/out.$1")"
 	}
-	ecmd engine-cold
-	r=0
-	while [ $r -lt "$REPS" ]; do
-		ecmd engine-warm
-		r=$((r + 1))
-	done
-	kill "$epid"
-	wait "$epid"
+	# The runner (a shell per session reads the commands), then a
+	# channel per command (NEXUSCTL_SSH_RUNNER=0).
+	engine_bench engine 1
+	[ "${NO_CHANNELS:-0}" = 1 ] || engine_bench engine-channels 0
 fi
 
 if [ "${NO_PDSH:-0}" = 1 ]; then
@@ -182,7 +195,8 @@ if [ -n "${BENCH_SSH_WARM:-}" ] && [ -x "$BENCH_SSH_WARM" ]; then
 fi
 
 echo "medians (wall s, hosts/s):"
-for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm engine-cold engine-warm; do
+for name in nexusctl pdsh-cold pdsh-warm nexusctl-warm engine-cold engine-warm \
+    engine-channels-cold engine-channels-warm; do
 	[ -s "$LAB/walls.$name" ] || continue
 	m=$(median $name)
 	echo "  $name: ${m}s $(echo "scale=1; $N / $m" | bc) hosts/s" \
@@ -195,6 +209,9 @@ if [ -s "$LAB/walls.pdsh-cold" ] && [ -s "$LAB/walls.pdsh-warm" ]; then
 fi
 if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.engine-warm" ]; then
 	echo "run --engine warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median engine-warm)" | bc)x"
+fi
+if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.engine-channels-warm" ]; then
+	echo "run --engine warm, a channel per command, vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median engine-channels-warm)" | bc)x"
 fi
 if [ -s "$LAB/walls.pdsh-warm" ] && [ -s "$LAB/walls.nexusctl-warm" ]; then
 	echo "pool warm vs pdsh warm: $(echo "scale=2; $(median pdsh-warm) / $(median nexusctl-warm)" | bc)x"
