@@ -1514,6 +1514,8 @@ int ssh_exec(struct ssh_pool *, const char *address, uint16_t port,
 int ssh_exec_stream(struct ssh_pool *, const char *address, uint16_t port,
     const char *user, const char *command, uint32_t timeout_ms, ssh_data_cb,
     ssh_exec_cb, void *arg);
+int ssh_exec_cancel(struct ssh_pool *, const char *address, uint16_t port,
+    const char *user, void *arg);
 void ssh_pool_close(struct ssh_pool *);
 int ssh_pool_drop(struct ssh_pool *, const char *address, uint16_t port,
     const char *user, enum ssh_fail, const char *reason);

@@ -740,12 +740,27 @@ job_ssh_start(struct engine *e, struct job *j, uint32_t host,
 	return 0;
 }
 
-/* The channel cannot be withdrawn: its late result is ignored. */
+/*
+ * Withdraws the host's exec from the pool: a queued one never starts, a
+ * running one's channel is closed (the command on the node is not
+ * signalled).  Its callback, called now or later, only frees the ref.
+ */
 static void
 job_ssh_cancel(struct engine *e, struct job *j, uint32_t host)
 {
-	(void)e;
-	j->hosts[host].exec = NULL;
+	struct job_host *h = &j->hosts[host];
+	const struct node *n = &e->fleet.nodes[h->node];
+	struct ssh_pool *pool = e->act->ssh;
+	void *ref = h->exec;
+	struct nx_err err;
+
+	h->exec = NULL;
+	if (ref == NULL)
+		return;
+	if (pool == NULL)
+		pool = ssh_engine_pool(e, &err);
+	if (pool != NULL)
+		(void)ssh_exec_cancel(pool, n->address, n->port, n->user, ref);
 }
 
 /* ---------------------------------------------------------------------- */

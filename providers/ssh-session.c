@@ -543,6 +543,7 @@ kh_append(struct ssh_host *h, const char *key, size_t keylen, int bits,
 static void host_step(struct ssh_host *);
 static void host_start(struct ssh_host *);
 static void runner_forget(struct ssh_host *, struct ssh_req *);
+static void req_remove(struct ssh_req *);
 
 /* Calls the request's callback once with its result, from the loop. */
 static void
@@ -576,6 +577,22 @@ req_free(struct ssh_req *r)
 	free(r->out.p);
 	free(r->err.p);
 	free(r);
+}
+
+/*
+ * r has been reported (timed out, cancelled): a queued request just goes,
+ * and so does one on a runner (the runner closes).  An open in progress
+ * must be finished (libssh2 keeps its state in the session) and is closed
+ * when it completes; a running command's channel is closed now.  May free
+ * r.
+ */
+static void
+req_withdraw(struct ssh_req *r)
+{
+	if (r->state == C_QUEUED || r->on_runner)
+		req_remove(r);
+	else if (r->state == C_EXEC || r->state == C_EOF || r->state == C_READ)
+		r->state = C_CLOSE;
 }
 
 /* Unlinks r from its host's list (and the active count) and frees it. */
@@ -813,17 +830,7 @@ host_timer_cb(uv_timer_t *t)
 		    (double)(r->deadline - r->submitted) / 1000.0,
 		    host_phase_name(h->state));
 		req_report(r, SSH_FAIL_TIMEOUT, msg, -1, NULL);
-		/*
-		 * A queued request just goes.  An open in progress must be
-		 * finished (libssh2 keeps its state in the session) and is
-		 * closed when it completes; a running command is closed now.
-		 */
-		if (r->state == C_QUEUED)
-			req_remove(r);
-		else if (r->on_runner)
-			req_remove(r);  /* and the runner closes */ else if (r->state == C_EXEC || r->state == C_EOF ||
-		    r->state == C_READ)
-			r->state = C_CLOSE;
+		req_withdraw(r);
 	}
 	if (h->state == H_WAIT_SLOT && h->reqs == NULL) {
 		host_teardown(h, SSH_FAIL_TIMEOUT, "timed out");
@@ -2263,6 +2270,66 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 }
 
 /*
+ * The host user@address:port names (through ssh_config, as ssh_exec
+ * resolves it), if the pool has one, else NULL.
+ */
+static struct ssh_host *
+pool_find(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user)
+{
+	struct ssh_target t;
+	struct ssh_host *h = NULL;
+
+	ssh_pool_resolve(p, address, port, user, &t);
+	if (p->nbuckets > 0) {
+		h = p->buckets[host_hash(t.user, t.address, t.port) &
+		    (p->nbuckets - 1)];
+		for (; h != NULL; h = h->hash_next) {
+			if (h->port == t.port &&
+			    strcmp(h->address, t.address) == 0 &&
+			    strcmp(h->user, t.user) == 0)
+				break;
+		}
+	}
+	ssh_target_free(&t);
+	return h;
+}
+
+/*
+ * Withdraws the exec of user@address:port (named as for ssh_exec) that
+ * was submitted with arg: its callback is called now with
+ * SSH_FAIL_CLOSED, "cancelled".  A queued exec never starts; a running
+ * one has its channel (or its runner) closed, and its channel slot comes
+ * back when sshd closes the channel.  The command on the host is not
+ * signalled (libssh2 1.10 sends no signal requests).  Must not be called
+ * from an exec callback of that host.  Returns 0, or -1 when no such exec
+ * is pending.
+ */
+int
+ssh_exec_cancel(struct ssh_pool *p, const char *address, uint16_t port,
+    const char *user, void *arg)
+{
+	struct ssh_host *h = pool_find(p, address, port, user);
+	struct ssh_req *r;
+
+	if (h == NULL || h->in_step)
+		return -1;
+	for (r = h->reqs; r != NULL; r = r->next) {
+		if (r->arg == arg && !r->reported)
+			break;
+	}
+	if (r == NULL)
+		return -1;
+	req_report(r, SSH_FAIL_CLOSED, "cancelled", -1, NULL);
+	req_withdraw(r);
+	if (h->state == H_READY)
+		host_step(h);
+	else if (h->state != H_IDLE)
+		host_timer_set(h);
+	return 0;
+}
+
+/*
  * Ends the session of user@address:port (names resolved through
  * ssh_config as ssh_exec does), if the pool has one under way: every exec
  * on it is called back with fail and reason, and the next exec opens a
@@ -2275,24 +2342,8 @@ int
 ssh_pool_drop(struct ssh_pool *p, const char *address, uint16_t port,
     const char *user, enum ssh_fail fail, const char *reason)
 {
-	struct ssh_target t;
-	struct ssh_host *h;
+	struct ssh_host *h = pool_find(p, address, port, user);
 
-	ssh_pool_resolve(p, address, port, user, &t);
-	address = t.address;
-	port = t.port;
-	user = t.user;
-	if (p->nbuckets == 0) {
-		ssh_target_free(&t);
-		return -1;
-	}
-	for (h = p->buckets[host_hash(user, address, port) & (p->nbuckets - 1)];
-	    h != NULL; h = h->hash_next) {
-		if (h->port == port && strcmp(h->address, address) == 0 &&
-		    strcmp(h->user, user) == 0)
-			break;
-	}
-	ssh_target_free(&t);
 	if (h == NULL || (h->state == H_IDLE && h->reqs == NULL) || h->in_step)
 		return -1;
 	if (h->state == H_READY && h->s != NULL)

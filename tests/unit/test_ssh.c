@@ -787,6 +787,60 @@ test_frame_parse(void **state)
 	assert_string_not_equal(f.token, tok2);
 }
 
+/*
+ * A cancelled exec is called back at once with "cancelled", whether it
+ * waits for a session (a silent server) or is one of several on a host;
+ * the others are untouched, and cancelling twice finds nothing.
+ */
+static void
+test_pool_cancel(void **state)
+{
+	struct ssh_opts o;
+	struct nx_err err;
+	struct ssh_pool *p;
+	struct got a = { 0 }, b = { 0 };
+	uv_loop_t loop;
+	uint16_t port;
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	fd = listener(&port);
+	memset(&o, 0, sizeof o);
+	o.known_hosts = "/nonexistent/known_hosts";
+	o.config_file = "none";
+	o.no_agent = true;
+	o.runner = true;
+	uv_loop_init(&loop);
+	p = ssh_pool_new(&loop, &o, &err);
+	assert_non_null(p);
+	assert_int_equal(ssh_exec(p, "127.0.0.1", port, "nobody", "true",
+	    1500, got_cb, &a), 0);
+	assert_int_equal(ssh_exec(p, "127.0.0.1", port, "nobody", "true",
+	    1500, got_cb, &b), 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	t0 = uv_now(&loop);
+	assert_int_equal(ssh_exec_cancel(p, "127.0.0.1", port, "nobody", &a),
+	    0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.fail, SSH_FAIL_CLOSED);
+	assert_string_equal(a.error, "cancelled");
+	assert_int_equal(b.calls, 0);
+	assert_int_equal(ssh_exec_cancel(p, "127.0.0.1", port, "nobody", &a),
+	    -1);
+	assert_int_equal(ssh_exec_cancel(p, "127.0.0.1", port + 1, "nobody",
+	    &b), -1);
+	while (b.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.fail, SSH_FAIL_TIMEOUT);
+	assert_true(uv_now(&loop) - t0 < 5000);
+	ssh_pool_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -803,6 +857,7 @@ main(void)
 		cmocka_unit_test(test_checkdef_ssh_errors),
 		cmocka_unit_test(test_check_ssh_command),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_pool_cancel),
 		cmocka_unit_test(test_frame_parse),
 		cmocka_unit_test(test_frame_syntax),
 		cmocka_unit_test(test_frame_shell),
