@@ -172,6 +172,12 @@ static const char *const store_migrations[] = {
 	"  recorded INTEGER NOT NULL"          /* wall clock, ms */
 	");"
 	"CREATE INDEX events_node ON events (node, seq);",
+	/*
+	 * 3 -> 4: events by kind, for the readers that want one kind in seq
+	 * order (`nexusctl jobs`: kind = 'job'; export's node events) without
+	 * scanning the whole log.
+	 */
+	"CREATE INDEX events_kind ON events (kind, seq);",
 };
 #define STORE_VERSION ((int)NX_ARRAY_LEN(store_migrations))
 

@@ -166,7 +166,7 @@ test_open_creates(void **state)
 	assert_int_equal(store_close(s, &err), 0);
 	db = raw_open(f->path);
 	assert_int_equal(q_int(db, "PRAGMA application_id"), 0x4e585354);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	mode = q_text(db, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
@@ -197,11 +197,97 @@ test_migrations_idempotent(void **state)
 	}
 	db = raw_open(f->path);
 	schema2 = q_text(db, "SELECT group_concat(sql, ';') FROM sqlite_master");
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	sqlite3_close(db);
 	assert_string_equal(schema1, schema2);
 	free(schema1);
 	free(schema2);
+}
+
+/*
+ * A file of schema 3 (this code's, without the version 4 index): a reader
+ * uses it as it is, without writing to it; the first writer upgrades it in
+ * place (the index is there, user_version 4) and every event and audit
+ * row stays; `kind = 'job'` then reads through the index.
+ */
+static void
+test_migration_from_3(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct nx_audit_entry ent = { .who = "alice", .role = "admin",
+		.action = "adhoc", .target = "n1", .args = "{\"job\":1}",
+		.result = "started job 1" };
+	enum store_fail fail;
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *plan, *before, *after;
+	size_t n1, n2;
+	bool index_used = false, sorted = false;
+
+	assert_non_null(s = store_open(f->path, &err));
+	assert_int_equal(audit_append(s, &ent, &err), 0);
+	assert_int_equal(store_close(s, &err), 0);
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX events_kind; "
+	    "PRAGMA user_version = 3; PRAGMA journal_mode = DELETE; "
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 1000) INSERT INTO events SELECT i, 1700000000000 + i, "
+	    "CASE WHEN i % 100 = 0 THEN 'job' ELSE 'result' END, 'n1', "
+	    "NULL, '{}' FROM c", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'events_kind'"), 0);
+	sqlite3_close(db);
+
+	/* A reader: the old file as it is, not a byte written. */
+	before = read_file(f->path, &n1);
+	assert_int_equal(store_open_db(f->path, true, 200, &db, &fail, &err),
+	    0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
+	    "'job'"), 10);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	sqlite3_close(db);
+	after = read_file(f->path, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+
+	/* The first writer upgrades it. */
+	assert_non_null(s = store_open(f->path, &err));
+	assert_int_equal(store_last_seq(s), 1000);
+	assert_int_equal(store_close(s, &err), 0);
+	db = raw_open(f->path);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'index' AND name = 'events_kind' AND tbl_name = "
+	    "'events'"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 1000);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
+	    "'job'"), 10);
+	assert_int_equal(q_int(db, "SELECT sum(seq) FROM events WHERE kind = "
+	    "'job'"), 100 * (1 + 10) * 10 / 2);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 1);
+	plan = q_text(db, "PRAGMA integrity_check");
+	assert_string_equal(plan, "ok");
+	free(plan);
+	/* What `nexusctl jobs` asks: a search of the index, no sort. */
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT "
+	    "seq, time, node, \"check\", payload FROM events WHERE kind = "
+	    "'job' ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+
+		if (strstr(d, "events_kind") != NULL)
+			index_used = true;
+		if (strstr(d, "TEMP B-TREE") != NULL)
+			sorted = true;
+	}
+	sqlite3_finalize(st);
+	assert_true(index_used);
+	assert_false(sorted);
+	sqlite3_close(db);
 }
 
 /* A store refused: NULL, the expected failure, and no byte changed. */
@@ -828,6 +914,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations_idempotent,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_3, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_sqlite_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_sqlite_refused, setup,
