@@ -290,6 +290,78 @@ test_migration_from_3(void **state)
 	sqlite3_close(db);
 }
 
+/*
+ * What an inventory reload removed is in no projection: a live engine's
+ * leaves removed nodes and checks out; a stored one marks a node removed
+ * by a `node` event "removed" in its tail (and its checks with it), back
+ * with "added"; the digest skips them as an engine does.
+ */
+static void
+test_projection_removed(void **state)
+{
+	struct fix *f = *state;
+	struct engine *e = fix_engine(f, 3);
+	struct snap_proj p, q;
+	struct store_event_row r;
+	struct node *n0 = &e->fleet.nodes[0];
+	struct check *c1 = &e->fleet.checks[e->fleet.nodes[1].checks[0]];
+	const char *c1_node = e->fleet.nodes[c1->node].name;
+	uint64_t d_all, d_gone;
+	size_t i;
+
+	fleet_set_removed(&e->fleet, n0, true);
+	fleet_set_check_removed(&e->fleet, c1, true);
+	snap_proj_init(&p);
+	snap_proj_from_engine(&p, e, 1);
+	assert_true(p.nobjs > 0);
+	for (i = 0; i < p.nobjs; i++) {
+		assert_string_not_equal(p.objs[i].node, n0->name);
+		assert_false(p.objs[i].check != NULL &&
+		    strcmp(p.objs[i].node, c1_node) == 0 &&
+		    strcmp(p.objs[i].check, c1->name) == 0);
+	}
+	snap_proj_free(&p);
+
+	/* A stored projection: n1 and n2 with a check each. */
+	snap_proj_init(&p);
+	snap_proj_get(&p, "n1", NULL)->state = NX_HOST_DOWN;
+	snap_proj_get(&p, "n1", "c")->has_result = true;
+	snap_proj_get(&p, "n2", "c")->has_result = true;
+	d_all = snap_proj_digest(&p);
+	snap_proj_init(&q);
+	snap_proj_get(&q, "n2", "c")->has_result = true;
+	d_gone = snap_proj_digest(&q);
+	snap_proj_free(&q);
+	assert_int_not_equal(d_all, d_gone);
+
+	memset(&r, 0, sizeof r);
+	r.seq = 10;
+	r.kind = "node";
+	r.node = "n1";
+	r.payload = "{\"output\":\"removed\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n1", NULL)));
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n1", "c")));
+	assert_false(snap_obj_removed(&p, snap_proj_find(&p, "n2", "c")));
+	assert_int_equal(snap_proj_digest(&p), d_gone);
+	/* A node the snapshot never had: removed all the same. */
+	r.node = "n3";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n3", NULL)));
+	assert_int_equal(snap_proj_digest(&p), d_gone);
+	/* Back. */
+	r.node = "n1";
+	r.payload = "{\"output\":\"added\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_false(snap_obj_removed(&p, snap_proj_find(&p, "n1", "c")));
+	/* "changed" of a node never seen adds nothing. */
+	r.node = "n4";
+	r.payload = "{\"output\":\"changed\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_null(snap_proj_find(&p, "n4", NULL));
+	snap_proj_free(&p);
+}
+
 /* A store refused: NULL, the expected failure, and no byte changed. */
 static void
 assert_refused(const char *path, enum store_fail want, const char *msg_part)
@@ -915,6 +987,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrations_idempotent,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_3, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_projection_removed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_sqlite_refused,
 		    setup, teardown),
