@@ -16,13 +16,13 @@
  * store (its own engine's seqs would collide with those of the engine
  * that owns the file), but it writes audit rows into the store's chain:
  * `run`/`adhoc` with origin "batch" and "started job N" when it starts,
- * `job` with the result ("succeeded 2/2", "failed ...") and, since
- * "origin" and "created" in its args, when it ends.  Those rows
- * are folded into batch records ("batch": true, origin batch), in the
- * same list, ordered by creation time (doc/actions.md, "Batch jobs").
+ * `job` with the result ("succeeded 2/2", "failed ...") and "origin" and
+ * "created" in its args when it ends.  Those rows are folded into batch
+ * records ("batch": true, origin batch), listed with the others by
+ * creation time (doc/actions.md, "Batch jobs in `nexusctl jobs`").
  *
  * Without JOB: one line per job, the last --limit (default 50; 0 all),
- * oldest first.  With JOB: every event of that job (of each job with that
+ * oldest first (by creation).  With JOB: every event of that job (of each job with that
  * id when several engine runs used it).
  *
  * Exit statuses: 0; 1 JOB not found; 78 no such state file; 65 a file
