@@ -174,8 +174,8 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX events_node ON events (node, seq);",
 	/*
 	 * 3 -> 4: events by kind, for the readers that want one kind in seq
-	 * order (`nexusctl jobs`: kind = 'job'; export's node events) without
-	 * scanning the whole log.
+	 * order (`nexusctl jobs`: kind = 'job') without scanning the whole
+	 * log.
 	 */
 	"CREATE INDEX events_kind ON events (kind, seq);",
 };
