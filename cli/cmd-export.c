@@ -34,7 +34,9 @@ struct export_ctx {
 	const char *path;               /* the state file, or NULL */
 	json_t *metrics;                /* object; owned */
 	bool running;                   /* an engine holds the store */
-	size_t *order;                  /* objs sorted by node, then check */
+	size_t *order;                  /* objs sorted by node, then check,
+					 * without removed ones */
+	size_t norder;
 	int64_t dead_letters;           /* rows in dead_letters; -1 unknown */
 };
 
@@ -101,7 +103,7 @@ export_group_end(const struct export_ctx *x, size_t i)
 	const char *node = x->p->objs[x->order[i]].node;
 	size_t j = i + 1;
 
-	while (j < x->p->nobjs && strcmp(x->p->objs[x->order[j]].node,
+	while (j < x->norder && strcmp(x->p->objs[x->order[j]].node,
 	    node) == 0)
 		j++;
 	return j;
@@ -177,7 +179,7 @@ export_json(const struct export_ctx *x)
 		json_object_set_new(root, "digest", json_string(hex));
 	}
 	json_object_set_new(root, "metrics", json_incref(x->metrics));
-	for (i = 0; i < p->nobjs; i = end) {
+	for (i = 0; i < x->norder; i = end) {
 		const struct snap_obj *n = &p->objs[x->order[i]];
 		json_t *no = json_object(), *checks = json_array();
 		enum nx_health health;
@@ -300,7 +302,7 @@ export_csv(const struct export_ctx *x)
 
 	fputs("node,check,state,state_type,attempt,last_change,flapping,"
 	    "acknowledged,in_downtime,output\n", stdout);
-	for (i = 0; i < p->nobjs; i++) {
+	for (i = 0; i < x->norder; i++) {
 		const struct snap_obj *o = &p->objs[x->order[i]];
 
 		export_csv_field(o->node, false);
@@ -467,7 +469,7 @@ export_prometheus(const struct export_ctx *x)
 	export_prom_head("nexus_node_health", "gauge", "Health of a node: 0 "
 	    "OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, 4 DOWN, 5 UNREACHABLE, 6 "
 	    "PENDING.");
-	for (i = 0; i < p->nobjs; i = end) {
+	for (i = 0; i < x->norder; i = end) {
 		enum nx_health health;
 
 		end = export_group_end(x, i);
@@ -484,7 +486,7 @@ export_prometheus(const struct export_ctx *x)
 	export_prom_head("nexus_check_state", "gauge", "State of a check "
 	    "(Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); checks without "
 	    "a result are left out.");
-	for (i = 0; i < p->nobjs; i++) {
+	for (i = 0; i < x->norder; i++) {
 		const struct snap_obj *o = &p->objs[x->order[i]];
 
 		if (o->check == NULL || !o->has_result)
@@ -497,7 +499,7 @@ export_prometheus(const struct export_ctx *x)
 	}
 	export_prom_head("nexus_check_hard", "gauge", "1 when the check's "
 	    "state is HARD, 0 when SOFT.");
-	for (i = 0; i < p->nobjs; i++) {
+	for (i = 0; i < x->norder; i++) {
 		const struct snap_obj *o = &p->objs[x->order[i]];
 
 		if (o->check == NULL || !o->has_result)
@@ -657,11 +659,15 @@ cmd_export_exec(int argc, char **argv)
 		json_object_set_new(x.metrics, "degraded", json_false());
 	}
 	x.p = &p;
+	/* Not what an inventory reload removed (still in an older snapshot
+	 * or its tail; snap_obj_removed). */
 	x.order = xreallocarray(NULL, p.nobjs + 1, sizeof *x.order);
-	for (i = 0; i < p.nobjs; i++)
-		x.order[i] = i;
+	for (i = 0; i < p.nobjs; i++) {
+		if (!snap_obj_removed(&p, &p.objs[i]))
+			x.order[x.norder++] = i;
+	}
 	export_sort_p = &p;
-	qsort(x.order, p.nobjs, sizeof *x.order, export_cmp);
+	qsort(x.order, x.norder, sizeof *x.order, export_cmp);
 	switch (fmt) {
 	case FMT_CSV:
 		export_csv(&x);

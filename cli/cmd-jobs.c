@@ -12,8 +12,17 @@
  * counts, origin and outcome.  Job ids start at 1 in every engine
  * process, so a job is its id and its creation time (`created=`).
  *
+ * A batch `nexusctl run` (without --engine) publishes no events into the
+ * store (its own engine's seqs would collide with those of the engine
+ * that owns the file), but it writes audit rows into the store's chain:
+ * `run`/`adhoc` with origin "batch" and "started job N" when it starts,
+ * `job` with the result ("succeeded 2/2", "failed ...") and "origin" and
+ * "created" in its args when it ends.  Those rows are folded into batch
+ * records ("batch": true, origin batch), listed with the others by
+ * creation time (doc/actions.md, "Batch jobs in `nexusctl jobs`").
+ *
  * Without JOB: one line per job, the last --limit (default 50; 0 all),
- * oldest first.  With JOB: every event of that job (of each job with that
+ * oldest first (by creation).  With JOB: every event of that job (of each job with that
  * id when several engine runs used it).
  *
  * Exit statuses: 0; 1 JOB not found; 78 no such state file; 65 a file
@@ -55,6 +64,9 @@ struct jobs_rec {
 	uint64_t first_seq, last_seq;
 	uint32_t nevents;
 	json_t *events;         /* kept for the JOB asked for, else NULL */
+	bool batch;             /* from the audit rows of a batch run */
+	uint64_t audit_first, audit_last;       /* their seqs (batch) */
+	size_t order;           /* as read, for a stable sort */
 };
 
 /* The records, and an open-addressing index: job id -> its latest record. */
@@ -65,6 +77,7 @@ struct jobs_ctx {
 	uint32_t *keys;         /* job ids */
 	size_t *slots;          /* index in v + 1; 0 = empty */
 	size_t nslots, used;    /* nslots a power of two */
+	size_t nfromevents;     /* v[0..nfromevents) are from events */
 };
 
 static void
@@ -352,6 +365,222 @@ jobs_fail_status(enum store_fail fail)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* Batch jobs, from the audit chain                                        */
+
+/* A new batch record of job id; owned by x. */
+static struct jobs_rec *
+jobs_batch_new(struct jobs_ctx *x, uint32_t id)
+{
+	struct jobs_rec *r;
+
+	if (x->n == x->cap) {
+		x->cap = x->cap == 0 ? 64 : x->cap * 2;
+		x->v = xreallocarray(x->v, x->cap, sizeof *x->v);
+	}
+	r = &x->v[x->n++];
+	memset(r, 0, sizeof *r);
+	r->id = id;
+	r->batch = true;
+	r->origin = xstrdup("batch");
+	return r;
+}
+
+static bool
+jobs_streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The batch record a final `job` row belongs to: the latest one still
+ * running with that id, user and action (ids start at 1 in every batch
+ * process), one with the same target first.  NULL when there is none.
+ */
+static struct jobs_rec *
+jobs_batch_pending(struct jobs_ctx *x, uint32_t id, const char *who,
+    const char *action, const char *target)
+{
+	struct jobs_rec *any = NULL, *r;
+	size_t i;
+
+	for (i = x->n; i > x->nfromevents; i--) {
+		r = &x->v[i - 1];
+		if (!r->batch || r->id != id || !jobs_streq(r->state,
+		    "running") || !jobs_streq(r->user, who) ||
+		    !jobs_streq(r->action, action))
+			continue;
+		if (jobs_streq(r->target, target))
+			return r;
+		if (any == NULL)
+			any = r;
+	}
+	return any;
+}
+
+/* "2026-11-27T17:40:28.123Z" of ms since the epoch; a new string. */
+static char *
+jobs_iso(int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	char buf[40];
+	struct tm tm;
+	size_t tl;
+
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    (tl = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return NULL;
+	snprintf(buf + tl, sizeof buf - tl, ".%03dZ", (int)(ms % 1000));
+	return xstrdup(buf);
+}
+
+/*
+ * Folds a final row's result (engine/job.c, job_audit_final) into r:
+ * "succeeded N/T", "failed F/T (A ok, B failed, C error, D cancelled)",
+ * "cancelled (A ok, B failed, C error, D cancelled)[: reason]",
+ * "rejected[: reason]".
+ */
+static void
+jobs_batch_result(struct jobs_rec *r, const char *result)
+{
+	uint32_t a, b, ok, failed, error, cancelled;
+	char state[32];
+
+	if (sscanf(result, "%31[a-z_]", state) != 1)
+		snprintf(state, sizeof state, "?");
+	jobs_set(&r->state, state, strlen(state));
+	if (sscanf(result, "succeeded %u/%u", &a, &b) == 2) {
+		r->ok = r->done = a;
+		r->total = b;
+		r->failed = r->error = r->cancelled = 0;
+	} else if (sscanf(result, "failed %u/%u (%u ok, %u failed, %u error, "
+	    "%u cancelled)", &a, &b, &ok, &failed, &error, &cancelled) == 6) {
+		r->total = b;
+		r->ok = ok;
+		r->failed = failed;
+		r->error = error;
+		r->cancelled = cancelled;
+		r->done = ok + failed + error;
+	} else if (sscanf(result, "cancelled (%u ok, %u failed, %u error, "
+	    "%u cancelled)", &ok, &failed, &error, &cancelled) == 4) {
+		r->ok = ok;
+		r->failed = failed;
+		r->error = error;
+		r->cancelled = cancelled;
+		r->done = ok + failed + error;
+		if (r->total < r->done + cancelled)
+			r->total = r->done + cancelled;
+	}
+}
+
+/*
+ * One audit row of a batch run (see the top): a `run`/`adhoc` row of
+ * origin "batch" starts a record, running; the `job` row at its end
+ * gives it its state and counts.  A `job` row of another origin is an
+ * engine's job (its events are the record); one without an origin (rows
+ * written before origin was added) counts only when a batch record waits
+ * for it.  Other rows are not jobs.
+ */
+static void
+jobs_audit_row(struct jobs_ctx *x, sqlite3_stmt *st)
+{
+	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+	int64_t ms = sqlite3_column_int64(st, 1);
+	const char *who = (const char *)sqlite3_column_text(st, 2);
+	const char *action = (const char *)sqlite3_column_text(st, 3);
+	const char *target = (const char *)sqlite3_column_text(st, 4);
+	const char *args = (const char *)sqlite3_column_text(st, 5);
+	const char *result = (const char *)sqlite3_column_text(st, 6);
+	const char *origin, *name, *label, *created;
+	struct jobs_rec *r;
+	json_int_t id;
+	json_t *a, *ev;
+	bool start;
+	char **names;
+	size_t n;
+
+	if (action == NULL || result == NULL || args == NULL)
+		return;
+	start = strcmp(action, "run") == 0 || strcmp(action, "adhoc") == 0;
+	if (!start && strcmp(action, "job") != 0)
+		return;
+	if ((a = json_loads(args, 0, NULL)) == NULL)
+		return;
+	origin = json_string_value(json_object_get(a, "origin"));
+	id = json_integer_value(json_object_get(a, "job"));
+	name = json_string_value(json_object_get(a, "action"));
+	label = name != NULL ? name : "ad-hoc";
+	created = json_string_value(json_object_get(a, "created"));
+	if (id < 1 || id > (json_int_t)UINT32_MAX ||
+	    (origin != NULL && strcmp(origin, "batch") != 0) ||
+	    (start && (origin == NULL ||
+	    strncmp(result, "started job ", 12) != 0))) {
+		json_decref(a);
+		return;
+	}
+	if (start) {
+		r = jobs_batch_new(x, (uint32_t)id);
+		jobs_set(&r->state, "running", 7);
+	} else if ((r = jobs_batch_pending(x, (uint32_t)id, who, label,
+	    target)) == NULL) {
+		if (origin == NULL) {
+			json_decref(a);
+			return;
+		}
+		r = jobs_batch_new(x, (uint32_t)id);
+	}
+	if (r->nevents++ == 0) {
+		r->first_ms = ms;
+		r->audit_first = seq;
+		jobs_set(&r->action, label, strlen(label));
+		if (who != NULL)
+			jobs_set(&r->user, who, strlen(who));
+		if (target != NULL) {
+			jobs_set(&r->target, target, strlen(target));
+			if (hostlist_expand(target, &names, &n, NULL) == 0) {
+				r->total = (uint32_t)n;
+				range_free(names, n);
+			}
+		}
+		if (created == NULL)
+			r->created = jobs_iso(ms);
+	}
+	if (created != NULL)
+		jobs_set(&r->created, created, strlen(created));
+	if (json_is_true(json_object_get(a, "dry_run")))
+		r->dry_run = true;
+	if (json_integer_value(json_object_get(a, "retry_of")) > 0)
+		r->retry_of = (uint32_t)json_integer_value(json_object_get(a,
+		    "retry_of"));
+	if (!start)
+		jobs_batch_result(r, result);
+	r->last_ms = ms;
+	r->audit_last = seq;
+	if (x->want >= 0 && r->id == (uint32_t)x->want) {
+		if (r->events == NULL)
+			r->events = json_array();
+		ev = json_object();
+		json_object_set_new(ev, "audit_seq", json_integer(
+		    (json_int_t)seq));
+		json_object_set_new(ev, "time", json_real((double)ms / 1000.0));
+		json_object_set_new(ev, "action", nx_json_text(action));
+		json_object_set_new(ev, "result", nx_json_text(result));
+		json_array_append_new(r->events, ev);
+	}
+	json_decref(a);
+}
+
+/* Creation order; the order read (seq) among equals. */
+static int
+jobs_cmp(const void *pa, const void *pb)
+{
+	const struct jobs_rec *a = pa, *b = pb;
+
+	if (a->first_ms != b->first_ms)
+		return a->first_ms < b->first_ms ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
 /* Reads every job event of the store at path into x.  Exit status. */
 static int
 jobs_read(struct jobs_ctx *x, const char *path)
@@ -360,6 +589,7 @@ jobs_read(struct jobs_ctx *x, const char *path)
 	enum store_fail fail;
 	sqlite3 *db;
 	sqlite3_stmt *st;
+	size_t i;
 	int rc;
 
 	if (store_open_db(path, true, 5000, &db, &fail, &err) != 0) {
@@ -383,7 +613,29 @@ jobs_read(struct jobs_ctx *x, const char *path)
 		sqlite3_close(db);
 		return NX_EXIT_SOFTWARE;
 	}
+	x->nfromevents = x->n;
+	if (sqlite3_prepare_v2(db, "SELECT seq, time, who, action, target, "
+	    "args, result FROM audit WHERE action IN ('run', 'adhoc', 'job') "
+	    "ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "nexusctl: jobs: %s: %s\n", path,
+		    sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return NX_EXIT_DATAERR;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		jobs_audit_row(x, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "nexusctl: jobs: %s: reading the audit rows: "
+		    "%s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return NX_EXIT_SOFTWARE;
+	}
 	sqlite3_close(db);
+	for (i = 0; i < x->n; i++)
+		x->v[i].order = i;
+	if (x->n > 1)
+		qsort(x->v, x->n, sizeof *x->v, jobs_cmp);
 	return 0;
 }
 
@@ -446,11 +698,16 @@ jobs_rec_json(const struct jobs_rec *r)
 	json_object_set_new(o, "outcome", jobs_str_json(r->outcome));
 	json_object_set_new(o, "node", jobs_str_json(r->node));
 	json_object_set_new(o, "check", jobs_str_json(r->check));
-	json_object_set_new(o, "first_seq", json_integer(
-	    (json_int_t)r->first_seq));
-	json_object_set_new(o, "last_seq", json_integer(
-	    (json_int_t)r->last_seq));
+	json_object_set_new(o, "first_seq", r->batch ? json_null() :
+	    json_integer((json_int_t)r->first_seq));
+	json_object_set_new(o, "last_seq", r->batch ? json_null() :
+	    json_integer((json_int_t)r->last_seq));
 	json_object_set_new(o, "events", json_integer(r->nevents));
+	json_object_set_new(o, "batch", json_boolean(r->batch));
+	json_object_set_new(o, "audit_first_seq", r->batch ? json_integer(
+	    (json_int_t)r->audit_first) : json_null());
+	json_object_set_new(o, "audit_last_seq", r->batch ? json_integer(
+	    (json_int_t)r->audit_last) : json_null());
 	return o;
 }
 
@@ -499,11 +756,24 @@ jobs_print_events(const struct jobs_rec *r)
 	json_array_foreach(r->events, i, ev) {
 		double t = json_real_value(json_object_get(ev, "time"));
 
-		printf("       seq %lld  ", (long long)json_integer_value(
-		    json_object_get(ev, "seq")));
+		if (r->batch)
+			printf("       audit %lld  ", (long long)
+			    json_integer_value(json_object_get(ev,
+			    "audit_seq")));
+		else
+			printf("       seq %lld  ", (long long)
+			    json_integer_value(json_object_get(ev, "seq")));
 		jobs_put_time((int64_t)(t * 1000.0));
 		printf(".%03d  ", (int)((int64_t)(t * 1000.0 + 0.5) % 1000));
-		jobs_put(json_string_value(json_object_get(ev, "output")));
+		if (r->batch) {
+			jobs_put(json_string_value(json_object_get(ev,
+			    "action")));
+			fputs(": ", stdout);
+			jobs_put(json_string_value(json_object_get(ev,
+			    "result")));
+		} else
+			jobs_put(json_string_value(json_object_get(ev,
+			    "output")));
 		putchar('\n');
 	}
 }

@@ -1087,6 +1087,9 @@ struct snap_obj {
 	uint8_t ack_type;               /* enum nx_ack_type */
 	char *ack_author, *ack_comment;
 	nx_time ack_time, ack_expires;
+	/* A node removed by an inventory reload whose snapshot still has it
+	 * (a `node` event "removed" in the tail); see snap_obj_removed. */
+	bool removed;
 };
 
 struct snap_downtime {
@@ -1144,6 +1147,7 @@ void snap_reader_free(struct snap_reader *);
 void snap_proj_restore(const struct snap_proj *, struct engine *,
     struct snap_restore_stats *);
 uint64_t snap_proj_digest(const struct snap_proj *);
+bool snap_obj_removed(const struct snap_proj *, const struct snap_obj *);
 
 /* One audited action; NULL strings are stored as "" (args as "{}"). */
 struct nx_audit_entry {

@@ -423,6 +423,27 @@ job_summary_field(char *buf, size_t len, size_t *off, const char *key,
 }
 
 /*
+ * j's creation time as "2026-11-27T17:40:28.123Z" (UTC, ms) in buf, the
+ * job's identity with its id (ids start at 1 in every process): the
+ * created= of its events and the "created" of its final audit row.
+ * Returns false (buf empty) when the time cannot be represented.
+ */
+static bool
+job_created_iso(const struct job *j, char *buf, size_t len)
+{
+	time_t secs = (time_t)(j->created / 1000);
+	struct tm tm;
+	size_t tl;
+
+	buf[0] = '\0';
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    (tl = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return false;
+	snprintf(buf + tl, len - tl, ".%03dZ", (int)(j->created % 1000));
+	return true;
+}
+
+/*
  * The text of a job's events (doc/actions.md, "Events"): a summary for
  * people, then key=value fields for `nexusctl jobs`:
  *   job 12 restart-nginx: running 3/20 (2 ok, 1 failed, 0 error,
@@ -435,8 +456,6 @@ job_summary(const struct engine *e, const struct job *j, char *buf,
     size_t len)
 {
 	char created[40], num[24], *target;
-	time_t secs = (time_t)(j->created / 1000);
-	struct tm tm;
 	size_t off, tl;
 	int n;
 
@@ -448,13 +467,8 @@ job_summary(const struct engine *e, const struct job *j, char *buf,
 	if (n < 0 || (size_t)n >= len)
 		return;
 	off = (size_t)n;
-	if (gmtime_r(&secs, &tm) != NULL &&
-	    (tl = strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%S",
-	    &tm)) > 0) {
-		snprintf(created + tl, sizeof created - tl, ".%03dZ",
-		    (int)(j->created % 1000));
+	if (job_created_iso(j, created, sizeof created))
 		job_summary_field(buf, len, &off, "created", created);
-	}
 	job_summary_field(buf, len, &off, "origin",
 	    j->origin != NULL ? j->origin : "?");
 	job_summary_field(buf, len, &off, "user",
@@ -512,14 +526,23 @@ job_hostlist(const struct engine *e, const struct job *j, int st)
 	return s;
 }
 
-/* The audit row of a job that reached its final state. */
+/*
+ * The audit row of a job that reached its final state.  Its origin and
+ * creation time make it a job's record on its own: `nexusctl jobs` lists
+ * the jobs of batch runs from these rows (a batch process has no events
+ * in the store).
+ */
 static void
 job_audit_final(struct engine *e, struct job *j)
 {
 	json_t *args = json_object();
-	char result[256], *target;
+	char result[256], created[40], *target;
 
 	json_object_set_new(args, "job", json_integer(j->id));
+	json_object_set_new(args, "origin", nx_json_text(j->origin != NULL ?
+	    j->origin : "?"));
+	if (job_created_iso(j, created, sizeof created))
+		json_object_set_new(args, "created", json_string(created));
 	if (j->action != NULL)
 		json_object_set_new(args, "action", json_string(j->action->name));
 	else

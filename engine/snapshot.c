@@ -176,7 +176,10 @@ snap_set_ack(struct snap_obj *o, const struct nx_ack *a)
 
 /*
  * Fills p (empty) with the state of every node, check and downtime of e
- * as it is now; seq is the last event this state includes.  Loop thread.
+ * as it is now; seq is the last event this state includes.  Nodes and
+ * checks an inventory reload removed (node.removed, check.removed) are
+ * left out: they are in no view and no export, and a complete snapshot
+ * (the store takes one at each reload) drops their rows.  Loop thread.
  */
 void
 snap_proj_from_engine(struct snap_proj *p, const struct engine *e,
@@ -210,6 +213,8 @@ snap_proj_from_engine_dirty(struct snap_proj *p, const struct engine *e,
 
 		if (dirty_nodes != NULL && i < nnodes && !dirty_nodes[i])
 			continue;
+		if (n->removed)
+			continue;       /* an inventory reload took it away */
 		o = snap_proj_get(p, n->name, NULL);
 
 		o->state = n->host_state;
@@ -220,6 +225,8 @@ snap_proj_from_engine_dirty(struct snap_proj *p, const struct engine *e,
 		struct snap_obj *o;
 
 		if (dirty_checks != NULL && i < nchecks && !dirty_checks[i])
+			continue;
+		if (c->removed || f->nodes[c->node].removed)
 			continue;
 		o = snap_proj_get(p, f->nodes[c->node].name, c->name);
 
@@ -421,7 +428,8 @@ snap_replace(char **dst, const char *s)
  * Applies one stored event to the projection, as the monitor applied it
  * to the engine: results move state, attempt, output and the flap ring;
  * state events the change times; flapping, host and acknowledgement
- * events their fields.  Downtime events need nothing: every downtime
+ * events their fields; node events (an inventory reload) mark a node
+ * removed or present again.  Downtime events need nothing: every downtime
  * change triggers a snapshot (store.c).
  */
 int
@@ -437,10 +445,21 @@ snap_proj_apply(struct snap_proj *p, const struct store_event_row *r)
 		return 0;
 	if (strcmp(r->kind, "result") != 0 && strcmp(r->kind, "state") != 0 &&
 	    strcmp(r->kind, "flapping") != 0 && strcmp(r->kind, "host") != 0 &&
-	    strcmp(r->kind, "ack") != 0)
+	    strcmp(r->kind, "ack") != 0 && strcmp(r->kind, "node") != 0)
 		return 0;
 	if ((j = json_loads(r->payload, 0, NULL)) == NULL)
 		return 0;
+	if (strcmp(r->kind, "node") == 0) {
+		/* An inventory reload: "removed", "added" or "changed". */
+		const char *what = snap_jstr(j, "output");
+		bool gone = what != NULL && strcmp(what, "removed") == 0;
+
+		if (r->check == NULL && (gone || snap_proj_find(p, r->node,
+		    NULL) != NULL))
+			snap_proj_get(p, r->node, NULL)->removed = gone;
+		json_decref(j);
+		return 0;
+	}
 	o = snap_proj_get(p, r->node, r->check);
 	if (strcmp(r->kind, "result") == 0 && r->check != NULL &&
 	    (st = snap_state_of(snap_jstr(j, "state"))) >= 0) {
@@ -1013,11 +1032,28 @@ snap_mix(uint64_t h, uint64_t v)
 }
 
 /*
+ * Whether o is gone from the fleet: a node removed by an inventory reload
+ * after p's snapshot (a `node` event "removed" in the tail), or a check
+ * of such a node.  Views and exports skip it.
+ */
+bool
+snap_obj_removed(const struct snap_proj *p, const struct snap_obj *o)
+{
+	const struct snap_obj *n;
+
+	if (o->removed)
+		return true;
+	return o->check != NULL && (n = snap_proj_find(p, o->node, NULL)) !=
+	    NULL && n->removed;
+}
+
+/*
  * An order-independent digest of p: equal projections have equal digests,
  * so a restored engine (snap_proj_from_engine) can be compared with the
  * projection of its file.  Objects in their initial state (a node UP and
  * not acknowledged, a check with no result and nothing else) are left
- * out, as a file does not list what never happened.
+ * out, as a file does not list what never happened; so are removed ones
+ * (snap_obj_removed), as an engine leaves them out.
  */
 uint64_t
 snap_proj_digest(const struct snap_proj *p)
@@ -1028,6 +1064,8 @@ snap_proj_digest(const struct snap_proj *p)
 	for (i = 0; i < p->nobjs; i++) {
 		const struct snap_obj *o = &p->objs[i];
 
+		if (snap_obj_removed(p, o))
+			continue;
 		if (o->check == NULL && o->state == NX_HOST_UP &&
 		    o->ack_type == NX_ACK_NONE)
 			continue;

@@ -172,6 +172,12 @@ static const char *const store_migrations[] = {
 	"  recorded INTEGER NOT NULL"          /* wall clock, ms */
 	");"
 	"CREATE INDEX events_node ON events (node, seq);",
+	/*
+	 * 3 -> 4: events by kind, for the readers that want one kind in seq
+	 * order (`nexusctl jobs`: kind = 'job') without scanning the whole
+	 * log.
+	 */
+	"CREATE INDEX events_kind ON events (kind, seq);",
 };
 #define STORE_VERSION ((int)NX_ARRAY_LEN(store_migrations))
 
@@ -1546,8 +1552,8 @@ store_mark_dirty(struct store *s, const struct event *ev)
 }
 
 /*
- * Every snapshot_ms or snapshot_events, and whenever the downtimes
- * changed: downtime events do not carry the downtime, and scheduling or
+ * At an inventory reload (below); every snapshot_ms or snapshot_events,
+ * and whenever the downtimes changed: downtime events do not carry the downtime, and scheduling or
  * cancelling one publishes nothing, so the snapshot is what keeps them.
  *
  * Only at a result event: the monitor publishes it after it has updated
@@ -1563,6 +1569,17 @@ store_maybe_snapshot(struct store *s, const struct event *ev)
 	bool want;
 
 	store_mark_dirty(s, ev);
+	/*
+	 * An inventory reload (its one config event comes after everything
+	 * it changed): a complete snapshot at once, which drops the rows of
+	 * the nodes and checks it removed (an incremental one writes only
+	 * what changed, and removed objects are in no snapshot).
+	 */
+	if (ev->kind == NX_EV_CONFIG) {
+		s->snap_full = true;
+		store_take_snapshot(s, ev->seq);
+		return;
+	}
 	if (ev->kind == NX_EV_DOWNTIME)
 		s->snap_soon = true;
 	if (ev->kind != NX_EV_RESULT)

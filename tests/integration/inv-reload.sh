@@ -5,7 +5,10 @@
 # one removed, a var changed, the file broken (the old inventory stays,
 # the error is an event and a warning naming file:line), and fixed.  The
 # events are read back with `nexusctl watch --state`; every wait is
-# bounded.
+# bounded.  `nexusctl export --state` (json, csv, prometheus) lists no
+# removed node after each reload, nor a check whose definition no longer
+# selects its node (web3 leaving [web] loses the `webq` check of @web),
+# while the engine runs and after it stopped.
 #
 # Needs $NEXUSCTL (set by `make check`) and jq.
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -63,13 +66,52 @@ wait_for_json() {
 	return 1
 }
 
+# exported FORMAT: what `export --state` says, into $TMP/export.FORMAT:
+# one line per node "NODE CHECK..." (json); the node and check columns
+# (csv); the node labels (prometheus).
+exported() {
+	"$NEXUSCTL" export --state "$DB" --format "$1" >"$TMP/export.$1" \
+	    2>"$TMP/export.err" || return 1
+	case $1 in
+	json) jq -r '.nodes[] | [.name, (.checks[] | .name)] | join(" ")' \
+	    "$TMP/export.json" ;;
+	csv) cut -d, -f1,2 "$TMP/export.csv" | sed 1d | tr '\n' ' ' ;;
+	prometheus) grep -o 'node="[^"]*"' "$TMP/export.prometheus" |
+	    sort -u | tr '\n' ' ' ;;
+	esac
+}
+
+# export_is WANT_JSON WANT_CSV WANT_PROM: the three forms, 5 s at most
+# (the snapshot a reload takes is committed with its group).
+export_is() {
+	i=0
+	while [ $i -lt 50 ]; do
+		[ "$(exported json | tr '\n' ';')" = "$1" ] &&
+		    [ "$(exported csv)" = "$2" ] &&
+		    [ "$(exported prometheus)" = "$3" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "json: $(exported json | tr '\n' ';')"
+	echo "csv: $(exported csv)"
+	echo "prometheus: $(exported prometheus)"
+	return 1
+}
+
+# A check of the web group: a reload that takes a node out of [web]
+# removes it from that node.
+printf '%s\n' '{ "checks": { "define": [' \
+    '  { "name": "webq", "kind": "plugin", "target": "@web",' \
+    '    "command": ["/bin/true"] } ] } }' >"$TMP/config.json"
+
 edit '[web]
 web1 ansible_host=192.0.2.1
 web2 ansible_host=192.0.2.2
 [db]
 db1 role=primary
 '
-"$NEXUSCTL" engine --state "$DB" -i "$INV" 2>"$TMP/err" &
+"$NEXUSCTL" engine -c "$TMP/config.json" --state "$DB" -i "$INV" \
+    2>"$TMP/err" &
 pid=$!
 i=0
 while ! grep -q 'started' "$TMP/err" 2>/dev/null && [ $i -lt 100 ]; do
@@ -100,6 +142,14 @@ if wait_for '^config	-	inventory reloaded: \+1 -1 ~1 nodes$' &&
 	pass "add web3, remove web2, change db1: events; web1 untouched"
 else
 	fail "first reload"; events; cat "$TMP/err"
+fi
+
+if export_is 'db1 ping;web1 ping webq;web3 ping webq;' \
+    'db1, db1,ping web1, web1,ping web1,webq web3, web3,ping web3,webq ' \
+    'node="db1" node="web1" node="web3" '; then
+	pass "export --state (json, csv, prometheus): web2 gone, web3 there"
+else
+	fail "export after the first reload"
 fi
 
 # The new node's check ran at once: its result is in the stream.
@@ -136,6 +186,30 @@ if wait_for '^config	-	inventory reloaded: \+1 -1 ~0 nodes$' &&
 else
 	fail "fixed file"; events; cat "$TMP/err"
 fi
+if export_is 'web1 ping webq;web2 ping webq;web3 ping webq;' \
+    'web1, web1,ping web1,webq web2, web2,ping web2,webq web3, web3,ping web3,webq ' \
+    'node="web1" node="web2" node="web3" '; then
+	pass "export --state: db1 gone, web2 back"
+else
+	fail "export after the fix"
+fi
+
+# web3 leaves [web]: it stays, its webq check goes.
+edit '[web]
+web1 ansible_host=192.0.2.1
+web2 ansible_host=192.0.2.2
+[other]
+web3 ansible_host=192.0.2.3
+'
+want_json='web1 ping webq;web2 ping webq;web3 ping;'
+want_csv='web1, web1,ping web1,webq web2, web2,ping web2,webq web3, web3,ping '
+want_prom='node="web1" node="web2" node="web3" '
+if wait_for '^config	-	inventory reloaded: \+0 -0 ~1 nodes$' &&
+   export_is "$want_json" "$want_csv" "$want_prom"; then
+	pass "export --state: web3 out of [web] has no webq check"
+else
+	fail "a check removed by a reload"; events
+fi
 
 kill "$wpid"
 wait "$wpid" 2>/dev/null
@@ -148,6 +222,12 @@ if [ $rc -eq 0 ]; then
 	pass "engine stopped cleanly"
 else
 	fail "engine exit status $rc"; cat "$TMP/err"
+fi
+# The final snapshot: the same.
+if export_is "$want_json" "$want_csv" "$want_prom"; then
+	pass "export --state after the engine stopped: the same"
+else
+	fail "export after the stop"
 fi
 
 summary

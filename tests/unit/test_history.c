@@ -321,8 +321,8 @@ test_engine_samples(void **state)
 }
 
 /*
- * A file of schema 2, made by this code without the version 3 tables,
- * is migrated on open and keeps its events.
+ * A file of schema 2, made by this code without the version 3 and 4
+ * objects, is migrated on open (two steps) and keeps its events.
  */
 static void
 test_migration_from_2(void **state)
@@ -338,7 +338,7 @@ test_migration_from_2(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE metric_series; "
 	    "DROP TABLE metric_raw; DROP TABLE metric_1m; DROP TABLE metric_1h; "
 	    "DROP TABLE dead_letters; DROP INDEX events_node; "
-	    "PRAGMA user_version = 2; INSERT INTO events VALUES "
+	    "DROP INDEX events_kind; PRAGMA user_version = 2; INSERT INTO events VALUES "
 	    "(7, 1700000000000, 'result', 'n1', 'c1', '{}')", NULL, NULL,
 	    NULL), SQLITE_OK);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
@@ -354,10 +354,10 @@ test_migration_from_2(void **state)
 	assert_int_equal(ps.n, 1);
 	assert_int_equal(store_close(s, &err), 0);
 	db = raw_open(f->path);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name IN ('metric_series', 'metric_raw', 'metric_1m', "
-	    "'metric_1h', 'dead_letters', 'events_node')"), 6);
+	    "'metric_1h', 'dead_letters', 'events_node', 'events_kind')"), 7);
 	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 1);
 	sqlite3_close(db);
 }

@@ -166,7 +166,7 @@ test_open_creates(void **state)
 	assert_int_equal(store_close(s, &err), 0);
 	db = raw_open(f->path);
 	assert_int_equal(q_int(db, "PRAGMA application_id"), 0x4e585354);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	mode = q_text(db, "PRAGMA journal_mode");
 	assert_string_equal(mode, "wal");
 	free(mode);
@@ -197,11 +197,169 @@ test_migrations_idempotent(void **state)
 	}
 	db = raw_open(f->path);
 	schema2 = q_text(db, "SELECT group_concat(sql, ';') FROM sqlite_master");
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	sqlite3_close(db);
 	assert_string_equal(schema1, schema2);
 	free(schema1);
 	free(schema2);
+}
+
+/*
+ * A file of schema 3 (this code's, without the version 4 index): a reader
+ * uses it as it is, without writing to it; the first writer upgrades it in
+ * place (the index is there, user_version 4) and every event and audit
+ * row stays; `kind = 'job'` then reads through the index.
+ */
+static void
+test_migration_from_3(void **state)
+{
+	struct fix *f = *state;
+	struct nx_err err = { { 0 } };
+	struct nx_audit_entry ent = { .who = "alice", .role = "admin",
+		.action = "adhoc", .target = "n1", .args = "{\"job\":1}",
+		.result = "started job 1" };
+	enum store_fail fail;
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *plan, *before, *after;
+	size_t n1, n2;
+	bool index_used = false, sorted = false;
+
+	assert_non_null(s = store_open(f->path, &err));
+	assert_int_equal(audit_append(s, &ent, &err), 0);
+	assert_int_equal(store_close(s, &err), 0);
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX events_kind; "
+	    "PRAGMA user_version = 3; PRAGMA journal_mode = DELETE; "
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 1000) INSERT INTO events SELECT i, 1700000000000 + i, "
+	    "CASE WHEN i % 100 = 0 THEN 'job' ELSE 'result' END, 'n1', "
+	    "NULL, '{}' FROM c", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'events_kind'"), 0);
+	sqlite3_close(db);
+
+	/* A reader: the old file as it is, not a byte written. */
+	before = read_file(f->path, &n1);
+	assert_int_equal(store_open_db(f->path, true, 200, &db, &fail, &err),
+	    0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
+	    "'job'"), 10);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+	sqlite3_close(db);
+	after = read_file(f->path, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+
+	/* The first writer upgrades it. */
+	assert_non_null(s = store_open(f->path, &err));
+	assert_int_equal(store_last_seq(s), 1000);
+	assert_int_equal(store_close(s, &err), 0);
+	db = raw_open(f->path);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'index' AND name = 'events_kind' AND tbl_name = "
+	    "'events'"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 1000);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
+	    "'job'"), 10);
+	assert_int_equal(q_int(db, "SELECT sum(seq) FROM events WHERE kind = "
+	    "'job'"), 100 * (1 + 10) * 10 / 2);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 1);
+	plan = q_text(db, "PRAGMA integrity_check");
+	assert_string_equal(plan, "ok");
+	free(plan);
+	/* What `nexusctl jobs` asks: a search of the index, no sort. */
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT "
+	    "seq, time, node, \"check\", payload FROM events WHERE kind = "
+	    "'job' ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+
+		if (strstr(d, "events_kind") != NULL)
+			index_used = true;
+		if (strstr(d, "TEMP B-TREE") != NULL)
+			sorted = true;
+	}
+	sqlite3_finalize(st);
+	assert_true(index_used);
+	assert_false(sorted);
+	sqlite3_close(db);
+}
+
+/*
+ * What an inventory reload removed is in no projection: a live engine's
+ * leaves removed nodes and checks out; a stored one marks a node removed
+ * by a `node` event "removed" in its tail (and its checks with it), back
+ * with "added"; the digest skips them as an engine does.
+ */
+static void
+test_projection_removed(void **state)
+{
+	struct fix *f = *state;
+	struct engine *e = fix_engine(f, 3);
+	struct snap_proj p, q;
+	struct store_event_row r;
+	struct node *n0 = &e->fleet.nodes[0];
+	struct check *c1 = &e->fleet.checks[e->fleet.nodes[1].checks[0]];
+	const char *c1_node = e->fleet.nodes[c1->node].name;
+	uint64_t d_all, d_gone;
+	size_t i;
+
+	fleet_set_removed(&e->fleet, n0, true);
+	fleet_set_check_removed(&e->fleet, c1, true);
+	snap_proj_init(&p);
+	snap_proj_from_engine(&p, e, 1);
+	assert_true(p.nobjs > 0);
+	for (i = 0; i < p.nobjs; i++) {
+		assert_string_not_equal(p.objs[i].node, n0->name);
+		assert_false(p.objs[i].check != NULL &&
+		    strcmp(p.objs[i].node, c1_node) == 0 &&
+		    strcmp(p.objs[i].check, c1->name) == 0);
+	}
+	snap_proj_free(&p);
+
+	/* A stored projection: n1 and n2 with a check each. */
+	snap_proj_init(&p);
+	snap_proj_get(&p, "n1", NULL)->state = NX_HOST_DOWN;
+	snap_proj_get(&p, "n1", "c")->has_result = true;
+	snap_proj_get(&p, "n2", "c")->has_result = true;
+	d_all = snap_proj_digest(&p);
+	snap_proj_init(&q);
+	snap_proj_get(&q, "n2", "c")->has_result = true;
+	d_gone = snap_proj_digest(&q);
+	snap_proj_free(&q);
+	assert_int_not_equal(d_all, d_gone);
+
+	memset(&r, 0, sizeof r);
+	r.seq = 10;
+	r.kind = "node";
+	r.node = "n1";
+	r.payload = "{\"output\":\"removed\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n1", NULL)));
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n1", "c")));
+	assert_false(snap_obj_removed(&p, snap_proj_find(&p, "n2", "c")));
+	assert_int_equal(snap_proj_digest(&p), d_gone);
+	/* A node the snapshot never had: removed all the same. */
+	r.node = "n3";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_true(snap_obj_removed(&p, snap_proj_find(&p, "n3", NULL)));
+	assert_int_equal(snap_proj_digest(&p), d_gone);
+	/* Back. */
+	r.node = "n1";
+	r.payload = "{\"output\":\"added\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_false(snap_obj_removed(&p, snap_proj_find(&p, "n1", "c")));
+	/* "changed" of a node never seen adds nothing. */
+	r.node = "n4";
+	r.payload = "{\"output\":\"changed\"}";
+	assert_int_equal(snap_proj_apply(&p, &r), 0);
+	assert_null(snap_proj_find(&p, "n4", NULL));
+	snap_proj_free(&p);
 }
 
 /* A store refused: NULL, the expected failure, and no byte changed. */
@@ -828,6 +986,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations_idempotent,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_3, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_projection_removed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_sqlite_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_sqlite_refused, setup,
