@@ -348,12 +348,13 @@ ctl_hosts(struct engine *e, const char *h, uint32_t **ids, size_t *n)
 	}
 	if (nu > 0) {
 		list = hostlist_compress(unknown, nu);
-		resp = ctl_error(NX_EXIT_USAGE, "hosts: %zu of %zu %s not "
-		    "node%s of the engine's inventory: %s (through the engine "
-		    "a host is one of its nodes, with the address, port, user "
-		    "and host key its inventory gives; add %s to it, or run "
-		    "without --engine)", nu, *n, nu == 1 ? "is a" : "are",
-		    nu == 1 ? "" : "s", list, nu == 1 ? "it" : "them");
+		resp = ctl_error(NX_EXIT_USAGE, "hosts: %zu of %zu host%s "
+		    "%s not node%s of the engine's inventory: %s (through the "
+		    "engine a host is one of its nodes, with the address, "
+		    "port, user and host key its inventory gives; add %s to "
+		    "it, or run without --engine)", nu, *n, *n == 1 ? "" : "s",
+		    nu == 1 ? "is a" : "are", nu == 1 ? "" : "s", list,
+		    nu == 1 ? "it" : "them");
 		free(list);
 	} else if (*n == 0)
 		resp = ctl_error(2, "no host matches");
