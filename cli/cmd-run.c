@@ -24,7 +24,10 @@
  * --engine sends the run to the engine running on the state store
  * (STATE.sock, engine/ctl.c): its pool, inventory and configuration, the
  * caller's uid; the result prints as a local run's (run_output); 69 when
- * no engine runs there.
+ * no engine runs there.  The engine describes the request first: a
+ * confirmation is asked here by run_confirm(), as in a batch run, and
+ * the wait is bounded (the job's bound plus a margin, or --wait): 2 when
+ * no answer comes in time or the engine goes away before answering.
  *
  * In `run ACTION`, -i NAME=VALUE (NAME of a-z, 0-9, _) is an input; any
  * other -i is an inventory file (--input and --inventory are never
@@ -33,7 +36,8 @@
  * Exit status: 0 when it ran and exited 0 everywhere; 1 when it ran
  * everywhere but exited non-zero (or was killed by a signal) on some host,
  * or the operator answered no; 2 when some host could not run it at all
- * (unreachable, host key, authentication, timeout); 64 usage (an action
+ * (unreachable, host key, authentication, timeout; --engine: no answer
+ * in time, or the engine went away); 64 usage (an action
  * that asks for confirmation without --yes and no terminal); 65 an input
  * or a template value failed validation (nothing ran); 77 refused by the
  * caller's role (audited); 78 configuration.
