@@ -6,8 +6,9 @@
  * of jobs (engine/job.c, and through it providers/inv-actions.c) and,
  * through child_run() (synchronous: a loop of its own, run to the end),
  * inventory scripts (providers/inv-script.c) run their commands through
- * here: the one spawn path of the project.  A child runs with uv_spawn in a session and
- * process group of its own (UV_PROCESS_DETACHED is setsid()), stdin on
+ * here: the one spawn path of the project.  A child runs with uv_spawn
+ * in a session and process group of its own (UV_PROCESS_DETACHED is
+ * setsid()), stdin on
  * /dev/null, stdout and stderr on pipes (one pipe for both with
  * CHILD_MERGE, as Nagios merges them).  At most out_cap (err_cap) bytes
  * are kept; the rest is read, so that the child never blocks on a full

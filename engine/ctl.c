@@ -984,7 +984,7 @@ ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
 	free(text);
 	len = strlen(buf);
 	for (off = 0; off < len; off += (size_t)n) {
-		if ((n = write(fd, buf + off, len - off)) > 0)
+		if ((n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0)
 			continue;
 		n = 0;
 		if (errno == EINTR)
@@ -1022,8 +1022,9 @@ ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
 				continue;
 			if (w == 0) {
 				*fail = CTL_FAIL_TIMEOUT;
-				nx_err_set(err, "%s: no answer from the engine in "
-				    "%.1f s", path, timeout_ms / 1000.0);
+				nx_err_set(err, "%s: no answer from the "
+				    "engine in %.1f s", path,
+				    timeout_ms / 1000.0);
 				n = -1;
 				break;
 			}
