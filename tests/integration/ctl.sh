@@ -133,6 +133,16 @@ else
 	fail "no engine: rc=$rc"
 fi
 
+# --wait is for --engine only
+timeout 20 "$NEXUSCTL" run --state "$STATE" --wait 5 -w n1 -- true \
+    >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 64 ] && grep -q -- '--wait goes with --engine' "$W/cerr"; then
+	pass "--wait without --engine: 64"
+else
+	fail "--wait without --engine (rc=$rc)"
+fi
+
 # --- a stale socket (a killed engine's) is replaced
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
 start_engine "$W/roles.json"
