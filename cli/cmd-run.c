@@ -24,7 +24,10 @@
  * --engine sends the run to the engine running on the state store
  * (STATE.sock, engine/ctl.c): its pool, inventory and configuration, the
  * caller's uid; the result prints as a local run's (run_output); 69 when
- * no engine runs there.
+ * no engine runs there.  The engine describes the request first: a
+ * confirmation is asked here by run_confirm(), as in a batch run, and
+ * the wait is bounded (the job's bound plus a margin, or --wait): 2 when
+ * no answer comes in time or the engine goes away before answering.
  *
  * In `run ACTION`, -i NAME=VALUE (NAME of a-z, 0-9, _) is an input; any
  * other -i is an inventory file (--input and --inventory are never
@@ -33,7 +36,8 @@
  * Exit status: 0 when it ran and exited 0 everywhere; 1 when it ran
  * everywhere but exited non-zero (or was killed by a signal) on some host,
  * or the operator answered no; 2 when some host could not run it at all
- * (unreachable, host key, authentication, timeout); 64 usage (an action
+ * (unreachable, host key, authentication, timeout; --engine: no answer
+ * in time, or the engine went away); 64 usage (an action
  * that asks for confirmation without --yes and no terminal); 65 an input
  * or a template value failed validation (nothing ran); 77 refused by the
  * caller's role (audited); 78 configuration.
@@ -57,6 +61,10 @@
 #define RUN_INPUT_MAX 64
 #define RUN_EXIT_NOPERM 77
 #define RUN_EXIT_UNAVAILABLE 69         /* --engine: no engine running */
+#define RUN_EXIT_NOT_RUN 2              /* some host could not run it */
+#define RUN_WAIT_MAX_S 604800           /* --wait: a week */
+#define RUN_DESCRIBE_WAIT_MS 30000      /* --engine: the describe request */
+#define RUN_WAIT_MARGIN_MS 5000         /* --engine: past the job's bound */
 
 enum run_format { RUN_TEXT, RUN_JSON };
 static const char *const run_formats[] = { "text", "json", NULL };
@@ -71,6 +79,7 @@ enum {
 	OPT_DRY_RUN,
 	OPT_LIST,
 	OPT_ENGINE,
+	OPT_WAIT,
 };
 
 /* What the batch waits for: the job reaching its final state. */
@@ -469,7 +478,7 @@ struct run_args {
 	struct ssh_opts so;
 	enum run_format fmt;
 	json_t *inputs;
-	long port, fanout, timeout_s;
+	long port, fanout, timeout_s, wait_s;
 	bool yes, dry_run, list, readonly, fanout_set, timeout_set, engine;
 };
 
@@ -551,6 +560,12 @@ run_opt(const struct cmd_entry *cmd, struct run_args *a, int opt,
 	case OPT_ENGINE:
 		a->engine = true;
 		break;
+	case OPT_WAIT:
+		if (cli_parse_long("--wait", arg, 1, RUN_WAIT_MAX_S,
+		    &a->wait_s) != 0)
+			return cli_usage_error(cmd, "--wait wants seconds from "
+			    "1 to %d, not '%s'", RUN_WAIT_MAX_S, arg);
+		break;
 	case CLI_OPT_READONLY:
 		a->readonly = true;
 		break;
@@ -590,6 +605,7 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "engine", no_argument, NULL, OPT_ENGINE },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "readonly", no_argument, NULL, CLI_OPT_READONLY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -664,20 +680,79 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 }
 
 /*
+ * One exchange with the engine at path (ctl_call, at most wait_ms);
+ * what is one of "describe the request" or "run the job", for the
+ * messages.  Returns -1 with *resp its answer when there is one, else
+ * the exit status, said on stderr: 69 no engine, 2 no answer in time or
+ * the engine went away (the job's outcome is in `nexusctl jobs`), 70
+ * anything else.
+ */
+static int
+run_engine_call(const char *path, const char *state, const json_t *req,
+    uint32_t wait_ms, const char *bound, json_t **resp)
+{
+	struct nx_err err = { { 0 } };
+	enum ctl_fail fail;
+
+	if (ctl_call(path, req, wait_ms, resp, &fail, &err) == 0)
+		return -1;
+	switch (fail) {
+	case CTL_FAIL_NONE_RUNNING:
+		fprintf(stderr, "nexusctl: run: --engine: no engine is running "
+		    "on %s (start `nexusctl engine --state %s`, or run without "
+		    "--engine)\n", state, state);
+		return RUN_EXIT_UNAVAILABLE;
+	case CTL_FAIL_TIMEOUT:
+		fprintf(stderr, "nexusctl: run: --engine: no answer from the "
+		    "engine on %s in %.1f s (%s): it is stalled or the job "
+		    "outlived its bound; gave up: a job it took runs on "
+		    "(nexusctl jobs)\n", path, wait_ms / 1000.0, bound);
+		return RUN_EXIT_NOT_RUN;
+	case CTL_FAIL_EOF:
+		fprintf(stderr, "nexusctl: run: --engine: the engine on %s "
+		    "closed the connection before answering (it stopped or "
+		    "died): the job's outcome is unknown here (nexusctl jobs, "
+		    "nexusctl audit list)\n", path);
+		return RUN_EXIT_NOT_RUN;
+	default:
+		fprintf(stderr, "nexusctl: run: --engine: %s\n", err.msg);
+		return NX_EXIT_SOFTWARE;
+	}
+}
+
+/* An {"error","exit"} answer: said on stderr; its exit status. */
+static int
+run_engine_error(const json_t *resp)
+{
+	const char *msg = json_string_value(json_object_get(resp, "error"));
+
+	fprintf(stderr, "nexusctl: run: %s\n", msg != NULL ? msg :
+	    "the engine's answer has neither result nor error");
+	return json_is_integer(json_object_get(resp, "exit")) ?
+	    (int)json_integer_value(json_object_get(resp, "exit")) :
+	    NX_EXIT_SOFTWARE;
+}
+
+/*
  * `run --engine`: the request goes to the engine running on the state
  * store (STATE.sock, engine/ctl.c), which runs it with its own pool,
  * inventory and configuration, as the caller's uid; its result is
- * printed as a local run's.  Returns the exit status (69: no engine).
+ * printed as a local run's.  First the engine describes the request
+ * (op describe: the action, its nodes, the job's bound in time): an
+ * action asking for confirmation is confirmed here, on this terminal, by
+ * run_confirm() as a batch run does (no terminal and no --yes: 64), and
+ * the wait for the job is bounded by the job's own bound (per-host
+ * timeout times the waves of its concurrency) plus a margin, or --wait.
+ * Returns the exit status (69: no engine; 2: no answer in time, or the
+ * engine went away).
  */
 static int
 run_engine(const struct cmd_entry *cmd, const struct cli_common *co,
     const struct run_args *a, const char *action, const char *command)
 {
-	struct nx_err err = { { 0 } };
-	json_t *req, *resp = NULL, *res;
-	char *state, *path;
-	const char *msg;
-	bool none;
+	json_t *req, *dreq, *resp = NULL, *res, *d;
+	char *state, *path, bound[160];
+	uint64_t bound_ms, wait_ms;
 	int status;
 
 	if (a->user != NULL || a->port != 0 || a->so.nidentities > 0 ||
@@ -716,25 +791,67 @@ run_engine(const struct cmd_entry *cmd, const struct cli_common *co,
 	if (a->readonly)
 		json_object_set_new(req, "readonly", json_true());
 	path = ctl_socket_path(state);
-	if (ctl_request(path, req, &resp, &none, &err) != 0) {
-		if (none)
-			fprintf(stderr, "nexusctl: run: --engine: no engine is "
-			    "running on %s (start `nexusctl engine --state %s`, "
-			    "or run without --engine)\n", state, state);
-		else
-			fprintf(stderr, "nexusctl: run: --engine: %s\n",
-			    err.msg);
-		status = none ? RUN_EXIT_UNAVAILABLE : NX_EXIT_SOFTWARE;
-	} else if ((res = json_object_get(resp, "result")) != NULL)
-		status = run_output(res, a->fmt);
-	else {
-		msg = json_string_value(json_object_get(resp, "error"));
-		fprintf(stderr, "nexusctl: run: %s\n", msg != NULL ? msg :
-		    "the engine's answer has neither result nor error");
-		status = json_is_integer(json_object_get(resp, "exit")) ?
-		    (int)json_integer_value(json_object_get(resp, "exit")) :
-		    NX_EXIT_SOFTWARE;
+
+	/* What it would do: the nodes, the confirmation, the bound. */
+	dreq = json_deep_copy(req);
+	json_object_set_new(dreq, "op", json_string("describe"));
+	wait_ms = a->wait_s != 0 ? (uint64_t)a->wait_s * 1000 :
+	    RUN_DESCRIBE_WAIT_MS;
+	snprintf(bound, sizeof bound, "%s, to describe the request",
+	    a->wait_s != 0 ? "--wait" : "the bound");
+	status = run_engine_call(path, state, dreq, (uint32_t)wait_ms, bound,
+	    &resp);
+	json_decref(dreq);
+	if (status >= 0)
+		goto out;
+	if ((d = json_object_get(resp, "describe")) == NULL) {
+		status = run_engine_error(resp);
+		goto out;
 	}
+	if (action != NULL && !a->dry_run && !a->yes &&
+	    json_is_true(json_object_get(d, "confirm"))) {
+		struct nx_action act;
+		const char *hl = json_string_value(json_object_get(d,
+		    "hostlist"));
+
+		memset(&act, 0, sizeof act);
+		act.name = (char *)action;
+		act.confirm = true;
+		act.dangerous = json_is_true(json_object_get(d, "dangerous"));
+		if ((status = run_confirm(cmd, &act, hl != NULL ? hl : "",
+		    (size_t)json_integer_value(json_object_get(d, "hosts")),
+		    false)) != 0)
+			goto out;
+		json_object_set_new(req, "confirmed", json_true());
+	}
+	bound_ms = (uint64_t)json_integer_value(json_object_get(d,
+	    "bound_ms"));
+	if (a->wait_s != 0) {
+		wait_ms = (uint64_t)a->wait_s * 1000;
+		snprintf(bound, sizeof bound, "--wait %ld", a->wait_s);
+	} else {
+		wait_ms = bound_ms + bound_ms / 10 + RUN_WAIT_MARGIN_MS;
+		snprintf(bound, sizeof bound, "the job's bound: %.1f s per "
+		    "host x %lld wave%s, plus a margin; --wait SECONDS for "
+		    "more", json_integer_value(json_object_get(d,
+		    "timeout_ms")) / 1000.0, (long long)json_integer_value(
+		    json_object_get(d, "waves")), json_integer_value(
+		    json_object_get(d, "waves")) == 1 ? "" : "s");
+	}
+	if (wait_ms > UINT32_MAX)
+		wait_ms = UINT32_MAX;
+	json_decref(resp);
+	resp = NULL;
+
+	status = run_engine_call(path, state, req, (uint32_t)wait_ms, bound,
+	    &resp);
+	if (status >= 0)
+		goto out;
+	if ((res = json_object_get(resp, "result")) != NULL)
+		status = run_output(res, a->fmt);
+	else
+		status = run_engine_error(resp);
+out:
 	json_decref(resp);
 	json_decref(req);
 	free(path);
@@ -778,6 +895,11 @@ cmd_run_exec(int argc, char **argv)
 		free(command);
 		json_decref(ra.inputs);
 		return rc;
+	}
+	if (ra.wait_s != 0 && !ra.engine) {
+		free(command);
+		json_decref(ra.inputs);
+		return cli_usage_error(cmd, "--wait goes with --engine");
 	}
 	if (ra.engine) {
 		status = run_engine(cmd, &co, &ra, action_name, command);

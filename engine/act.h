@@ -439,6 +439,15 @@ char *ctl_socket_path(const char *state);               /* STATE.sock */
 json_t *ctl_run_result(const struct engine *, const struct job *,
     const char *command, double elapsed_ms);
 int ctl_request(const char *path, const json_t *req, json_t **resp,
-    bool *none, struct nx_err *);
+    bool *none, struct nx_err *);      /* at most 60 s */
+enum ctl_fail {
+	CTL_FAIL_OK,
+	CTL_FAIL_NONE_RUNNING,  /* no socket, or nobody listens */
+	CTL_FAIL_TIMEOUT,       /* no answer within the bound */
+	CTL_FAIL_EOF,           /* closed without an answer (engine gone) */
+	CTL_FAIL_IO,            /* anything else */
+};
+int ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
+    json_t **resp, enum ctl_fail *, struct nx_err *);
 
 #endif /* NX_ACT_H */

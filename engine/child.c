@@ -2,10 +2,13 @@
  * child.c - one child process on the loop: spawned, its output captured
  * with a cap, bounded in time, its exit collected.
  *
- * The plugin check kind (providers/check-plugin.c) and the local executor
- * of jobs (engine/job.c, and through it providers/inv-actions.c) run their
- * commands through here.  A child runs with uv_spawn in a session and
- * process group of its own (UV_PROCESS_DETACHED is setsid()), stdin on
+ * The plugin check kind (providers/check-plugin.c), the local executor
+ * of jobs (engine/job.c, and through it providers/inv-actions.c) and,
+ * through child_run() (synchronous: a loop of its own, run to the end),
+ * inventory scripts (providers/inv-script.c) run their commands through
+ * here: the one spawn path of the project.  A child runs with uv_spawn
+ * in a session and process group of its own (UV_PROCESS_DETACHED is
+ * setsid()), stdin on
  * /dev/null, stdout and stderr on pipes (one pipe for both with
  * CHILD_MERGE, as Nagios merges them).  At most out_cap (err_cap) bytes
  * are kept; the rest is read, so that the child never blocks on a full
@@ -18,6 +21,11 @@
  * output open after the exit: the child then waits at most linger_ms
  * after the exit (0: until the timeout) and is done with what it read;
  * CHILD_KILL_LINGERING kills the group at that point too.
+ *
+ * CHILD_KILL_OVER_CAP: stdout past out_cap is not read on but kills the
+ * group (result over_cap).  CHILD_KILL_AT_END: once the child is done,
+ * what is left of its group (background processes that closed their
+ * output) is killed.
  *
  * Memory: struct child owns its handles and buffers and frees itself in
  * the close callback of the last handle, never earlier.  The caller holds
@@ -59,7 +67,7 @@ struct child {
 	pid_t pid;
 	int64_t status;
 	int term_signal;
-	bool exited, timed_out, killed, finished;
+	bool exited, timed_out, killed, finished, over_cap;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -164,16 +172,20 @@ child_finish(struct child *c)
 		return;
 	c->finished = true;
 	c->done = NULL;
+	if ((c->flags & CHILD_KILL_AT_END) && !c->killed)
+		child_kill_group(c);
+	memset(&res, 0, sizeof res);
+	res.output_open = c->eofs < c->npipes;
 	child_close(c);
 	if (done == NULL)
 		return;
-	memset(&res, 0, sizeof res);
 	res.exit_status = c->status;
 	res.term_signal = c->term_signal;
 	if (c->term_signal != 0 && !c->timed_out)
 		child_signal_name(c->term_signal, res.signal,
 		    sizeof res.signal);
 	res.timed_out = c->timed_out;
+	res.over_cap = c->over_cap;
 	for (i = 0; i < 2; i++) {
 		res.out[i] = c->b[i].buf != NULL ? c->b[i].buf : "";
 		res.len[i] = c->b[i].len;
@@ -268,6 +280,11 @@ child_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			b->buf[b->len] = '\0';
 		} else
 			b->dropped += (uint64_t)nread;
+		if (b->dropped > 0 && b == &c->b[CHILD_OUT] &&
+		    (c->flags & CHILD_KILL_OVER_CAP) && !c->over_cap) {
+			c->over_cap = true;
+			child_kill_group(c);
+		}
 		return;
 	}
 	if (nread == 0)
@@ -282,6 +299,9 @@ child_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 /* ---------------------------------------------------------------------- */
 /* Starting and killing                                                    */
 
+static struct child *child_start(uv_loop_t *, const struct child_opts *,
+    child_done_cb, void *, struct nx_err *, int *);
+
 /*
  * Spawns o->argv (o->file, or argv[0], looked up in PATH when it has no
  * slash) on loop as described at the top, with o->env (NULL: ours) in
@@ -295,6 +315,16 @@ child_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 struct child *
 child_spawn(uv_loop_t *loop, const struct child_opts *o, child_done_cb done,
     void *arg, struct nx_err *err)
+{
+	int code;
+
+	return child_start(loop, o, done, arg, err, &code);
+}
+
+/* child_spawn(), with *code the libuv error code when it fails. */
+static struct child *
+child_start(uv_loop_t *loop, const struct child_opts *o, child_done_cb done,
+    void *arg, struct nx_err *err, int *code)
 {
 	uv_process_options_t opt;
 	uv_stdio_container_t stdio[3];
@@ -316,6 +346,7 @@ child_spawn(uv_loop_t *loop, const struct child_opts *o, child_done_cb done,
 		if ((rc = uv_pipe(fds[i], UV_NONBLOCK_PIPE, 0)) != 0) {
 			nx_err_set(err, "cannot make a pipe: %s",
 			    uv_strerror(rc));
+			*code = rc;
 			while (i-- > 0) {
 				uv_close((uv_handle_t *)&c->pipe[i],
 				    child_on_close);
@@ -357,6 +388,7 @@ child_spawn(uv_loop_t *loop, const struct child_opts *o, child_done_cb done,
 	c->open++;
 	if (rc != 0) {
 		nx_err_set(err, "%s", uv_strerror(rc));
+		*code = rc;
 		c->finished = true;
 		c->done = NULL;
 		child_close(c);
@@ -410,4 +442,67 @@ pid_t
 child_pid(const struct child *c)
 {
 	return c->pid;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Synchronous                                                             */
+
+struct child_wait {
+	struct child *c;
+	struct child_sync *out;
+};
+
+/* The done callback of child_run(): takes the buffers over. */
+static void
+child_sync_done(void *arg, const struct child_result *res)
+{
+	struct child_wait *w = arg;
+	struct child_sync *out = w->out;
+	int i;
+
+	out->res = *res;
+	for (i = 0; i < 2; i++) {
+		out->buf[i] = w->c->b[i].buf;
+		w->c->b[i].buf = NULL;
+		out->res.out[i] = out->buf[i] != NULL ? out->buf[i] : "";
+	}
+}
+
+/*
+ * Runs o's program as child_spawn() does, but to its end before it
+ * returns: on a loop of its own (created and closed here), so that it
+ * can be called from code that is not on a loop, or inside a callback of
+ * another loop.  Returns 0 with *out filled (its buffers owned by out:
+ * child_sync_free), or -1 with err holding the reason alone and
+ * out->spawn_error the libuv error code when it could not be started.
+ */
+int
+child_run(const struct child_opts *o, struct child_sync *out,
+    struct nx_err *err)
+{
+	struct child_wait w;
+	uv_loop_t loop;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = uv_loop_init(&loop)) != 0) {
+		out->spawn_error = rc;
+		nx_err_set(err, "%s", uv_strerror(rc));
+		return -1;
+	}
+	w.out = out;
+	w.c = child_start(&loop, o, child_sync_done, &w, err,
+	    &out->spawn_error);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&loop);
+	return w.c == NULL ? -1 : 0;
+}
+
+/* Frees what child_run() left in s. */
+void
+child_sync_free(struct child_sync *s)
+{
+	free(s->buf[0]);
+	free(s->buf[1]);
+	memset(s, 0, sizeof *s);
 }

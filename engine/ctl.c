@@ -10,12 +10,14 @@
  *    "confirmed":false,"readonly":false}
  *   {"op":"adhoc","command":C,"hosts":HOSTLIST | "target":T,
  *    "fanout":N,"timeout_ms":N}
+ *   {"op":"describe", the fields of a run or adhoc request}
  *   {"op":"rule_reset","rule":R,"node":NODE}
  *   {"op":"rule_enable","rule":R,"enabled":BOOL}
  *
  * and gets one JSON object back, then the engine closes the connection:
  * {"job":job_to_json(),"result":ctl_run_result()} when a job reached its
- * final state, {"ok":true} for the rule operations, or {"error":TEXT,
+ * final state, {"describe":{...}} (ctl_op_describe), {"ok":true} for the
+ * rule operations, or {"error":TEXT,
  * "exit":STATUS} (STATUS: the exit status `nexusctl run` would give).
  *
  * Who asks is the peer's uid (SO_PEERCRED of the accepted socket), never
@@ -23,8 +25,8 @@
  * origin "ctl", and every request goes through the audited api_*
  * functions.  A client that goes away cancels nothing: its job runs on.
  *
- * The client side (ctl_request) is a blocking connect/write/read used by
- * the one-shot commands.
+ * The client side (ctl_call, ctl_request) is a blocking connect/write/read
+ * bounded in time, used by the one-shot commands.
  */
 #include "config.h"
 
@@ -33,9 +35,12 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "act.h"
@@ -46,6 +51,9 @@
 #define CTL_EXIT_NOPERM 77
 #define CTL_EXIT_UNAVAILABLE 69
 #define CTL_EXIT_TEMPFAIL 75
+#define CTL_REQUEST_TIMEOUT_MS 60000   /* ctl_request: the rule ops */
+#define CTL_ADHOC_CONCURRENCY 32        /* job_submit's ad-hoc defaults */
+#define CTL_ADHOC_TIMEOUT_MS 60000
 
 struct ctl_conn {
 	struct ctl_server *srv;
@@ -312,6 +320,51 @@ ctl_str(const json_t *req, const char *key, bool *bad)
 	return json_string_value(v);
 }
 
+/*
+ * The nodes of hostlist H (ids: a new array, *n of them); a response on
+ * failure.  Every name must be a node of the engine's inventory: the
+ * refusal names those that are not (a compressed hostlist) and says why.
+ */
+static json_t *
+ctl_hosts(struct engine *e, const char *h, uint32_t **ids, size_t *n)
+{
+	struct nx_err err = { { 0 } };
+	const char **unknown;
+	char **names = NULL, *list;
+	size_t i, nu = 0;
+	json_t *resp;
+
+	if (hostlist_expand(h, &names, n, &err) != 0)
+		return ctl_error(NX_EXIT_USAGE, "hosts: %s", err.msg);
+	*ids = xcalloc(*n + 1, sizeof **ids);
+	unknown = xcalloc(*n + 1, sizeof *unknown);
+	for (i = 0; i < *n; i++) {
+		struct node *nd = fleet_find_node(&e->fleet, names[i]);
+
+		if (nd == NULL)
+			unknown[nu++] = names[i];
+		else
+			(*ids)[i] = nd->id;
+	}
+	if (nu > 0) {
+		list = hostlist_compress(unknown, nu);
+		resp = ctl_error(NX_EXIT_USAGE, "hosts: %zu of %zu host%s "
+		    "%s not node%s of the engine's inventory: %s (through the "
+		    "engine a host is one of its nodes, with the address, "
+		    "port, user and host key its inventory gives; add %s to "
+		    "it, or run without --engine)", nu, *n, *n == 1 ? "" : "s",
+		    nu == 1 ? "is a" : "are", nu == 1 ? "" : "s", list,
+		    nu == 1 ? "it" : "them");
+		free(list);
+	} else if (*n == 0)
+		resp = ctl_error(2, "no host matches");
+	else
+		resp = NULL;
+	free(unknown);
+	range_free(names, *n);
+	return resp;
+}
+
 /* The nodes of target T (ids: a new array); a response on failure. */
 static json_t *
 ctl_target(struct engine *e, const char *t, uint32_t **ids, size_t *n)
@@ -328,52 +381,108 @@ ctl_target(struct engine *e, const char *t, uint32_t **ids, size_t *n)
 	return NULL;
 }
 
+/* A job request (run, adhoc, or describe of either), parsed. */
+struct ctl_jobreq {
+	const struct nx_action *a;      /* run: the action; adhoc: NULL */
+	const char *command;            /* adhoc */
+	json_t *inputs;                 /* run: borrowed, or NULL */
+	bool dry_run, confirmed;
+	json_int_t fan, tmo;            /* adhoc: 0 for the job defaults */
+	uint32_t *ids;                  /* the nodes: owned */
+	size_t n;
+};
+
+/*
+ * Parses a run request (action, target, inputs, dry_run, confirmed) into
+ * r and resolves its nodes (r->ids, freed by the caller).  The
+ * confirmation is the caller's to check.  Returns NULL, or the error
+ * response.
+ */
 static json_t *
-ctl_op_run(struct ctl_conn *c, const json_t *req)
+ctl_parse_run(struct engine *e, const json_t *req, struct ctl_jobreq *r)
 {
-	struct engine *e = c->srv->e;
-	struct nx_err err = { { 0 } };
-	const struct nx_action *a;
-	const char *name, *target;
-	json_t *inputs = json_object_get(req, "inputs"), *resp;
 	json_t *dry = json_object_get(req, "dry_run");
 	json_t *conf = json_object_get(req, "confirmed");
-	uint32_t *ids = NULL, jid = 0;
-	size_t n = 0;
+	const char *name, *target;
 	bool bad = false;
 
+	r->inputs = json_object_get(req, "inputs");
 	name = ctl_str(req, "action", &bad);
 	target = ctl_str(req, "target", &bad);
 	if (bad || name == NULL || target == NULL)
 		return ctl_error(NX_EXIT_USAGE, "run wants \"action\" and "
 		    "\"target\" strings");
-	if ((inputs != NULL && !json_is_object(inputs)) ||
+	if ((r->inputs != NULL && !json_is_object(r->inputs)) ||
 	    (dry != NULL && !json_is_boolean(dry)) ||
 	    (conf != NULL && !json_is_boolean(conf)))
 		return ctl_error(NX_EXIT_USAGE, "run: \"inputs\" is an object, "
 		    "\"dry_run\" and \"confirmed\" are booleans");
-	if ((a = action_find(e, name)) == NULL)
+	r->dry_run = json_is_true(dry);
+	r->confirmed = json_is_true(conf);
+	if ((r->a = action_find(e, name)) == NULL)
 		return ctl_error(NX_EXIT_USAGE, "no action \"%s\"", name);
-	if ((a->confirm || a->dangerous) && !json_is_true(dry) &&
-	    !json_is_true(conf))
-		return ctl_error(NX_EXIT_USAGE, "action %s asks for "
-		    "confirmation: give --yes to run it through the engine",
-		    name);
-	if ((resp = ctl_target(e, target, &ids, &n)) != NULL) {
-		free(ids);
+	return ctl_target(e, target, &r->ids, &r->n);
+}
+
+/*
+ * Parses an adhoc request (command, hosts or target, fanout, timeout_ms)
+ * into r and resolves its nodes.  Returns NULL, or the error response.
+ */
+static json_t *
+ctl_parse_adhoc(struct engine *e, const json_t *req, struct ctl_jobreq *r)
+{
+	const char *hosts, *target;
+	json_t *fj = json_object_get(req, "fanout");
+	json_t *tj = json_object_get(req, "timeout_ms");
+	bool bad = false;
+
+	r->command = ctl_str(req, "command", &bad);
+	hosts = ctl_str(req, "hosts", &bad);
+	target = ctl_str(req, "target", &bad);
+	if (bad || r->command == NULL || (hosts == NULL) == (target == NULL))
+		return ctl_error(NX_EXIT_USAGE, "adhoc wants a \"command\" "
+		    "string and one of \"hosts\" or \"target\"");
+	if (fj != NULL && (!json_is_integer(fj) ||
+	    (r->fan = json_integer_value(fj)) < 1 || r->fan > 100000))
+		return ctl_error(NX_EXIT_USAGE, "adhoc: \"fanout\" is an "
+		    "integer from 1 to 100000");
+	if (tj != NULL && (!json_is_integer(tj) ||
+	    (r->tmo = json_integer_value(tj)) < 1 || r->tmo > 86400000))
+		return ctl_error(NX_EXIT_USAGE, "adhoc: \"timeout_ms\" is an "
+		    "integer from 1 to 86400000");
+	if (target != NULL)
+		return ctl_target(e, target, &r->ids, &r->n);
+	return ctl_hosts(e, hosts, &r->ids, &r->n);
+}
+
+static json_t *
+ctl_op_run(struct ctl_conn *c, const json_t *req)
+{
+	struct engine *e = c->srv->e;
+	struct nx_err err = { { 0 } };
+	struct ctl_jobreq r;
+	json_t *inputs, *resp;
+	uint32_t jid = 0;
+
+	memset(&r, 0, sizeof r);
+	if ((resp = ctl_parse_run(e, req, &r)) != NULL) {
+		free(r.ids);
 		return resp;
 	}
-	if (inputs == NULL)
-		inputs = json_object();
-	else
-		json_incref(inputs);
-	if (api_run(e, &c->actor, name, ids, n, inputs, json_is_true(dry),
+	if ((r.a->confirm || r.a->dangerous) && !r.dry_run && !r.confirmed) {
+		free(r.ids);
+		return ctl_error(NX_EXIT_USAGE, "action %s asks for "
+		    "confirmation: give --yes to run it through the engine",
+		    r.a->name);
+	}
+	inputs = r.inputs != NULL ? json_incref(r.inputs) : json_object();
+	if (api_run(e, &c->actor, r.a->name, r.ids, r.n, inputs, r.dry_run,
 	    &jid, &err) != 0)
 		resp = ctl_api_error(&err);
 	else
-		resp = ctl_wait_job(c, jid, a->command);
+		resp = ctl_wait_job(c, jid, r.a->command);
 	json_decref(inputs);
-	free(ids);
+	free(r.ids);
 	return resp;
 }
 
@@ -382,66 +491,87 @@ ctl_op_adhoc(struct ctl_conn *c, const json_t *req)
 {
 	struct engine *e = c->srv->e;
 	struct nx_err err = { { 0 } };
-	const char *command, *hosts, *target;
-	json_t *fj = json_object_get(req, "fanout");
-	json_t *tj = json_object_get(req, "timeout_ms");
-	json_int_t fan = 0, tmo = 0;
-	uint32_t *ids = NULL, jid = 0;
-	size_t n = 0, i;
-	char **names = NULL;
-	bool bad = false;
+	struct ctl_jobreq r;
+	uint32_t jid = 0;
 	json_t *resp;
 	int rc;
 
-	command = ctl_str(req, "command", &bad);
-	hosts = ctl_str(req, "hosts", &bad);
-	target = ctl_str(req, "target", &bad);
-	if (bad || command == NULL || (hosts == NULL) == (target == NULL))
-		return ctl_error(NX_EXIT_USAGE, "adhoc wants a \"command\" "
-		    "string and one of \"hosts\" or \"target\"");
-	if (fj != NULL && (!json_is_integer(fj) ||
-	    (fan = json_integer_value(fj)) < 1 || fan > 100000))
-		return ctl_error(NX_EXIT_USAGE, "adhoc: \"fanout\" is an "
-		    "integer from 1 to 100000");
-	if (tj != NULL && (!json_is_integer(tj) ||
-	    (tmo = json_integer_value(tj)) < 1 || tmo > 86400000))
-		return ctl_error(NX_EXIT_USAGE, "adhoc: \"timeout_ms\" is an "
-		    "integer from 1 to 86400000");
-	if (target != NULL) {
-		if ((resp = ctl_target(e, target, &ids, &n)) != NULL) {
-			free(ids);
-			return resp;
-		}
-	} else {
-		if (hostlist_expand(hosts, &names, &n, &err) != 0)
-			return ctl_error(NX_EXIT_USAGE, "hosts: %s", err.msg);
-		ids = xcalloc(n + 1, sizeof *ids);
-		for (i = 0; i < n; i++) {
-			struct node *nd = fleet_find_node(&e->fleet, names[i]);
-
-			if (nd == NULL) {
-				resp = ctl_error(NX_EXIT_USAGE, "hosts: %s is "
-				    "not a node of the engine's inventory",
-				    names[i]);
-				range_free(names, n);
-				free(ids);
-				return resp;
-			}
-			ids[i] = nd->id;
-		}
-		range_free(names, n);
-		if (n == 0) {
-			free(ids);
-			return ctl_error(2, "no host matches");
-		}
+	memset(&r, 0, sizeof r);
+	if ((resp = ctl_parse_adhoc(e, req, &r)) != NULL) {
+		free(r.ids);
+		return resp;
 	}
 	/* The limits are copied into the job at submission; put the
 	 * defaults back for the next ad-hoc job (console, rules). */
-	act_set_adhoc_limits(e, (uint32_t)fan, (uint32_t)tmo);
-	rc = api_run_adhoc(e, &c->actor, command, ids, n, &jid, &err);
+	act_set_adhoc_limits(e, (uint32_t)r.fan, (uint32_t)r.tmo);
+	rc = api_run_adhoc(e, &c->actor, r.command, r.ids, r.n, &jid, &err);
 	act_set_adhoc_limits(e, 0, 0);
-	resp = rc != 0 ? ctl_api_error(&err) : ctl_wait_job(c, jid, command);
-	free(ids);
+	resp = rc != 0 ? ctl_api_error(&err) : ctl_wait_job(c, jid,
+	    r.command);
+	free(r.ids);
+	return resp;
+}
+
+/*
+ * describe: what a run or adhoc request with the same fields would do,
+ * without doing it (no role needed, no audit row): the action's
+ * definition, the resolved nodes, and the job's own bound in time, for
+ * the client to confirm on its terminal and to bound its wait.  A run
+ * request is described with or without "confirmed".
+ */
+static json_t *
+ctl_op_describe(struct ctl_conn *c, const json_t *req)
+{
+	struct engine *e = c->srv->e;
+	struct ctl_jobreq r;
+	const char **names;
+	json_t *resp, *d;
+	uint64_t waves, conc, tmo;
+	char *list;
+	size_t i;
+
+	memset(&r, 0, sizeof r);
+	if (json_object_get(req, "action") != NULL)
+		resp = ctl_parse_run(e, req, &r);
+	else
+		resp = ctl_parse_adhoc(e, req, &r);
+	if (resp != NULL) {
+		free(r.ids);
+		return resp;
+	}
+	/* An ad-hoc job's defaults are those of job.c's job_submit. */
+	conc = r.a != NULL ? r.a->concurrency : r.fan != 0 ?
+	    (uint64_t)r.fan : CTL_ADHOC_CONCURRENCY;
+	tmo = r.a != NULL ? r.a->timeout_ms : r.tmo != 0 ? (uint64_t)r.tmo :
+	    CTL_ADHOC_TIMEOUT_MS;
+	if (conc == 0)
+		conc = 1;
+	waves = (r.n + conc - 1) / conc;
+	names = xcalloc(r.n + 1, sizeof *names);
+	for (i = 0; i < r.n; i++)
+		names[i] = e->fleet.nodes[r.ids[i]].name;
+	list = hostlist_compress(names, r.n);
+	free(names);
+	d = json_object();
+	if (r.a != NULL) {
+		json_object_set_new(d, "action", action_to_json(r.a));
+		json_object_set_new(d, "confirm", json_boolean(r.a->confirm ||
+		    r.a->dangerous));
+		json_object_set_new(d, "dangerous",
+		    json_boolean(r.a->dangerous));
+	} else
+		json_object_set_new(d, "command", nx_json_text(r.command));
+	json_object_set_new(d, "hosts", json_integer((json_int_t)r.n));
+	json_object_set_new(d, "hostlist", nx_json_text(list));
+	json_object_set_new(d, "concurrency", json_integer((json_int_t)conc));
+	json_object_set_new(d, "timeout_ms", json_integer((json_int_t)tmo));
+	json_object_set_new(d, "waves", json_integer((json_int_t)waves));
+	json_object_set_new(d, "bound_ms",
+	    json_integer((json_int_t)(waves * tmo)));
+	resp = json_object();
+	json_object_set_new(resp, "describe", d);
+	free(list);
+	free(r.ids);
 	return resp;
 }
 
@@ -512,13 +642,15 @@ ctl_handle(struct ctl_conn *c, const char *buf, size_t len)
 		resp = ctl_op_run(c, req);
 	else if (strcmp(op, "adhoc") == 0)
 		resp = ctl_op_adhoc(c, req);
+	else if (strcmp(op, "describe") == 0)
+		resp = ctl_op_describe(c, req);
 	else if (strcmp(op, "rule_reset") == 0)
 		resp = ctl_op_rule(c, req, true);
 	else if (strcmp(op, "rule_enable") == 0)
 		resp = ctl_op_rule(c, req, false);
 	else
 		resp = ctl_error(NX_EXIT_USAGE, "unknown op \"%s\" (run, adhoc, "
-		    "rule_reset, rule_enable)", op);
+		    "describe, rule_reset, rule_enable)", op);
 	json_decref(req);
 	return resp;
 }
@@ -763,33 +895,87 @@ ctl_close(struct ctl_server *srv)
 	uv_close((uv_handle_t *)&srv->pipe, ctl_on_close);
 }
 
+/* The milliseconds of CLOCK_MONOTONIC. */
+static uint64_t
+ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits for fd to be ready for events until the deadline (ms of
+ * ctl_now_ms(); 0: none).  Returns 1 ready, 0 the deadline passed, -1
+ * (errno) an error.
+ */
+static int
+ctl_wait_fd(int fd, short events, uint64_t deadline)
+{
+	struct pollfd pf;
+	uint64_t now;
+	int ms, rc;
+
+	for (;;) {
+		ms = -1;
+		if (deadline != 0) {
+			if ((now = ctl_now_ms()) >= deadline)
+				return 0;
+			ms = deadline - now > INT_MAX ? INT_MAX :
+			    (int)(deadline - now);
+		}
+		pf.fd = fd;
+		pf.events = events;
+		pf.revents = 0;
+		if ((rc = poll(&pf, 1, ms)) > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 /*
  * The client: sends req to the engine at path and reads its one response
- * (*resp, a new reference).  Returns 0; -1 (err) when no engine listens
- * there (*none set) or the exchange failed.  Blocks until the job ends.
+ * (*resp, a new reference), waiting at most timeout_ms in all (0: no
+ * limit).  Returns 0; -1 with *fail saying why and err a message naming
+ * the socket: CTL_FAIL_NONE_RUNNING (nobody listens there),
+ * CTL_FAIL_TIMEOUT (no answer in time: the engine is stalled or the job
+ * outlives the bound; a job it took runs on), CTL_FAIL_EOF (the engine
+ * closed the connection without an answer: it stopped or died),
+ * CTL_FAIL_IO (anything else).
  */
 int
-ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
-    struct nx_err *err)
+ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
+    json_t **resp, enum ctl_fail *fail, struct nx_err *err)
 {
 	struct sockaddr_un sa;
 	json_error_t jerr;
 	char *text, *buf = NULL;
 	size_t len = 0, cap = 0, off;
-	ssize_t n;
-	int fd;
+	uint64_t deadline = timeout_ms != 0 ? ctl_now_ms() + timeout_ms : 0;
+	ssize_t n = 0;
+	int fd, w;
 
 	*resp = NULL;
-	*none = false;
+	*fail = CTL_FAIL_IO;
 	if (ctl_addr(path, &sa, err) != 0)
 		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
 		nx_err_set(err, "socket: %s", strerror(errno));
 		return -1;
 	}
+	/* A Unix socket connects at once or fails (EAGAIN: the backlog of
+	 * a stalled engine is full). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		*none = errno == ENOENT || errno == ECONNREFUSED;
-		nx_err_set(err, "%s: %s", path, strerror(errno));
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			*fail = CTL_FAIL_NONE_RUNNING;
+		else if (errno == EAGAIN)
+			*fail = CTL_FAIL_TIMEOUT;
+		nx_err_set(err, "%s: %s", path, errno == EAGAIN ? "the engine "
+		    "takes no connection (its backlog is full: stalled?)" :
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -798,16 +984,27 @@ ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
 	free(text);
 	len = strlen(buf);
 	for (off = 0; off < len; off += (size_t)n) {
-		if ((n = write(fd, buf + off, len - off)) <= 0) {
-			if (n < 0 && errno == EINTR) {
-				n = 0;
+		if ((n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0)
+			continue;
+		n = 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && (w = ctl_wait_fd(fd, POLLOUT,
+		    deadline)) != -1) {
+			if (w == 1)
 				continue;
-			}
+			*fail = CTL_FAIL_TIMEOUT;
+			nx_err_set(err, "%s: the engine took no request in "
+			    "%.1f s", path, timeout_ms / 1000.0);
+		} else if (errno == EPIPE || errno == ECONNRESET) {
+			*fail = CTL_FAIL_EOF;
+			nx_err_set(err, "%s: the engine closed the connection "
+			    "before taking the request", path);
+		} else
 			nx_err_set(err, "%s: write: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
+		free(buf);
+		close(fd);
+		return -1;
 	}
 	free(buf);
 	buf = NULL;
@@ -820,7 +1017,21 @@ ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if ((w = ctl_wait_fd(fd, POLLIN, deadline)) == 1)
+				continue;
+			if (w == 0) {
+				*fail = CTL_FAIL_TIMEOUT;
+				nx_err_set(err, "%s: no answer from the "
+				    "engine in %.1f s", path,
+				    timeout_ms / 1000.0);
+				n = -1;
+				break;
+			}
+		}
 		if (n < 0) {
+			if (errno == ECONNRESET)
+				*fail = CTL_FAIL_EOF;
 			nx_err_set(err, "%s: read: %s", path, strerror(errno));
 			break;
 		}
@@ -839,9 +1050,12 @@ ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
 		free(buf);
 		return -1;
 	}
-	if (len == 0) {
+	if (len == 0 || buf[len - 1] != '\n') {
+		/* Every answer ends with a newline: without it the engine
+		 * went away before it finished answering. */
+		*fail = CTL_FAIL_EOF;
 		nx_err_set(err, "%s: the engine closed the connection without "
-		    "an answer", path);
+		    "an answer%s", path, len == 0 ? "" : " (a partial one)");
 		free(buf);
 		return -1;
 	}
@@ -855,5 +1069,22 @@ ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
 		return -1;
 	}
 	free(buf);
+	*fail = CTL_FAIL_OK;
 	return 0;
+}
+
+/*
+ * ctl_call() for the immediate requests (the rule operations): at most
+ * CTL_REQUEST_TIMEOUT_MS; *none set when no engine listens at path.
+ */
+int
+ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
+    struct nx_err *err)
+{
+	enum ctl_fail fail;
+	int rc;
+
+	rc = ctl_call(path, req, CTL_REQUEST_TIMEOUT_MS, resp, &fail, err);
+	*none = rc != 0 && fail == CTL_FAIL_NONE_RUNNING;
+	return rc;
 }

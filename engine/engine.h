@@ -846,12 +846,15 @@ char *check_ssh_command(const struct nx_checkdef *, const struct node *,
 /*
  * child.c: one child process on the loop, in a process group of its own,
  * its output captured with a cap, killed as a group at the timeout.
- * Used by the plugin check kind and the local executor of jobs.
+ * Used by the plugin check kind, the local executor of jobs and, through
+ * child_run() (synchronous, on a loop of its own), inventory scripts.
  */
 #define CHILD_OUT 0             /* index of stdout in struct child_result */
 #define CHILD_ERR 1             /* index of stderr */
 #define CHILD_MERGE 0x1         /* stderr into stdout's pipe (Nagios) */
 #define CHILD_KILL_LINGERING 0x2 /* kill the group when the linger ends */
+#define CHILD_KILL_OVER_CAP 0x4 /* stdout past out_cap: kill the group */
+#define CHILD_KILL_AT_END 0x8   /* done: kill what is left of the group */
 
 struct child;
 
@@ -876,16 +879,29 @@ struct child_result {
 	size_t len[2];
 	uint64_t dropped[2];    /* bytes read past the cap */
 	bool truncated[2];      /* dropped > 0 */
+	bool over_cap;          /* killed for CHILD_KILL_OVER_CAP */
+	bool output_open;       /* done with a pipe not at EOF (the linger
+	                           ended: a process still holds it) */
 	double ms;              /* from child_spawn to done */
 };
 
 typedef void (*child_done_cb)(void *, const struct child_result *);
+
+/* child_run(): the result, its output owned (child_run_free). */
+struct child_sync {
+	struct child_result res; /* out[] point into buf[] (or at "") */
+	char *buf[2];           /* owned, NULL when nothing was written */
+	int spawn_error;        /* -1 from child_run: the libuv error code */
+};
 
 struct child *child_spawn(uv_loop_t *, const struct child_opts *,
     child_done_cb, void *, struct nx_err *);
 void child_kill(struct child *);
 void child_abandon(struct child *);
 pid_t child_pid(const struct child *);
+int child_run(const struct child_opts *, struct child_sync *,
+    struct nx_err *);
+void child_sync_free(struct child_sync *);
 const char *child_signal_name(int, char *, size_t);
 
 /* provider.c */

@@ -15,12 +15,16 @@
  * vars come from there; without `_meta`, the script is run again as
  * `--host NAME` for every host, as Ansible does.
  *
- * The script runs with posix_spawn in its own process group, stdin from
+ * The script runs through child_run() (engine/child.c, the project's one
+ * spawn path) in a process group (and session) of its own, stdin from
  * /dev/null and stdout and stderr on pipes, for at most
  * inventory.script_timeout_ms (30 s by default) per run; past that the
- * whole process group is killed and it is an error.  A non-zero exit, a
- * signal, output that is not a JSON object, or more than 64 MiB of output
+ * whole process group is killed and it is an error, as is an exit with
+ * the output still held open (by a process it left behind) until then.
+ * A non-zero exit, a signal, output that is not a JSON object, or more
+ * than 64 MiB of output (the group is killed at the 64 MiB + 1st byte)
  * is an error that quotes the script's stderr (its first 1000 bytes).
+ * Whatever is left of its process group when it is done is killed.
  *
  * The file is chosen by its executable bit with a `#!` line or an ELF
  * header (Ansible's script plugin also wants the executable bit), or by a
@@ -29,18 +33,9 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "engine.h"
 
@@ -54,17 +49,9 @@ struct script_run {
 	size_t outlen;
 	char err[SCRIPT_ERR_MAX + 1];   /* the start of stderr */
 	size_t errlen;
-	int status;             /* from waitpid */
+	int exit_status;
+	int term_signal;        /* 0, or the signal that ended it */
 };
-
-static int64_t
-script_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Whether the file (its first bytes in text) is a script Ansible would run. */
 bool
@@ -97,169 +84,69 @@ script_stderr(struct script_run *r)
 }
 
 /*
- * Runs `path arg [arg2]` as described above.  On 0, r holds its output
- * and exit status (r->out owned by the caller); -1 with err set when it
- * could not be run, timed out or wrote too much.
+ * Runs `path arg [arg2]` as described above, through child_run()
+ * (engine/child.c, the one spawn path).  On 0, r holds its output and
+ * exit (r->out owned by the caller); -1 with err set when it could not
+ * be run, timed out or wrote too much.
  */
 static int
 script_run(const char *path, const char *arg, const char *arg2,
     int timeout_ms, struct script_run *r, struct nx_err *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	int outp[2], errp[2], e, rc = -1;
-	char *argv[4];
-	size_t cap = 65536;
-	int64_t deadline = script_now_ms() + timeout_ms;
-	bool timed_out = false, too_much = false;
-	pid_t pid;
+	struct child_opts o;
+	struct child_sync cs;
+	struct nx_err cerr = { { 0 } };
+	char *argv[4], *file = NULL;
 
 	memset(r, 0, sizeof *r);
-	if (pipe2(outp, O_CLOEXEC) != 0)
-		return nx_err_set(err, "%s: pipe: %s", path, strerror(errno)), -1;
-	if (pipe2(errp, O_CLOEXEC) != 0) {
-		e = errno;
-		close(outp[0]);
-		close(outp[1]);
-		return nx_err_set(err, "%s: pipe: %s", path, strerror(e)), -1;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGTERM);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	argv[0] = (char *)path;
 	argv[1] = (char *)arg;
 	argv[2] = (char *)arg2;
 	argv[3] = NULL;
-	e = posix_spawn(&pid, path, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(outp[1]);
-	close(errp[1]);
-	if (e != 0) {
-		nx_err_set(err, "%s: cannot run it: %s", path, strerror(e));
-		close(outp[0]);
-		close(errp[0]);
+	/* A name without a slash is a file here, never one from PATH. */
+	if (strchr(path, '/') == NULL)
+		xasprintf(&file, "./%s", path);
+	memset(&o, 0, sizeof o);
+	o.file = file != NULL ? file : path;
+	o.argv = argv;
+	o.timeout_ms = (uint32_t)timeout_ms;
+	o.linger_ms = 0;        /* output held open: up to the timeout */
+	o.out_cap = SCRIPT_OUT_MAX;
+	o.err_cap = SCRIPT_ERR_MAX;
+	o.flags = CHILD_KILL_OVER_CAP | CHILD_KILL_LINGERING |
+	    CHILD_KILL_AT_END;
+	if (child_run(&o, &cs, &cerr) != 0) {
+		nx_err_set(err, "%s: cannot run it: %s", path,
+		    cs.spawn_error < 0 ? strerror(-cs.spawn_error) : cerr.msg);
+		free(file);
 		return -1;
 	}
-	r->out = xmalloc(cap);
-	for (;;) {
-		struct pollfd pf[2];
-		int nfds = 0, left = (int)(deadline - script_now_ms());
-		ssize_t n;
-		char buf[4096];
-		int i;
-
-		if (outp[0] >= 0) {
-			pf[nfds].fd = outp[0];
-			pf[nfds++].events = POLLIN;
-		}
-		if (errp[0] >= 0) {
-			pf[nfds].fd = errp[0];
-			pf[nfds++].events = POLLIN;
-		}
-		if (nfds == 0)
-			break;
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (poll(pf, (nfds_t)nfds, left) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (i = 0; i < nfds; i++) {
-			if (pf[i].revents == 0)
-				continue;
-			n = read(pf[i].fd, buf, sizeof buf);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(pf[i].fd);
-				if (pf[i].fd == outp[0])
-					outp[0] = -1;
-				else
-					errp[0] = -1;
-				continue;
-			}
-			if (pf[i].fd == errp[0]) {
-				size_t k = (size_t)n;
-
-				if (k > SCRIPT_ERR_MAX - r->errlen)
-					k = SCRIPT_ERR_MAX - r->errlen;
-				memcpy(r->err + r->errlen, buf, k);
-				r->errlen += k;
-				continue;
-			}
-			if (r->outlen + (size_t)n > SCRIPT_OUT_MAX) {
-				too_much = true;
-				break;
-			}
-			while (r->outlen + (size_t)n + 1 > cap)
-				cap *= 2;
-			r->out = xrealloc(r->out, cap);
-			memcpy(r->out + r->outlen, buf, (size_t)n);
-			r->outlen += (size_t)n;
-		}
-		if (too_much)
-			break;
+	free(file);
+	r->errlen = cs.res.len[CHILD_ERR];
+	memcpy(r->err, cs.res.out[CHILD_ERR], r->errlen);
+	if (cs.res.over_cap) {
+		nx_err_set(err, "%s %s: more than %u MiB of output; killed",
+		    path, arg, SCRIPT_OUT_MAX >> 20);
+		child_sync_free(&cs);
+		return -1;
 	}
-	r->out[r->outlen] = '\0';
-	/* Both pipes are closed: wait for the exit, within the deadline. */
-	while (!timed_out && !too_much) {
-		pid_t w = waitpid(pid, &r->status, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			nx_err_set(err, "%s: waitpid: %s", path, strerror(errno));
-			goto out;
-		}
-		if (script_now_ms() >= deadline)
-			timed_out = true;
-		else
-			usleep(5000);
+	/* Past the timeout, or an exit with the output still held open
+	 * (by a process of its own) until the timeout: no answer. */
+	if (cs.res.timed_out || cs.res.output_open) {
+		nx_err_set(err, "%s %s%s%s: no answer in %d ms; its process "
+		    "group was killed (stderr: %s)", path, arg,
+		    arg2 != NULL ? " " : "", arg2 != NULL ? arg2 : "",
+		    timeout_ms, script_stderr(r));
+		child_sync_free(&cs);
+		return -1;
 	}
-	if (timed_out || too_much) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
-			;
-		if (timed_out)
-			nx_err_set(err, "%s %s%s%s: no answer in %d ms; its "
-			    "process group was killed (stderr: %s)", path, arg,
-			    arg2 != NULL ? " " : "", arg2 != NULL ? arg2 : "",
-			    timeout_ms, script_stderr(r));
-		else
-			nx_err_set(err, "%s %s: more than %u MiB of output; "
-			    "killed", path, arg, SCRIPT_OUT_MAX >> 20);
-		goto out;
-	}
-	/* Leftover children of the script (its pipes are closed) go too. */
-	kill(-pid, SIGKILL);
-	rc = 0;
-out:
-	if (outp[0] >= 0)
-		close(outp[0]);
-	if (errp[0] >= 0)
-		close(errp[0]);
-	if (rc != 0) {
-		free(r->out);
-		r->out = NULL;
-	}
-	return rc;
+	r->exit_status = (int)cs.res.exit_status;
+	r->term_signal = cs.res.term_signal;
+	r->outlen = cs.res.len[CHILD_OUT];
+	r->out = cs.buf[CHILD_OUT] != NULL ? cs.buf[CHILD_OUT] : xstrdup("");
+	cs.buf[CHILD_OUT] = NULL;
+	child_sync_free(&cs);
+	return 0;
 }
 
 /*
@@ -279,15 +166,15 @@ script_json(struct inventory *inv, const char *path, const char *arg,
 
 	if (script_run(path, arg, arg2, ms, &r, err) != 0)
 		return NULL;
-	if (WIFSIGNALED(r.status)) {
+	if (r.term_signal != 0) {
 		nx_err_set(err, "%s %s%s%s: killed by signal %d (stderr: %s)",
-		    path, arg, sp, a2, WTERMSIG(r.status), script_stderr(&r));
+		    path, arg, sp, a2, r.term_signal, script_stderr(&r));
 		free(r.out);
 		return NULL;
 	}
-	if (WEXITSTATUS(r.status) != 0) {
+	if (r.exit_status != 0) {
 		nx_err_set(err, "%s %s%s%s: exit status %d (stderr: %s)", path,
-		    arg, sp, a2, WEXITSTATUS(r.status), script_stderr(&r));
+		    arg, sp, a2, r.exit_status, script_stderr(&r));
 		free(r.out);
 		return NULL;
 	}

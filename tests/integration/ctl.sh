@@ -10,8 +10,15 @@
 #   enable/disable/reset through the socket; socket mode 0666 with a roles
 #   section, 0600 without; the socket goes at a clean stop, a stale one is
 #   replaced; no engine: exit 69.
+# And the client side of run --engine: describe (nodes, confirmation, the
+# job's bound); a confirm or dangerous action refused without a terminal
+# and --yes (batch run's words), asked on a terminal (tmux: Enter is no,
+# y runs, a dangerous one wants its name); hosts not in the engine's
+# inventory named; a SIGSTOPped engine: the client gives up at --wait or
+# at the job's bound plus a margin (exit 2); the engine SIGKILLed while
+# the client waits: said at once, exit 2.
 #
-# Needs jq and python3 (a raw socket client).  Exit: 0 pass, 1 fail, 77 skip.
+# Needs jq and python3 (a raw socket client); tmux for the prompt.  Exit: 0 pass, 1 fail, 77 skip.
 
 set -u
 : "${NEXUSCTL:?}" "${TOP_SRCDIR:?}"
@@ -26,7 +33,10 @@ fail_context() {
 	[ -f "$W/cerr" ] && { echo "--- client stderr"; tail -c 2000 "$W/cerr"; }
 	[ -f "$W/cout" ] && { echo "--- client stdout"; tail -c 2000 "$W/cout"; }
 }
+# (the old log goes first: engine_start's wait for "started:" could
+# otherwise read the previous engine's before the new one truncates it)
 start_engine() {
+	rm -f "$W/err" "$W/err.out"
 	engine_start "$W/err" -c "$1" -i "$W/inv.json" --state "$STATE"
 }
 # stopped_clean WHAT: the last engine_stop's exit status was 0 (also no
@@ -38,7 +48,19 @@ stopped_clean() {
 		fail "$1: the engine exited $ENGINE_RC"
 	fi
 }
-trap 'engine_stop; rm -rf "$W"' EXIT
+# a stopped engine cannot take its SIGTERM: SIGCONT first
+TMUXBASE=nx-ctl-$$
+NTMUX=0
+TMUXSOCK=
+tmux_cleanup() {
+	_k=1
+	while [ $_k -le $NTMUX ]; do
+		tmux -L "$TMUXBASE-$_k" kill-server >/dev/null 2>&1
+		_k=$((_k + 1))
+	done
+}
+trap '[ -n "$ENGINE_PID" ] && kill -CONT "$ENGINE_PID" 2>/dev/null
+    tmux_cleanup; engine_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state"
 
@@ -59,7 +81,13 @@ ACTIONS='"actions": { "define": [
     { "name": "slow", "kind": "local", "role": "operator",
       "command": "sleep 1; echo slow $HOSTNAME$ >> '"$OUT"'" },
     { "name": "risky", "kind": "local", "role": "operator", "confirm": true,
-      "command": "echo risky $HOSTNAME$ >> '"$OUT"'" } ] }'
+      "command": "echo risky $HOSTNAME$ >> '"$OUT"'" },
+    { "name": "wipe", "kind": "local", "role": "operator", "dangerous": true,
+      "command": "echo wiped $HOSTNAME$ >> '"$OUT"'" },
+    { "name": "stall", "kind": "local", "role": "operator", "timeout": "1s",
+      "command": "echo $HOSTNAME$ >> '"$W/stall"'; sleep 0.5" },
+    { "name": "long", "kind": "local", "role": "operator",
+      "command": "echo $HOSTNAME$ >> '"$W/long"'; sleep 4" } ] }'
 cat >"$W/roles.json" <<EOF
 { "demo": { "enabled": false, "local": false },
   "roles": { "default": "viewer", "operator": { "users": ["$ME"] } },
@@ -105,6 +133,16 @@ else
 	fail "no engine: rc=$rc"
 fi
 
+# --wait is for --engine only
+timeout 20 "$NEXUSCTL" run --state "$STATE" --wait 5 -w n1 -- true \
+    >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 64 ] && grep -q -- '--wait goes with --engine' "$W/cerr"; then
+	pass "--wait without --engine: 64"
+else
+	fail "--wait without --engine (rc=$rc)"
+fi
+
 # --- a stale socket (a killed engine's) is replaced
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
 start_engine "$W/roles.json"
@@ -145,15 +183,53 @@ else
 	head -c 1500 "$W/audit.json"
 fi
 
-# --- confirmation: --yes is wanted through the engine
-timeout 30 "$NEXUSCTL" run --engine --state "$STATE" risky -t n1 \
-    >"$W/cout" 2>"$W/cerr" </dev/null
-rc=$?
-if [ $rc -eq 64 ] && grep -q 'asks for confirmation' "$W/cerr" &&
-    ! grep -q risky "$OUT"; then
-	pass "a confirm action without --yes: 64, nothing ran"
+# --- confirmation without a terminal and without --yes: batch run's refusal
+for act in risky wipe; do
+	timeout 30 "$NEXUSCTL" run --engine --state "$STATE" $act -t n1 \
+	    >"$W/cout" 2>"$W/cerr" </dev/null
+	rc=$?
+	if [ $rc -eq 64 ] && grep -q "action $act asks for confirmation: give --yes to run it without a terminal" "$W/cerr" &&
+	    ! grep -q "^risky\|^wiped" "$OUT"; then
+		pass "$act (confirm) through the engine, no terminal, no --yes: batch run's 64, nothing ran"
+	else
+		fail "$act: confirm without --yes (rc=$rc)"
+	fi
+done
+# a raw run request without "confirmed" is still refused by the engine
+printf '{"op":"run","action":"risky","target":"n1"}\n' >"$W/req0"
+raw "$W/req0" >"$W/resp0" 2>>"$W/cerr"
+if jq -e '(.exit == 64) and (.error | test("asks for confirmation"))' "$W/resp0" >/dev/null 2>&1 &&
+    ! grep -q '^risky' "$OUT"; then
+	pass "the engine refuses a confirm action without \"confirmed\""
 else
-	fail "confirm without --yes (rc=$rc)"
+	fail "raw unconfirmed run: $(head -c 300 "$W/resp0")"
+fi
+
+# --- describe: the action, its nodes and the job's bound, nothing run
+printf '{"op":"describe","action":"risky","target":"@g"}\n' >"$W/req0"
+raw "$W/req0" >"$W/resp0" 2>>"$W/cerr"
+printf '{"op":"describe","command":"true","hosts":"n[1-4]","fanout":3,"timeout_ms":2000}\n' >"$W/req00"
+raw "$W/req00" >"$W/resp00" 2>>"$W/cerr"
+if jq -e '.describe | .hosts == 3 and .hostlist == "n[1-3]" and .confirm == true
+    and .dangerous == false and .action.name == "risky" and .timeout_ms == 60000
+    and .waves == 1 and .bound_ms == 60000' "$W/resp0" >/dev/null 2>&1 &&
+    jq -e '.describe | .hosts == 4 and .concurrency == 3 and .waves == 2 and
+    .bound_ms == 4000 and .command == "true"' "$W/resp00" >/dev/null 2>&1 &&
+    ! grep -q '^risky' "$OUT"; then
+	pass "describe: nodes, confirmation, the job's bound (timeout x waves); nothing ran"
+else
+	fail "describe: $(head -c 300 "$W/resp0") / $(head -c 300 "$W/resp00")"
+fi
+
+# --- hosts the engine's inventory does not have: named, and why
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" -w 'n1,nosuch[1-2]' -- \
+    true >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 64 ] &&
+    grep -q "2 of 3 hosts are not nodes of the engine's inventory: nosuch\[1-2\] (through the engine a host is one of its nodes" "$W/cerr"; then
+	pass "-w with unknown hosts: 64, names them (nosuch[1-2]) and says why"
+else
+	fail "unknown hosts (rc=$rc)"
 fi
 
 # --- ad-hoc is for admins: refused for the operator, audited
@@ -315,5 +391,168 @@ else
 fi
 engine_stop
 stopped_clean "after ad-hoc and rules"
+
+# --- the confirmation prompt on a real terminal (tmux), through the engine
+start_engine "$W/roles.json"
+# tmx CMD: runs CMD in a new private tmux server (160x20, one per call);
+# its exit status goes to $W/tmx.rc
+tmx() {
+	rm -f "$W/tmx.rc"
+	[ -n "$TMUXSOCK" ] && tmux -L "$TMUXSOCK" kill-server >/dev/null 2>&1
+	NTMUX=$((NTMUX + 1))
+	TMUXSOCK=$TMUXBASE-$NTMUX
+	tmux -L "$TMUXSOCK" -f /dev/null new-session -d -s c -x 160 -y 20 \
+	    "XDG_STATE_HOME='$XDG_STATE_HOME' $1 2>&1; echo \$? >'$W/tmx.rc'; sleep 30"
+}
+pane() { tmux -L "$TMUXSOCK" capture-pane -p -t c 2>/dev/null; }
+# pane_wait REGEX: the pane shows it, 10 s at most
+pane_wait() {
+	_n=0
+	while [ $_n -lt 100 ]; do
+		pane | grep -q -- "$1" && return 0
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	return 1
+}
+# rc_wait: the exit status of the command in the pane, 15 s at most
+rc_wait() {
+	_n=0
+	while [ ! -s "$W/tmx.rc" ] && [ $_n -lt 150 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	cat "$W/tmx.rc" 2>/dev/null
+}
+if command -v tmux >/dev/null 2>&1; then
+	run_cmd="$NEXUSCTL run --engine --state $STATE"
+	tmx "$run_cmd risky -t @g"
+	if pane_wait 'Run risky on 3 nodes (n\[1-3\])? \[y/N\]'; then
+		tmux -L "$TMUXSOCK" send-keys -t c Enter
+		r=$(rc_wait)
+		if [ "$r" = 1 ] && pane | grep -q 'not confirmed: nothing ran' &&
+		    ! grep -q '^risky' "$OUT"; then
+			pass "tmux: the engine's confirm action asks as batch run does; Enter (no) runs nothing, exit 1"
+		else
+			fail "tmux: Enter at the prompt (rc '$r')"; pane
+		fi
+	else
+		fail "tmux: no confirmation prompt"; pane
+	fi
+	tmx "$run_cmd risky -t @g"
+	if pane_wait '\[y/N\]'; then
+		tmux -L "$TMUXSOCK" send-keys -t c y Enter
+		r=$(rc_wait)
+		if [ "$r" = 0 ] && [ "$(grep -c '^risky n' "$OUT")" -eq 3 ] &&
+		    pane | grep -q '3 hosts in .* 3 ok'; then
+			pass "tmux: y runs it in the engine on n1-n3"
+		else
+			fail "tmux: y at the prompt (rc '$r')"; pane
+		fi
+	else
+		fail "tmux: no prompt the second time"; pane
+	fi
+	# dangerous: the name is typed; y is not enough
+	tmx "$run_cmd wipe -t n4"
+	if pane_wait 'Action wipe is DANGEROUS. Run it on 1 node (n4)?' &&
+	    pane_wait "Type the action's name to run it:"; then
+		tmux -L "$TMUXSOCK" send-keys -t c y Enter
+		r1=$(rc_wait)
+		tmx "$run_cmd wipe -t n4"
+		pane_wait "Type the action's name to run it:"
+		tmux -L "$TMUXSOCK" send-keys -t c wipe Enter
+		r2=$(rc_wait)
+		if [ "$r1" = 1 ] && [ "$r2" = 0 ] &&
+		    [ "$(grep -c '^wiped n4' "$OUT")" -eq 1 ]; then
+			pass "tmux: a dangerous action wants its name typed (y: nothing ran; wipe: ran once)"
+		else
+			fail "tmux: dangerous (rc '$r1' '$r2')"; pane
+		fi
+	else
+		fail "tmux: no DANGEROUS prompt"; pane
+	fi
+	tmux_cleanup
+else
+	echo "skip: the terminal prompt (no tmux)"
+fi
+
+# --- a stalled engine: the client gives up at its bound, says so, exit 2
+kill -STOP "$ENGINE_PID"
+t0=$(date +%s)
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" --wait 2 note -t n1 \
+    --yes >"$W/cout" 2>"$W/cerr"
+rc=$?
+t1=$(date +%s)
+kill -CONT "$ENGINE_PID"
+if [ $rc -eq 2 ] && [ $((t1 - t0)) -lt 10 ] &&
+    grep -qF "no answer from the engine on $SOCK in 2.0 s (--wait, to describe the request)" "$W/cerr"; then
+	pass "a stopped engine, --wait 2: gave up in $((t1 - t0)) s, names the socket, exit 2"
+else
+	fail "stopped engine, --wait (rc=$rc, $((t1 - t0)) s)"
+fi
+# the job's own bound: 1 s per host x 1 wave + 10% + 5 s
+rm -f "$W/stall"
+t0=$(date +%s)
+timeout 40 "$NEXUSCTL" run --engine --state "$STATE" stall -t n2 \
+    >"$W/cout" 2>"$W/cerr" &
+cpid=$!
+i=0
+while [ ! -s "$W/stall" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -STOP "$ENGINE_PID"
+i=0
+while kill -0 "$cpid" 2>/dev/null && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+wait "$cpid"
+rc=$?
+t1=$(date +%s)
+kill -CONT "$ENGINE_PID"
+if [ -s "$W/stall" ] && [ $rc -eq 2 ] && [ $((t1 - t0)) -ge 5 ] &&
+    [ $((t1 - t0)) -lt 20 ] &&
+    grep -qF "no answer from the engine on $SOCK in 6.1 s (the job's bound: 1.0 s per host x 1 wave, plus a margin" "$W/cerr"; then
+	pass "stopped mid-job: gave up at the job's bound plus margin ($((t1 - t0)) s), exit 2"
+else
+	fail "stopped mid-job (rc=$rc, $((t1 - t0)) s)"
+fi
+# it serves again once continued
+timeout 30 "$NEXUSCTL" run --engine --state "$STATE" note -t n3 --yes \
+    >"$W/cout" 2>"$W/cerr"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^noted n3' "$W/cout"; then
+	pass "continued: the engine serves again"
+else
+	fail "after SIGCONT (rc=$rc)"
+fi
+
+# --- the engine killed while the client waits for its job
+rm -f "$W/long"
+timeout 40 "$NEXUSCTL" run --engine --state "$STATE" long -t n1 \
+    >"$W/cout" 2>"$W/cerr" &
+cpid=$!
+i=0
+while [ ! -s "$W/long" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -KILL "$ENGINE_PID"
+wait "$ENGINE_PID" 2>/dev/null
+ENGINE_PID=
+i=0
+while kill -0 "$cpid" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+wait "$cpid"
+rc=$?
+if [ -s "$W/long" ] && [ $rc -eq 2 ] &&
+    grep -qF "the engine on $SOCK closed the connection before answering (it stopped or died)" "$W/cerr"; then
+	pass "the engine killed mid-job: the client says so at once, exit 2"
+else
+	fail "engine killed mid-job (rc=$rc)"
+fi
 
 summary

@@ -4,7 +4,9 @@
  * truncation flags, exit status and signal, the environment and working
  * directory, the timeout killing the whole process group (a grandchild
  * too), the linger after the exit, child_kill and child_abandon, a
- * program that does not exist, and many children at once.
+ * program that does not exist, many children at once; the flags
+ * CHILD_KILL_OVER_CAP and CHILD_KILL_AT_END, and child_run() (on a loop
+ * of its own).
  */
 #include "config.h"
 
@@ -530,6 +532,124 @@ test_many(void **state)
 	}
 }
 
+/* CHILD_KILL_OVER_CAP: stdout past the cap kills the group at once. */
+static void
+test_over_cap(void **state)
+{
+	struct fx *fx = *state;
+	struct child_opts o;
+	struct child_sync cs;
+	struct nx_err err = { { 0 } };
+	char *script, *pidf;
+	char *argv[] = { (char *)"sh", (char *)"-c", NULL, NULL };
+	pid_t bg;
+
+	xasprintf(&pidf, "%s/bg.pid", fx->dir);
+	/* a background sleep in the group, then endless output */
+	xasprintf(&script, "sleep 30 & echo $! > '%s'; exec yes", pidf);
+	argv[2] = script;
+	opts(&o, 20000, 100000);
+	o.file = "/bin/sh";
+	o.argv = argv;
+	o.flags = CHILD_KILL_OVER_CAP;
+	assert_int_equal(child_run(&o, &cs, &err), 0);
+	assert_true(cs.res.over_cap);
+	assert_false(cs.res.timed_out);
+	assert_int_equal(cs.res.len[CHILD_OUT], 100000);
+	assert_true(cs.res.truncated[CHILD_OUT]);
+	assert_int_equal(cs.res.term_signal, SIGKILL);
+	assert_true(cs.res.ms < 15000);
+	bg = read_pid(pidf);
+	assert_true(gone_within(bg, 2000));
+	child_sync_free(&cs);
+	free(script);
+	free(pidf);
+}
+
+/* CHILD_KILL_AT_END: a process left behind (output closed) is killed. */
+static void
+test_kill_at_end(void **state)
+{
+	struct fx *fx = *state;
+	struct child_opts o;
+	struct child_sync cs;
+	struct nx_err err = { { 0 } };
+	char *script, *pidf;
+	char *argv[] = { (char *)"sh", (char *)"-c", NULL, NULL };
+	pid_t bg;
+	int flags;
+
+	xasprintf(&pidf, "%s/left.pid", fx->dir);
+	xasprintf(&script, "sleep 30 >/dev/null 2>&1 & echo $! > '%s'; "
+	    "echo done", pidf);
+	argv[2] = script;
+	for (flags = 0; flags <= CHILD_KILL_AT_END; flags += CHILD_KILL_AT_END) {
+		opts(&o, 10000, 1024);
+		o.file = "/bin/sh";
+		o.argv = argv;
+		o.flags = flags;
+		assert_int_equal(child_run(&o, &cs, &err), 0);
+		assert_string_equal(cs.res.out[CHILD_OUT], "done\n");
+		assert_int_equal(cs.res.exit_status, 0);
+		assert_false(cs.res.output_open);
+		bg = read_pid(pidf);
+		if (flags == 0) {
+			/* without the flag it is left alone */
+			assert_true(alive(bg));
+			(void)kill(bg, SIGKILL);
+		} else
+			assert_true(gone_within(bg, 2000));
+		child_sync_free(&cs);
+	}
+	free(script);
+	free(pidf);
+}
+
+/* child_run(): synchronous, a program that does not exist, output held
+ * open past the exit (output_open at the timeout). */
+static void
+test_run_sync(void **state)
+{
+	struct child_opts o;
+	struct child_sync cs;
+	struct nx_err err = { { 0 } };
+	char *argv[] = { (char *)"sh", (char *)"-c", NULL, NULL };
+	char *nope[] = { (char *)"/nonexistent/prog", NULL };
+
+	(void)state;
+	argv[2] = (char *)"echo out; echo err >&2; exit 5";
+	opts(&o, 10000, 1024);
+	o.file = "/bin/sh";
+	o.argv = argv;
+	assert_int_equal(child_run(&o, &cs, &err), 0);
+	assert_string_equal(cs.res.out[CHILD_OUT], "out\n");
+	assert_string_equal(cs.res.out[CHILD_ERR], "err\n");
+	assert_int_equal(cs.res.exit_status, 5);
+	child_sync_free(&cs);
+
+	opts(&o, 10000, 1024);
+	o.argv = nope;
+	assert_int_equal(child_run(&o, &cs, &err), -1);
+	assert_int_equal(cs.spawn_error, UV_ENOENT);
+	assert_non_null(strstr(err.msg, "no such file"));
+	child_sync_free(&cs);
+
+	/* exits at once, a background process holds stdout: done at the
+	 * timeout with output_open, the holder killed (KILL_LINGERING) */
+	argv[2] = (char *)"(sleep 30; echo late) & echo early";
+	opts(&o, 700, 1024);
+	o.file = "/bin/sh";
+	o.argv = argv;
+	o.flags = CHILD_KILL_LINGERING;
+	assert_int_equal(child_run(&o, &cs, &err), 0);
+	assert_true(cs.res.output_open);
+	assert_false(cs.res.timed_out);
+	assert_int_equal(cs.res.exit_status, 0);
+	assert_string_equal(cs.res.out[CHILD_OUT], "early\n");
+	assert_true(cs.res.ms >= 600 && cs.res.ms < 8000);
+	child_sync_free(&cs);
+}
+
 int
 main(void)
 {
@@ -547,6 +667,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spawn_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_over_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_at_end, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_run_sync, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

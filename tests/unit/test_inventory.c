@@ -1109,6 +1109,96 @@ test_script_timeout(void **state)
 }
 
 static void
+test_script_too_much(void **state)
+{
+	/* More than 64 MiB on stdout: killed there, with what it started. */
+	char *path = write_script("sleep 30 &\necho $! > \"$0.pid\"\n"
+	    "exec yes '{\"web\": [\"w1\"]}'\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+	struct timespec t0, t1;
+	char *pidfile;
+	FILE *fp;
+	int pid = 0, i;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(load_script(&inv, path, 20000, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (strstr(err.msg, "inventory.sh --list: more than 64 MiB of output; "
+	    "killed") == NULL)
+		fail_msg("%s", err.msg);
+	assert_true(t1.tv_sec - t0.tv_sec < 15);        /* not the timeout */
+	xasprintf(&pidfile, "%s.pid", path);
+	fp = fopen(pidfile, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &pid), 1);
+	fclose(fp);
+	free(pidfile);
+	/* the background sleep of its group is gone (or an unreaped zombie) */
+	for (i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+		char stat[64], buf[256];
+		const char *st;
+
+		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
+		if ((fp = fopen(stat, "r")) == NULL)
+			break;
+		buf[0] = '\0';
+		if (fgets(buf, sizeof buf, fp) == NULL)
+			buf[0] = '\0';
+		fclose(fp);
+		if ((st = strrchr(buf, ')')) != NULL && st[2] == 'Z')
+			break;
+		usleep(20000);
+	}
+	assert_true(i < 100);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_held_output(void **state)
+{
+	/* It answers and exits, but a process it started keeps stdout open:
+	 * no answer within the timeout, as before child.c. */
+	char *path = write_script("(sleep 30; echo late) &\n"
+	    "echo '{\"web\": [\"w1\"]}'\necho listed >&2\n");
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	(void)state;
+	assert_int_equal(load_script(&inv, path, 1000, &err), -1);
+	if (strstr(err.msg, "inventory.sh --list: no answer in 1000 ms; its "
+	    "process group was killed (stderr: listed)") == NULL)
+		fail_msg("%s", err.msg);
+	inv_free(&inv);
+	remove_script(path);
+}
+
+static void
+test_script_no_slash(void **state)
+{
+	/* A script named without a directory is the file here, not a
+	 * program of PATH. */
+	char *path = write_script("echo '{\"here\": [\"h1\"]}'\n");
+	char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	char old[4096];
+	struct nx_err err = { { 0 } };
+	struct inventory inv;
+
+	(void)state;
+	assert_non_null(getcwd(old, sizeof old));
+	assert_int_equal(chdir(dir), 0);
+	if (load_script(&inv, "inventory.sh", 0, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_true(inv_host_find(&inv, "h1") >= 0);
+	inv_free(&inv);
+	assert_int_equal(chdir(old), 0);
+	free(dir);
+	remove_script(path);
+}
+
+static void
 test_script_not_executable(void **state)
 {
 	/* Without the executable bit the file is read, not run. */
@@ -1374,6 +1464,9 @@ main(void)
 		cmocka_unit_test(test_script_host_calls),
 		cmocka_unit_test(test_script_errors),
 		cmocka_unit_test(test_script_timeout),
+		cmocka_unit_test(test_script_too_much),
+		cmocka_unit_test(test_script_held_output),
+		cmocka_unit_test(test_script_no_slash),
 		cmocka_unit_test(test_script_not_executable),
 		cmocka_unit_test(test_ssh_config),
 		cmocka_unit_test(test_ssh_config_errors),
