@@ -67,7 +67,7 @@ const struct cmd_entry cmd_table[] = {
 	},
 	{
 		.name = "run",
-		.usage = "ACTION -t TARGET [-i NAME=VALUE]... [--yes] [--dry-run] [--readonly] [--engine] [--format text|json] | --list | (-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--engine] [--format text|json] -- COMMAND",
+		.usage = "ACTION -t TARGET [-i NAME=VALUE]... [--yes] [--dry-run] [--readonly] [--engine [--wait SECONDS]] [--format text|json] | --list | (-w HOSTLIST | -t TARGET) [-f N] [-u SECONDS] [-l USER] [-p PORT] [-F SSH_CONFIG] [--identity FILE]... [--known-hosts FILE] [--accept-new] [--engine [--wait SECONDS]] [--format text|json] -- COMMAND",
 		.summary = "run a defined action, or a command, on many hosts; output coalesced; audited",
 		.exec = cmd_run_exec,
 	},

@@ -34,6 +34,9 @@ ENGINE_RC=
 engine_start() {
 	_err=$1
 	shift
+	# Emptied here, not only by the redirection in the child: the wait
+	# below must not see an earlier engine's "started:" line.
+	: >"$_err"
 	"$NEXUSCTL" engine "$@" >"$_err.out" 2>"$_err" &
 	ENGINE_PID=$!
 	_i=0
