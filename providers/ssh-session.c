@@ -1545,6 +1545,13 @@ runner_ended(struct ssh_runner *rn, const char *why)
 		runner_broken(rn, why);
 		return;
 	}
+	if (r != NULL && rn->line_off == 0) {
+		/* It ended before it was sent anything (it died idle):
+		 * the command was not run; it takes a channel. */
+		runner_bounce(rn);
+		runner_close(rn);
+		return;
+	}
 	rn->cur = NULL;
 	runner_close(rn);
 	if (r != NULL) {
@@ -1616,8 +1623,10 @@ runner_feed(struct ssh_runner *rn, bool err, const char *buf, size_t n)
 }
 
 /*
- * Writes rn's command and reads both streams of its shell, as far as they
- * go.  Returns 1 on progress; sets *again when libssh2 would block.
+ * Reads both streams of rn's shell, then writes its command, as far as
+ * they go: reading first, so that a shell that died while idle is seen
+ * before a command is sent to it.  Returns 1 on progress; sets *again
+ * when libssh2 would block.
  */
 static int
 runner_io(struct ssh_runner *rn, bool *again)
@@ -1627,24 +1636,6 @@ runner_io(struct ssh_runner *rn, bool *again)
 	int progress = 0, stream;
 	ssize_t n;
 
-	if (rn->state == R_READY && rn->cur != NULL &&
-	    rn->line_off < rn->line_len) {
-		n = libssh2_channel_write(rn->ch, rn->line + rn->line_off,
-		    rn->line_len - rn->line_off);
-		if (n > 0) {
-			rn->line_off += (size_t)n;
-			if (rn->line_off == rn->line_len)
-				rn->cur->state = C_READ;
-			progress = 1;
-		} else if (chan_would_block((int)n))
-			*again = true;
-		else {
-			snprintf(msg, sizeof msg, "writing the command: %s",
-			    ssh_last_error(h->s));
-			runner_ended(rn, msg);
-			return 1;
-		}
-	}
 	for (stream = 0; stream <= 1; stream++) {
 		while ((n = libssh2_channel_read_ex(rn->ch, stream ?
 		    SSH_EXTENDED_DATA_STDERR : 0, buf, sizeof buf)) > 0) {
@@ -1666,6 +1657,24 @@ runner_io(struct ssh_runner *rn, bool *again)
 		runner_ended(rn, rn->state == R_GREET ? "it exited at once" :
 		    "it exited");
 		return 1;
+	}
+	if (rn->state == R_READY && rn->cur != NULL &&
+	    rn->line_off < rn->line_len) {
+		n = libssh2_channel_write(rn->ch, rn->line + rn->line_off,
+		    rn->line_len - rn->line_off);
+		if (n > 0) {
+			rn->line_off += (size_t)n;
+			if (rn->line_off == rn->line_len)
+				rn->cur->state = C_READ;
+			progress = 1;
+		} else if (chan_would_block((int)n))
+			*again = true;
+		else {
+			snprintf(msg, sizeof msg, "writing the command: %s",
+			    ssh_last_error(h->s));
+			runner_ended(rn, msg);
+			return 1;
+		}
 	}
 	return progress;
 }

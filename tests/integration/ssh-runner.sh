@@ -12,7 +12,8 @@
 #     the command's and the shell goes on;
 #   - a command that outlives its timeout fails as a timeout, and the
 #     next command gets a new shell; a command that kills the shell fails
-#     with a clear reason, and the next one works;
+#     with a clear reason, and the next one works; one killed while idle
+#     loses no command;
 #   - while the shell is busy, a second command to the host runs on a
 #     channel of its own (it does not wait);
 #   - a host whose sshd forces a command (ForceCommand) has no runner: a
@@ -174,6 +175,29 @@ if [ -n "${p1:-}" ] && [ "$p1" = "${p2:-}" ]; then
 	pass "the next commands run, on a new shell"
 else
 	fail "after the shell was killed"
+fi
+
+# A shell that dies while idle (killed on the host): the next command is
+# not lost on it; it runs, and the one after starts a new shell.
+erun 127.0.0.7 20 'echo $$' && p1=$(stdout_of)
+if [ -n "${p1:-}" ] && kill -9 "$p1" 2>/dev/null; then
+	sleep 0.5
+	erun 127.0.0.7 20 'echo still-here'
+	if [ "$(stdout_of)" = still-here ] &&
+	    jq -e '.ok == 1' "$LAB/cout" >/dev/null; then
+		pass "the shell killed while idle: the next command runs"
+	else
+		fail "the shell killed while idle: the next command failed"
+	fi
+	erun 127.0.0.7 20 'echo $$' && p2=$(stdout_of)
+	erun 127.0.0.7 20 'echo $$' && p3=$(stdout_of)
+	if [ -n "${p2:-}" ] && [ "$p2" != "$p1" ] && [ "$p2" = "${p3:-}" ]; then
+		pass "then a new shell ($p1 -> $p2)"
+	else
+		fail "after the idle shell died: '$p1' -> '${p2:-}', '${p3:-}'"
+	fi
+else
+	fail "the runner's pid: '${p1:-}'"
 fi
 
 # Busy shell: a second command takes a channel and does not wait.
