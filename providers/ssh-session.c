@@ -94,6 +94,7 @@ struct ssh_req {
 	enum chan_state state;
 	struct ssh_buf out, err;
 	bool reported;          /* cb called (timeout): only closing is left */
+	bool retried;           /* kept once for a new session (host_lost) */
 	bool runner_ok;         /* may run on the host's runner */
 	bool on_runner;         /* runs there: no channel of its own */
 	struct ssh_req *next;
@@ -147,6 +148,9 @@ struct ssh_host {
 	uint64_t next_keepalive;        /* uv_now; 0 = keepalives off */
 	char refused[128];      /* the host key last refused and reported */
 	bool slot;              /* holds a startup slot */
+	bool tearing;           /* in host_teardown: new requests wait */
+	bool retry_unstarted;   /* host_teardown keeps unstarted requests */
+	bool conn_lost;         /* a channel saw the connection fail */
 	bool in_step, again;
 
 	/* Authentication progress. */
@@ -648,15 +652,36 @@ slot_release(struct ssh_host *h)
 }
 
 /*
+ * Whether r has certainly not started its command: queued, opening its
+ * channel, or on a runner that was sent none of it (a line cut short
+ * could still run, so a partly written one counts as started).
+ */
+static bool
+req_unstarted(const struct ssh_req *r)
+{
+	const struct ssh_runner *rn;
+
+	if (!r->on_runner)
+		return r->state == C_QUEUED || r->state == C_OPEN;
+	for (rn = r->h->runners; rn != NULL; rn = rn->next) {
+		if (rn->cur == r)
+			return rn->line_off == 0;
+	}
+	return false;
+}
+
+/*
  * Ends the session of h (if any): reports every unreported request with
- * fail/msg, frees the session and channels, closes the socket.  The host
- * goes back to IDLE and reconnects on the next exec.
+ * fail/msg (but for those host_lost() keeps), frees the session and
+ * channels, closes the socket.  The host goes back to IDLE and reconnects
+ * at once if requests remain (kept, or submitted by the callbacks), else
+ * on the next exec.
  */
 static void
 host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
 {
 	struct ssh_pool *p = h->pool;
-	struct ssh_req *r;
+	struct ssh_req *r, *list, *keep = NULL, **kt = &keep;
 
 	if (h->state == H_WAIT_SLOT) {
 		struct ssh_host **pp;
@@ -672,13 +697,35 @@ host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
 			p->wait_tail = *pp;
 		h->wait_next = NULL;
 	}
-	/* Detach the list first: callbacks may submit new requests. */
-	while ((r = h->reqs) != NULL) {
-		h->reqs = r->next;
+	/*
+	 * Detach the list first: callbacks may submit new requests, which
+	 * wait in h->reqs for the new session (h->tearing).  After a lost
+	 * connection, requests that had not started are kept for it, once.
+	 */
+	list = h->reqs;
+	h->reqs = NULL;
+	h->tearing = true;
+	while ((r = list) != NULL) {
+		list = r->next;
+		if (h->retry_unstarted && !r->reported && !r->retried &&
+		    req_unstarted(r)) {
+			r->retried = true;
+			r->on_runner = false;
+			r->ch = NULL;
+			r->state = C_QUEUED;
+			r->next = NULL;
+			*kt = r;
+			kt = &r->next;
+			continue;
+		}
 		if (!r->reported)
 			req_report(r, fail, msg, -1, NULL);
 		req_free(r);
 	}
+	*kt = h->reqs;
+	h->reqs = keep;
+	h->tearing = false;
+	h->retry_unstarted = h->conn_lost = false;
 	h->nactive = 0;
 	while (h->runners != NULL) {
 		struct ssh_runner *rn = h->runners;
@@ -730,6 +777,19 @@ host_teardown(struct ssh_host *h, enum ssh_fail fail, const char *msg)
 static void host_fail(struct ssh_host *, enum ssh_fail, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The connection of READY host h is gone (an error on the socket, no
+ * keepalive acknowledged): the session ends with msg, but its requests
+ * that had not started wait for a new session, once (a session that dies
+ * while idle is often only seen by the next request).
+ */
+static void
+host_lost(struct ssh_host *h, const char *msg)
+{
+	h->retry_unstarted = true;
+	host_teardown(h, SSH_FAIL_CHANNEL, msg);
+}
+
 static void
 host_fail(struct ssh_host *h, enum ssh_fail fail, const char *fmt, ...)
 {
@@ -745,6 +805,7 @@ host_fail(struct ssh_host *h, enum ssh_fail fail, const char *fmt, ...)
 static void host_poll_cb(uv_poll_t *, int, int);
 static void host_timer_cb(uv_timer_t *);
 static bool chan_would_block(int);
+static bool ssh_error_is_fatal(int);
 static bool runner_take(struct ssh_host *, struct ssh_req *);
 static void host_keepalive_start(struct ssh_host *);
 
@@ -851,8 +912,9 @@ host_timer_cb(uv_timer_t *t)
 		 * keeps the connection busy anyway; try again next time. */
 		rc = libssh2_keepalive_send(h->s, &secs);
 		if (rc != 0 && !chan_would_block(rc)) {
-			host_fail(h, SSH_FAIL_CHANNEL, "connection to %s lost: "
+			snprintf(msg, sizeof msg, "connection to %s lost: "
 			    "keepalive: %s", h->address, ssh_last_error(h->s));
+			host_lost(h, msg);
 			return;
 		}
 		h->next_keepalive = now + h->pool->o.keepalive_ms;
@@ -1247,6 +1309,13 @@ req_step(struct ssh_req *r, int *dirs)
 				rc = libssh2_session_last_errno(h->s);
 				if (chan_would_block(rc))
 					goto wait;
+				if (ssh_error_is_fatal(rc) && !r->reported) {
+					/* The connection is gone: host_step()
+					 * ends the session; r waits for the
+					 * next one (host_lost). */
+					h->conn_lost = true;
+					return progress;
+				}
 				if (!r->reported) {
 					char msg[512];
 
@@ -1646,7 +1715,10 @@ runner_io(struct ssh_runner *rn, bool *again)
 		}
 		if (chan_would_block((int)n))
 			*again = true;
-		else if (n < 0) {
+		else if (ssh_error_is_fatal((int)n)) {
+			h->conn_lost = true;            /* host_lost */
+			return 1;
+		} else if (n < 0) {
 			snprintf(msg, sizeof msg, "reading: %s",
 			    ssh_last_error(h->s));
 			runner_ended(rn, msg);
@@ -1669,7 +1741,10 @@ runner_io(struct ssh_runner *rn, bool *again)
 			progress = 1;
 		} else if (chan_would_block((int)n))
 			*again = true;
-		else {
+		else if (ssh_error_is_fatal((int)n)) {
+			h->conn_lost = true;
+			return 1;
+		} else {
 			snprintf(msg, sizeof msg, "writing the command: %s",
 			    ssh_last_error(h->s));
 			runner_ended(rn, msg);
@@ -1700,6 +1775,10 @@ runner_step(struct ssh_runner *rn, int *dirs)
 				rc = libssh2_session_last_errno(h->s);
 				if (chan_would_block(rc))
 					goto wait;
+				if (ssh_error_is_fatal(rc)) {
+					h->conn_lost = true;    /* host_lost */
+					return progress;
+				}
 				/* No channel: the command takes the usual
 				 * path, which reports the server's refusal. */
 				runner_bounce(rn);
@@ -1713,6 +1792,10 @@ runner_step(struct ssh_runner *rn, int *dirs)
 			rc = libssh2_channel_exec(rn->ch, RUNNER_COMMAND);
 			if (chan_would_block(rc))
 				goto wait;
+			if (ssh_error_is_fatal(rc)) {
+				h->conn_lost = true;
+				return progress;
+			}
 			if (rc != 0) {
 				snprintf(msg, sizeof msg, "cannot start it: %s",
 				    ssh_last_error(h->s));
@@ -1871,22 +1954,27 @@ again:
 			for (rn = h->runners; rn != NULL; rn = rnext) {
 				rnext = rn->next;
 				progress |= runner_step(rn, &dirs);
-				if (h->state != H_READY)
+				if (h->state != H_READY || h->conn_lost)
 					break;
 			}
-			if (h->state != H_READY)
+			if (h->state != H_READY || h->conn_lost)
 				break;
 			for (r = h->reqs; r != NULL; r = next) {
 				next = r->next;
 				progress |= req_step(r, &dirs);
-				if (h->state != H_READY)
+				if (h->state != H_READY || h->conn_lost)
 					break;
 			}
 			rc = libssh2_session_last_errno(h->s);
-		} while (progress && h->state == H_READY && h->s != NULL);
-		if (h->state == H_READY && h->s != NULL && ssh_error_is_fatal(rc)) {
-			host_fail(h, SSH_FAIL_CHANNEL, "connection to %s lost: "
-			    "%s", h->address, ssh_last_error(h->s));
+		} while (progress && h->state == H_READY && h->s != NULL &&
+		    !h->conn_lost);
+		if (h->state == H_READY && h->s != NULL &&
+		    (h->conn_lost || ssh_error_is_fatal(rc))) {
+			char msg[512];
+
+			snprintf(msg, sizeof msg, "connection to %s lost: %s",
+			    h->address, ssh_last_error(h->s));
+			host_lost(h, msg);
 			break;
 		}
 		if (h->reqs == NULL)
@@ -2269,7 +2357,9 @@ ssh_exec_stream(struct ssh_pool *p, const char *address, uint16_t port,
 	for (pp = &h->reqs; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = r;
-	if (h->state == H_IDLE)
+	if (h->tearing)
+		;                       /* host_teardown() starts the next */
+	else if (h->state == H_IDLE)
 		host_start(h);
 	else if (h->state == H_READY)
 		host_step(h);

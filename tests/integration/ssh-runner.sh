@@ -13,7 +13,7 @@
 #   - a command that outlives its timeout fails as a timeout, and the
 #     next command gets a new shell; a command that kills the shell fails
 #     with a clear reason, and the next one works; one killed while idle
-#     loses no command;
+#     loses no command; nor does a connection that died unseen;
 #   - while the shell is busy, a second command to the host runs on a
 #     channel of its own (it does not wait);
 #   - a host whose sshd forces a command (ForceCommand) has no runner: a
@@ -198,6 +198,25 @@ if [ -n "${p1:-}" ] && kill -9 "$p1" 2>/dev/null; then
 	fi
 else
 	fail "the runner's pid: '${p1:-}'"
+fi
+
+# A connection that died unseen: output a background process leaves
+# after its frame stops the idle watch (data for libssh2), then the
+# session's sshd process is killed.  The next command finds the socket
+# dead, and runs on a new session instead of failing.
+erun 127.0.0.8 20 'echo $PPID; (sleep 1; echo late) &' && sp=$(stdout_of)
+sleep 2
+if [ -n "${sp:-}" ] && kill -9 "$sp" 2>/dev/null; then
+	sleep 0.5
+	erun 127.0.0.8 20 'echo after-loss'
+	if [ "$(stdout_of)" = after-loss ] &&
+	    jq -e '.ok == 1' "$LAB/cout" >/dev/null; then
+		pass "a connection lost while idle: the next command runs on a new session"
+	else
+		fail "a connection lost while idle: $(jq -c '.results[0] | {fail, error}' "$LAB/cout")"
+	fi
+else
+	fail "the session's sshd pid: '${sp:-}'"
 fi
 
 # Busy shell: a second command takes a channel and does not wait.
