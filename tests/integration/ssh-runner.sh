@@ -87,12 +87,14 @@ shape() {
 	    truncated}]' "$1"
 }
 stdout_of() { jq -r '.results[0].stdout // empty' "$LAB/cout"; }
+# shell_pid HOST: $$ of a command on HOST (with the runner, its shell's pid).
+shell_pid() { erun "$1" 20 'echo $$' && stdout_of; }
 
 start
 
 # One shell serves the host: in the command's subshell $$ is its pid.
-erun 127.0.0.1 20 'echo $$' && p1=$(stdout_of)
-erun 127.0.0.1 20 'echo $$' && p2=$(stdout_of)
+p1=$(shell_pid 127.0.0.1)
+p2=$(shell_pid 127.0.0.1)
 if [ -n "${p1:-}" ] && [ "$p1" = "${p2:-}" ]; then
 	pass "two commands, one shell (pid $p1)"
 else
@@ -143,7 +145,7 @@ else
 fi
 
 # A command past its timeout: a timeout; the next one, a new shell.
-erun 127.0.0.3 20 'echo $$' && p1=$(stdout_of)
+p1=$(shell_pid 127.0.0.3)
 t0=$(date +%s)
 erun 127.0.0.3 2 'sleep 30'
 t1=$(date +%s)
@@ -153,8 +155,8 @@ if jq -e '.failed == 1 and .results[0].fail == "timeout"' "$LAB/cout" \
 else
 	fail "sleep 30 with a 2 s timeout"
 fi
-erun 127.0.0.3 20 'echo $$' && p2=$(stdout_of)
-erun 127.0.0.3 20 'echo $$' && p3=$(stdout_of)
+p2=$(shell_pid 127.0.0.3)
+p3=$(shell_pid 127.0.0.3)
 if [ -n "${p2:-}" ] && [ "${p1:-}" != "$p2" ] && [ "$p2" = "${p3:-}" ]; then
 	pass "after the timeout, a new shell that stays ($p1 -> $p2, $p3)"
 else
@@ -169,8 +171,8 @@ if jq -e '.failed == 1' "$LAB/cout" >/dev/null &&
 else
 	fail "kill -9 \$\$"
 fi
-erun 127.0.0.4 20 'echo $$' && p1=$(stdout_of)
-erun 127.0.0.4 20 'echo $$' && p2=$(stdout_of)
+p1=$(shell_pid 127.0.0.4)
+p2=$(shell_pid 127.0.0.4)
 if [ -n "${p1:-}" ] && [ "$p1" = "${p2:-}" ]; then
 	pass "the next commands run, on a new shell"
 else
@@ -179,7 +181,7 @@ fi
 
 # A shell that dies while idle (killed on the host): the next command is
 # not lost on it; it runs, and the one after starts a new shell.
-erun 127.0.0.7 20 'echo $$' && p1=$(stdout_of)
+p1=$(shell_pid 127.0.0.7)
 if [ -n "${p1:-}" ] && kill -9 "$p1" 2>/dev/null; then
 	sleep 0.5
 	erun 127.0.0.7 20 'echo still-here'
@@ -189,8 +191,8 @@ if [ -n "${p1:-}" ] && kill -9 "$p1" 2>/dev/null; then
 	else
 		fail "the shell killed while idle: the next command failed"
 	fi
-	erun 127.0.0.7 20 'echo $$' && p2=$(stdout_of)
-	erun 127.0.0.7 20 'echo $$' && p3=$(stdout_of)
+	p2=$(shell_pid 127.0.0.7)
+	p3=$(shell_pid 127.0.0.7)
 	if [ -n "${p2:-}" ] && [ "$p2" != "$p1" ] && [ "$p2" = "${p3:-}" ]; then
 		pass "then a new shell ($p1 -> $p2)"
 	else
@@ -261,8 +263,8 @@ engine_stop
 NEXUSCTL_SSH_RUNNER=0
 export NEXUSCTL_SSH_RUNNER
 start
-erun 127.0.0.6 20 'echo $$' && p1=$(stdout_of)
-erun 127.0.0.6 20 'echo $$' && p2=$(stdout_of)
+p1=$(shell_pid 127.0.0.6)
+p2=$(shell_pid 127.0.0.6)
 if [ -n "${p1:-}" ] && [ -n "${p2:-}" ] && [ "$p1" != "$p2" ]; then
 	pass "NEXUSCTL_SSH_RUNNER=0: a new session process per command"
 else
