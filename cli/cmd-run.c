@@ -412,8 +412,10 @@ run_node_override(struct engine *e, uint32_t id, long port, const char *user)
 {
 	struct node *nd = &e->fleet.nodes[id];
 
-	if (port != 0)
+	if (port != 0) {
 		nd->port = (uint16_t)port;
+		nd->port_set = true;
+	}
 	if (user != NULL)
 		nd->user = strpool_intern(&e->fleet.strings, user);
 }
@@ -463,6 +465,7 @@ run_nodes_for(struct engine *e, char **names, size_t n, long port,
 		nd = fleet_add_node(&e->fleet, names[k], names[k],
 		    &provider_inventory);
 		nd->port = (uint16_t)port;
+		nd->port_set = port != 0;
 		nd->user = user != NULL ? strpool_intern(&e->fleet.strings,
 		    user) : NULL;
 		ids[k] = nd->id;

@@ -228,6 +228,8 @@ struct node {
 	const char *name;       /* interned */
 	const char *address;    /* interned */
 	uint16_t port;
+	bool port_set;          /* port given (inventory, -p), not a default:
+				 * else ssh_config's Port applies (ssh_node_port) */
 	const char *user;       /* interned, or NULL */
 	const struct provider *provider;
 	void *pdata;            /* the provider's own */
@@ -1372,6 +1374,7 @@ struct inv_node {
 	const char *name;
 	const char *address;
 	uint16_t port;
+	bool port_set;          /* ansible_port given (else port is 22) */
 	const char *user;       /* or NULL */
 	const char *source;     /* static, or NULL */
 	json_t *vars;           /* resolved vars; owned */

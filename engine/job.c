@@ -753,7 +753,7 @@ job_ssh_start(struct engine *e, struct job *j, uint32_t host,
 	ref->job = j->id;
 	ref->host = host;
 	h->exec = ref;
-	if (ssh_exec(pool, n->address, n->port, n->user, h->command,
+	if (ssh_exec(pool, n->address, ssh_node_port(n), n->user, h->command,
 	    j->timeout_ms, job_ssh_cb, ref) != 0) {
 		h->exec = NULL;
 		free(ref);
@@ -783,7 +783,8 @@ job_ssh_cancel(struct engine *e, struct job *j, uint32_t host)
 	if (pool == NULL)
 		pool = ssh_engine_pool(e, &err);
 	if (pool != NULL)
-		(void)ssh_exec_cancel(pool, n->address, n->port, n->user, ref);
+		(void)ssh_exec_cancel(pool, n->address, ssh_node_port(n),
+		    n->user, ref);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -109,6 +109,7 @@ reload_same(const struct fleet *f, const struct node *n,
 	size_t k;
 
 	if (!reload_str_eq(n->address, in->address) || n->port != in->port ||
+	    n->port_set != in->port_set ||
 	    !reload_str_eq(n->user, in->user) || n->source != in->source)
 		return false;
 	if (n->ngroups != in->ngroups + 1)

@@ -1076,6 +1076,7 @@ inv_node_resolve(struct inventory *inv, uint32_t host, struct inv_node *out,
 	out->name = h->name;
 	out->address = address;
 	out->port = (uint16_t)port;
+	out->port_set = jp != NULL;
 	out->user = ju != NULL ? json_string_value(ju) : NULL;
 	out->source = h->source;
 	out->vars = vars;
@@ -1113,6 +1114,7 @@ inv_node_apply(struct fleet *f, struct node *n, struct inv_node *in)
 
 	n->address = strpool_intern(&f->strings, in->address);
 	n->port = in->port;
+	n->port_set = in->port_set;
 	n->user = in->user != NULL ? strpool_intern(&f->strings, in->user) :
 	    NULL;
 	n->source = in->source;

@@ -404,16 +404,16 @@ sshp_refused(void *arg, const struct ssh_refusal *ev)
 }
 
 /*
- * The port to give the pool for node n: its own when the inventory set
- * one (ansible_port, a JSON "port"), else 0, so that ssh_config's Port
- * (else 22) applies, as Ansible leaves it to ssh.
+ * The port to give the pool for node n: its own when one was given (the
+ * inventory's ansible_port or a JSON "port", `run -p`), else 0, so that
+ * ssh_config's Port (else 22) applies, as Ansible leaves it to ssh.  The
+ * sampler, `ssh` checks, jobs and the console's ssh shell-out all use it,
+ * so a node has one session whatever runs on it.
  */
 uint16_t
 ssh_node_port(const struct node *n)
 {
-	if (n->vars != NULL && json_object_get(n->vars, "ansible_port") != NULL)
-		return n->port;
-	return 0;
+	return n->port_set ? n->port : 0;
 }
 
 /* The pool's options, from the environment (doc/ssh.md). */

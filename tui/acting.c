@@ -984,7 +984,7 @@ acting_shell(struct tui *t)
 		return;
 	}
 	argv[argc++] = (char *)"ssh";
-	if (n->port != 0) {
+	if (ssh_node_port(n) != 0) {   /* else ssh_config's Port */
 		snprintf(port, sizeof port, "%u", n->port);
 		argv[argc++] = (char *)"-p";
 		argv[argc++] = port;

@@ -18,6 +18,7 @@
 #     channel of its own (it does not wait);
 #   - a host whose sshd forces a command (ForceCommand) has no runner: a
 #     warning, and its commands run on channels;
+#   - a node without a port in the inventory gets ssh_config's Port;
 #   - NEXUSCTL_SSH_RUNNER=0: a new shell per command.
 #
 # Needs root, /usr/sbin/sshd, unshare, jq and $NEXUSCTL.
@@ -50,18 +51,21 @@ fail_context() {
 }
 
 KH="$LAB/known_hosts"
-lab_known_hosts "$KH" 9
+lab_known_hosts "$KH" 10
 export NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH"
-export NEXUSCTL_SSH_CONFIG=none
+# 127.0.0.10 has no port in the inventory: ssh_config's applies.
+printf 'Host 127.0.0.10\n\tPort %d\n' "$LAB_PORT" >"$LAB/ssh_config"
+export NEXUSCTL_SSH_CONFIG="$LAB/ssh_config"
 {
 	echo '{ "nodes": ['
 	i=1
 	while [ $i -le 9 ]; do
-		[ $i -gt 1 ] && echo ','
-		printf '{"name": "127.0.0.%d", "address": "127.0.0.%d", "port": %d, "user": "%s", "groups": ["lab"]}' \
+		printf '{"name": "127.0.0.%d", "address": "127.0.0.%d", "port": %d, "user": "%s", "groups": ["lab"]},\n' \
 		    $i $i "$LAB_PORT" "$LAB_USER"
 		i=$((i + 1))
 	done
+	printf '{"name": "127.0.0.10", "address": "127.0.0.10", "user": "%s"}\n' \
+	    "$LAB_USER"
 	echo '] }'
 } >"$LAB/inv.json"
 echo '{ "demo": { "enabled": false, "local": false } }' >"$LAB/conf.json"
@@ -256,6 +260,15 @@ if [ "$(stdout_of)" = forced ] &&
 	pass "ForceCommand host: warned once"
 else
 	fail "ForceCommand host, again"
+fi
+
+# A node without a port in the inventory: jobs go where ssh_config says,
+# as the sampler and `ssh` checks do.
+erun 127.0.0.10 20 'echo via-ssh-config'
+if [ "$(stdout_of)" = via-ssh-config ]; then
+	pass "a node without a port: ssh_config's Port"
+else
+	fail "a node without a port: $(jq -c '.results[0] | {fail, error}' "$LAB/cout")"
 fi
 
 # Off: every command a new shell.
