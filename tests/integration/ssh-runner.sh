@@ -19,6 +19,7 @@
 #   - a host whose sshd forces a command (ForceCommand) has no runner: a
 #     warning, and its commands run on channels;
 #   - a node without a port in the inventory gets ssh_config's Port;
+#   - the engine stopped, no runner shell is left on the hosts;
 #   - NEXUSCTL_SSH_RUNNER=0: a new shell per command.
 #
 # Needs root, /usr/sbin/sshd, unshare, jq and $NEXUSCTL.
@@ -151,13 +152,13 @@ fi
 # A command past its timeout: a timeout; the next one, a new shell.
 p1=$(shell_pid 127.0.0.3)
 t0=$(date +%s)
-erun 127.0.0.3 2 'sleep 30'
+erun 127.0.0.3 2 'sleep 12'
 t1=$(date +%s)
 if jq -e '.failed == 1 and .results[0].fail == "timeout"' "$LAB/cout" \
     >/dev/null && [ $((t1 - t0)) -lt 15 ]; then
-	pass "sleep 30 with a 2 s timeout: a timeout ($((t1 - t0)) s)"
+	pass "sleep 12 with a 2 s timeout: a timeout ($((t1 - t0)) s)"
 else
-	fail "sleep 30 with a 2 s timeout"
+	fail "sleep 12 with a 2 s timeout"
 fi
 p2=$(shell_pid 127.0.0.3)
 p3=$(shell_pid 127.0.0.3)
@@ -271,8 +272,24 @@ else
 	fail "a node without a port: $(jq -c '.results[0] | {fail, error}' "$LAB/cout")"
 fi
 
-# Off: every command a new shell.
+# The engine stops: its shells on the hosts go with their sessions
+# (after the sleep 12 above has ended, 15 s at most).
+before=$(ps -u "$LAB_USER" -o args= | grep -c '^/bin/sh$')
 engine_stop
+i=0
+while [ "$(ps -u "$LAB_USER" -o args= | grep -c '^/bin/sh$')" -gt 0 ] &&
+    [ $i -lt 150 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+left=$(ps -u "$LAB_USER" -o args= | grep -c '^/bin/sh$')
+if [ "$before" -gt 0 ] && [ "$left" -eq 0 ]; then
+	pass "engine stopped: its $before runner shells left the hosts"
+else
+	fail "engine stopped: $before runner shells before, $left after"
+fi
+
+# Off: every command a new shell.
 NEXUSCTL_SSH_RUNNER=0
 export NEXUSCTL_SSH_RUNNER
 start
