@@ -48,6 +48,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@
 #define RUN_WAIT_MAX_S 604800           /* --wait: a week */
 #define RUN_DESCRIBE_WAIT_MS 30000      /* --engine: the describe request */
 #define RUN_WAIT_MARGIN_MS 5000         /* --engine: past the job's bound */
+#define RUN_EXIT_INTERRUPTED 130        /* --engine: Ctrl-C twice */
 
 enum run_format { RUN_TEXT, RUN_JSON };
 static const char *const run_formats[] = { "text", "json", NULL };
@@ -204,10 +206,12 @@ run_output(const json_t *res, enum run_format fmt)
 	} else
 		run_print_text(res);
 	fprintf(stderr, "nexusctl: run: %d host%s in %.1f s: %d ok, %d "
-	    "non-zero exit, %d failed%s\n", hosts, hosts == 1 ? "" : "s",
+	    "non-zero exit, %d failed", hosts, hosts == 1 ? "" : "s",
 	    json_real_value(json_object_get(res, "elapsed_ms")) / 1000.0,
-	    run_int(res, "ok"), run_int(res, "nonzero"), run_int(res, "failed"),
-	    json_is_true(json_object_get(res, "dry_run")) ?
+	    run_int(res, "ok"), run_int(res, "nonzero"), run_int(res, "failed"));
+	if (run_int(res, "cancelled") > 0)
+		fprintf(stderr, ", %d cancelled", run_int(res, "cancelled"));
+	fprintf(stderr, "%s\n", json_is_true(json_object_get(res, "dry_run")) ?
 	    " (dry run: nothing ran)" : "");
 	status = run_int(res, "failed") > 0 || run_int(res, "cancelled") > 0 ?
 	    2 : run_int(res, "nonzero") > 0 ? 1 : 0;
@@ -682,22 +686,54 @@ run_parse(const struct cmd_entry *cmd, struct cli_common *co,
 	return -1;
 }
 
+/* Ctrl-C while the engine runs the job (run_engine_call with a job). */
+static volatile sig_atomic_t run_interrupts;
+
+static void
+run_on_sigint(int sig)
+{
+	static const char msg[] = "\nnexusctl: run: cancelling the job in "
+	    "the engine (Ctrl-C again: stop waiting for it)\n";
+
+	(void)sig;
+	if (run_interrupts++ == 0)
+		(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
 /*
  * One exchange with the engine at path (ctl_call, at most wait_ms);
  * what is one of "describe the request" or "run the job", for the
- * messages.  Returns -1 with *resp its answer when there is one, else
- * the exit status, said on stderr: 69 no engine, 2 no answer in time or
- * the engine went away (the job's outcome is in `nexusctl jobs`), 70
- * anything else.
+ * messages.  With job, Ctrl-C (unless SIGINT is ignored, as in a
+ * background job of a shell) asks the engine to cancel the job and
+ * waits for its answer; a second Ctrl-C leaves.  Returns -1 with *resp
+ * its answer when there is one, else the exit status, said on stderr: 69
+ * no engine, 2 no answer in time or the engine went away (the job's
+ * outcome is in `nexusctl jobs`), 130 interrupted twice, 70 anything
+ * else.
  */
 static int
 run_engine_call(const char *path, const char *state, const json_t *req,
-    uint32_t wait_ms, const char *bound, json_t **resp)
+    uint32_t wait_ms, const char *bound, bool job, json_t **resp)
 {
 	struct nx_err err = { { 0 } };
+	struct sigaction sa, old;
 	enum ctl_fail fail;
+	bool handled = false;
+	int rc;
 
-	if (ctl_call(path, req, wait_ms, resp, &fail, &err) == 0)
+	if (job && sigaction(SIGINT, NULL, &old) == 0 &&
+	    old.sa_handler != SIG_IGN) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = run_on_sigint;  /* no SA_RESTART */
+		sigemptyset(&sa.sa_mask);
+		run_interrupts = 0;
+		handled = sigaction(SIGINT, &sa, NULL) == 0;
+	}
+	rc = ctl_call(path, req, wait_ms, handled ? &run_interrupts : NULL,
+	    resp, &fail, &err);
+	if (handled)
+		(void)sigaction(SIGINT, &old, NULL);
+	if (rc == 0)
 		return -1;
 	switch (fail) {
 	case CTL_FAIL_NONE_RUNNING:
@@ -717,6 +753,11 @@ run_engine_call(const char *path, const char *state, const json_t *req,
 		    "died): the job's outcome is unknown here (nexusctl jobs, "
 		    "nexusctl audit list)\n", path);
 		return RUN_EXIT_NOT_RUN;
+	case CTL_FAIL_INTERRUPTED:
+		fprintf(stderr, "nexusctl: run: --engine: interrupted again: "
+		    "not waiting for the cancelled job to end (nexusctl "
+		    "jobs)\n");
+		return RUN_EXIT_INTERRUPTED;
 	default:
 		fprintf(stderr, "nexusctl: run: --engine: %s\n", err.msg);
 		return NX_EXIT_SOFTWARE;
@@ -803,7 +844,7 @@ run_engine(const struct cmd_entry *cmd, const struct cli_common *co,
 	snprintf(bound, sizeof bound, "%s, to describe the request",
 	    a->wait_s != 0 ? "--wait" : "the bound");
 	status = run_engine_call(path, state, dreq, (uint32_t)wait_ms, bound,
-	    &resp);
+	    false, &resp);
 	json_decref(dreq);
 	if (status >= 0)
 		goto out;
@@ -847,7 +888,7 @@ run_engine(const struct cmd_entry *cmd, const struct cli_common *co,
 	resp = NULL;
 
 	status = run_engine_call(path, state, req, (uint32_t)wait_ms, bound,
-	    &resp);
+	    true, &resp);
 	if (status >= 0)
 		goto out;
 	if ((res = json_object_get(resp, "result")) != NULL)

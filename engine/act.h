@@ -18,6 +18,8 @@
 #ifndef NX_ACT_H
 #define NX_ACT_H
 
+#include <signal.h>
+
 #include "engine.h"
 
 /* ---------------------------------------------------------------------- */
@@ -446,8 +448,10 @@ enum ctl_fail {
 	CTL_FAIL_TIMEOUT,       /* no answer within the bound */
 	CTL_FAIL_EOF,           /* closed without an answer (engine gone) */
 	CTL_FAIL_IO,            /* anything else */
+	CTL_FAIL_INTERRUPTED,   /* asked twice (*interrupts >= 2): left */
 };
 int ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
-    json_t **resp, enum ctl_fail *, struct nx_err *);
+    const volatile sig_atomic_t *interrupts, json_t **resp,
+    enum ctl_fail *, struct nx_err *);
 
 #endif /* NX_ACT_H */

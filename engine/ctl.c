@@ -20,6 +20,11 @@
  * rule operations, or {"error":TEXT,
  * "exit":STATUS} (STATUS: the exit status `nexusctl run` would give).
  *
+ * While a connection waits for its job, it may send one more line,
+ * {"op":"cancel"}: the job is cancelled (api_job_cancel, as its caller),
+ * and the answer comes when the job is final, as always (`run --engine`
+ * sends it on Ctrl-C).
+ *
  * Who asks is the peer's uid (SO_PEERCRED of the accepted socket), never
  * a name the client sends: role_resolve() of that uid makes the actor,
  * origin "ctl", and every request goes through the audited api_*
@@ -54,6 +59,7 @@
 #define CTL_REQUEST_TIMEOUT_MS 60000   /* ctl_request: the rule ops */
 #define CTL_ADHOC_CONCURRENCY 32        /* job_submit's ad-hoc defaults */
 #define CTL_ADHOC_TIMEOUT_MS 60000
+#define CTL_INTR_POLL_MS 100            /* ctl_call: interrupts seen within */
 
 struct ctl_conn {
 	struct ctl_server *srv;
@@ -63,6 +69,7 @@ struct ctl_conn {
 	size_t len;
 	bool open;              /* pipe not closed yet */
 	bool handled;           /* the request was taken: read no more */
+	bool waiting;           /* its job runs: reading for a cancel line */
 	bool over;              /* beyond CTL_CLIENTS_MAX: refused */
 	uint32_t job;           /* waiting for this job, or 0 */
 	char *command;          /* of the job, for the result */
@@ -272,6 +279,10 @@ ctl_job_done(struct engine *e, struct job *j, void *arg)
 	if (!c->open) {         /* the client went away: nothing to say */
 		ctl_conn_free(c);
 		return;
+	}
+	if (c->waiting) {
+		c->waiting = false;
+		uv_read_stop((uv_stream_t *)&c->pipe);
 	}
 	uv_update_time(e->loop);
 	resp = json_object();
@@ -696,7 +707,12 @@ ctl_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init(c->buf + c->len, (unsigned int)want);
 }
 
-/* Takes the request in buf[0..n) and answers it, now or later. */
+static void ctl_conn_on_read(uv_stream_t *, ssize_t, const uv_buf_t *);
+
+/*
+ * Takes the request in buf[0..n) and answers it, now or later; while its
+ * job runs, reads on for a cancel line (ctl_conn_on_wait_line).
+ */
 static void
 ctl_conn_take(struct ctl_conn *c, size_t n)
 {
@@ -706,8 +722,32 @@ ctl_conn_take(struct ctl_conn *c, size_t n)
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	uv_update_time(c->srv->e->loop);
 	c->t0 = uv_now(c->srv->e->loop);
-	if ((resp = ctl_handle(c, c->buf, n)) != NULL)
+	if ((resp = ctl_handle(c, c->buf, n)) != NULL) {
 		ctl_conn_respond(c, resp);
+		return;
+	}
+	if (c->job != 0 && c->open) {
+		c->len = 0;
+		c->waiting = uv_read_start((uv_stream_t *)&c->pipe,
+		    ctl_conn_alloc, ctl_conn_on_read) == 0;
+	}
+}
+
+/*
+ * A line from a client whose job runs: {"op":"cancel"} cancels it as the
+ * client's actor (audited; a refusal is audited too and changes nothing).
+ * Anything else is ignored: the one answer is the job's.
+ */
+static void
+ctl_conn_on_wait_line(struct ctl_conn *c, const char *buf, size_t len)
+{
+	struct nx_err err = { { 0 } };
+	json_t *req = json_loadb(buf, len, 0, NULL);
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (op != NULL && strcmp(op, "cancel") == 0 && c->job != 0)
+		(void)api_job_cancel(c->srv->e, &c->actor, c->job, &err);
+	json_decref(req);
 }
 
 static void
@@ -717,6 +757,26 @@ ctl_conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	char *nl;
 
 	(void)b;
+	if (c->waiting) {
+		if (nread < 0) {        /* gone: its job runs on */
+			c->waiting = false;
+			uv_read_stop(s);
+			return;
+		}
+		c->len += (size_t)nread;
+		while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+			size_t used = (size_t)(nl - c->buf) + 1;
+
+			ctl_conn_on_wait_line(c, c->buf, used - 1);
+			if (!c->waiting)        /* the job ended meanwhile */
+				return;
+			memmove(c->buf, c->buf + used, c->len - used);
+			c->len -= used;
+		}
+		if (c->len > 4096)
+			c->len = 0;     /* not a cancel line: dropped */
+		return;
+	}
 	if (c->handled)
 		return;
 	if (nread < 0) {
@@ -907,17 +967,21 @@ ctl_now_ms(void)
 
 /*
  * Waits for fd to be ready for events until the deadline (ms of
- * ctl_now_ms(); 0: none).  Returns 1 ready, 0 the deadline passed, -1
- * (errno) an error.
+ * ctl_now_ms(); 0: none), or until *intr (when not NULL) differs from
+ * seen: it is looked at every CTL_INTR_POLL_MS.  Returns 1 ready, 0 the
+ * deadline passed, 2 interrupted, -1 (errno) an error.
  */
 static int
-ctl_wait_fd(int fd, short events, uint64_t deadline)
+ctl_wait_fd(int fd, short events, uint64_t deadline,
+    const volatile sig_atomic_t *intr, sig_atomic_t seen)
 {
 	struct pollfd pf;
 	uint64_t now;
 	int ms, rc;
 
 	for (;;) {
+		if (intr != NULL && *intr != seen)
+			return 2;
 		ms = -1;
 		if (deadline != 0) {
 			if ((now = ctl_now_ms()) >= deadline)
@@ -925,6 +989,8 @@ ctl_wait_fd(int fd, short events, uint64_t deadline)
 			ms = deadline - now > INT_MAX ? INT_MAX :
 			    (int)(deadline - now);
 		}
+		if (intr != NULL && (ms < 0 || ms > CTL_INTR_POLL_MS))
+			ms = CTL_INTR_POLL_MS;
 		pf.fd = fd;
 		pf.events = events;
 		pf.revents = 0;
@@ -943,12 +1009,20 @@ ctl_wait_fd(int fd, short events, uint64_t deadline)
  * CTL_FAIL_TIMEOUT (no answer in time: the engine is stalled or the job
  * outlives the bound; a job it took runs on), CTL_FAIL_EOF (the engine
  * closed the connection without an answer: it stopped or died),
- * CTL_FAIL_IO (anything else).
+ * CTL_FAIL_INTERRUPTED (below), CTL_FAIL_IO (anything else).
+ *
+ * interrupts (or NULL) counts the caller's interrupts (its SIGINT
+ * handler): at the first, {"op":"cancel"} goes to the engine, which
+ * cancels the job, and the wait goes on for its answer; at the second
+ * the wait ends (CTL_FAIL_INTERRUPTED) and the job is left to the engine.
  */
 int
 ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
-    json_t **resp, enum ctl_fail *fail, struct nx_err *err)
+    const volatile sig_atomic_t *interrupts, json_t **resp,
+    enum ctl_fail *fail, struct nx_err *err)
 {
+	static const char cancel[] = "{\"op\":\"cancel\"}\n";
+	sig_atomic_t seen = interrupts != NULL ? *interrupts : 0;
 	struct sockaddr_un sa;
 	json_error_t jerr;
 	char *text, *buf = NULL;
@@ -990,7 +1064,7 @@ ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN && (w = ctl_wait_fd(fd, POLLOUT,
-		    deadline)) != -1) {
+		    deadline, NULL, 0)) != -1) {
 			if (w == 1)
 				continue;
 			*fail = CTL_FAIL_TIMEOUT;
@@ -1018,8 +1092,24 @@ ctl_call(const char *path, const json_t *req, uint32_t timeout_ms,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			if ((w = ctl_wait_fd(fd, POLLIN, deadline)) == 1)
+			if ((w = ctl_wait_fd(fd, POLLIN, deadline, interrupts,
+			    seen)) == 1)
 				continue;
+			if (w == 2) {
+				seen = *interrupts;
+				if (seen >= 2) {
+					*fail = CTL_FAIL_INTERRUPTED;
+					nx_err_set(err, "%s: interrupted; "
+					    "the job runs on in the engine",
+					    path);
+					n = -1;
+					break;
+				}
+				/* A short line: the socket takes it. */
+				(void)send(fd, cancel, sizeof cancel - 1,
+				    MSG_NOSIGNAL);
+				continue;
+			}
 			if (w == 0) {
 				*fail = CTL_FAIL_TIMEOUT;
 				nx_err_set(err, "%s: no answer from the "
@@ -1084,7 +1174,8 @@ ctl_request(const char *path, const json_t *req, json_t **resp, bool *none,
 	enum ctl_fail fail;
 	int rc;
 
-	rc = ctl_call(path, req, CTL_REQUEST_TIMEOUT_MS, resp, &fail, err);
+	rc = ctl_call(path, req, CTL_REQUEST_TIMEOUT_MS, NULL, resp, &fail,
+	    err);
 	*none = rc != 0 && fail == CTL_FAIL_NONE_RUNNING;
 	return rc;
 }

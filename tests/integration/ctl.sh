@@ -16,7 +16,8 @@
 # y runs, a dangerous one wants its name); hosts not in the engine's
 # inventory named; a SIGSTOPped engine: the client gives up at --wait or
 # at the job's bound plus a margin (exit 2); the engine SIGKILLed while
-# the client waits: said at once, exit 2.
+# the client waits: said at once, exit 2; Ctrl-C (tmux) cancels the job
+# in the engine, audited, and the client prints its result (exit 2).
 #
 # Needs jq and python3 (a raw socket client); tmux for the prompt.  Exit: 0 pass, 1 fail, 77 skip.
 
@@ -87,7 +88,9 @@ ACTIONS='"actions": { "define": [
     { "name": "stall", "kind": "local", "role": "operator", "timeout": "1s",
       "command": "echo $HOSTNAME$ >> '"$W/stall"'; sleep 0.5" },
     { "name": "long", "kind": "local", "role": "operator",
-      "command": "echo $HOSTNAME$ >> '"$W/long"'; sleep 4" } ] }'
+      "command": "echo $HOSTNAME$ >> '"$W/long"'; sleep 4" },
+    { "name": "hold", "kind": "local", "role": "operator",
+      "command": "echo $HOSTNAME$ >> '"$W/hold"'; sleep 60; echo $HOSTNAME$ >> '"$W/held"'" } ] }'
 cat >"$W/roles.json" <<EOF
 { "demo": { "enabled": false, "local": false },
   "roles": { "default": "viewer", "operator": { "users": ["$ME"] } },
@@ -470,6 +473,32 @@ if command -v tmux >/dev/null 2>&1; then
 		fi
 	else
 		fail "tmux: no DANGEROUS prompt"; pane
+	fi
+	# Ctrl-C while the engine runs the job: the engine cancels it
+	# (its children killed), the client prints the result, exit 2.
+	tmx "$run_cmd hold -t @g"
+	_n=0
+	while [ "$(wc -l <"$W/hold" 2>/dev/null || echo 0)" -lt 3 ] &&
+	    [ $_n -lt 100 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	t0=$(date +%s)
+	tmux -L "$TMUXSOCK" send-keys -t c C-c
+	r=$(rc_wait)
+	t1=$(date +%s)
+	audit_json >"$W/audit.json" 2>/dev/null
+	n=$(jq --arg u "$ME" '[.[] | select(.who == $u and
+	    (.result | tostring | test("^cancelled job")))] | length' \
+	    "$W/audit.json")
+	if [ "$r" = 2 ] && [ $((t1 - t0)) -le 5 ] &&
+	    pane | grep -q 'cancelling the job in the engine' &&
+	    pane | grep -q '3 hosts in .* 3 cancelled' &&
+	    [ "${n:-0}" -ge 1 ] && [ ! -e "$W/held" ] &&
+	    ! pgrep -f 'sleep 60; echo' >/dev/null; then
+		pass "tmux: Ctrl-C cancels the job in the engine (audited, its children gone), exit 2 in $((t1 - t0)) s"
+	else
+		fail "tmux: Ctrl-C (rc '$r', $((t1 - t0)) s, $n audit rows)"; pane
 	fi
 	tmux_cleanup
 else
