@@ -37,20 +37,7 @@ unset SSH_AUTH_SOCK
 lab_start
 
 KH="$LAB/known_hosts"
-key=$(cut -d' ' -f1,2 "$LAB/host_ed25519.pub")
-{
-	echo '{ "nodes": ['
-	i=0
-	while [ $i -lt "$N" ]; do
-		a="127.0.$((i / 250)).$((i % 250 + 1))"
-		echo "[$a]:$LAB_PORT $key" >>"$KH"
-		[ $i -gt 0 ] && echo ,
-		echo "{ \"name\": \"n$i\", \"address\": \"$a\", \"port\": $LAB_PORT," \
-		    "\"user\": \"$LAB_USER\", \"groups\": [\"lab\"] }"
-		i=$((i + 1))
-	done
-	echo '] }'
-} >"$LAB/fleet.json"
+lab_fleet "$N" "$KH" '"groups": ["lab"]' >"$LAB/fleet.json"
 cat >"$LAB/config.json" <<EOF
 { "checks": { "interval": "10s", "retry_interval": "10s",
     "define": [ { "name": "load", "kind": "ssh", "target": "@lab",

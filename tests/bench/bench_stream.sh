@@ -84,20 +84,7 @@ unset SSH_AUTH_SOCK
 lab_start
 
 KH="$LAB/known_hosts"
-key=$(cut -d' ' -f1,2 "$LAB/host_ed25519.pub")
-{
-	echo '{ "nodes": ['
-	i=0
-	while [ $i -lt "$N" ]; do
-		a="127.0.$((i / 250)).$((i % 250 + 1))"
-		echo "[$a]:$LAB_PORT $key" >>"$KH"
-		[ $i -gt 0 ] && echo ,
-		echo "{ \"name\": \"n$i\", \"address\": \"$a\", \"port\": $LAB_PORT," \
-		    "\"user\": \"$LAB_USER\", \"vars\": { \"nexus_transport\": \"ssh\" } }"
-		i=$((i + 1))
-	done
-	echo '] }'
-} >"$LAB/fleet.json"
+lab_fleet "$N" "$KH" '"vars": { "nexus_transport": "ssh" }' >"$LAB/fleet.json"
 echo '{"checks": {"interval": "10s", "retry_interval": "10s"}}' >"$LAB/config.json"
 
 export NEXUSCTL_SSH_IDENTITY="$LAB/id_ed25519" NEXUSCTL_SSH_KNOWN_HOSTS="$KH"

@@ -154,6 +154,25 @@ lab_known_hosts() {
 	done
 }
 
+# lab_fleet N KNOWN_HOSTS MEMBERS: prints a JSON inventory of N nodes
+# n0..n(N-1) at 127.0.0-3.1-250 (the lab's port and user, plus MEMBERS,
+# e.g. '"groups": ["lab"]'), and writes their keys to KNOWN_HOSTS.
+lab_fleet() {
+	key=$(cut -d' ' -f1,2 "$LAB/host_ed25519.pub")
+	: >"$2"
+	echo '{ "nodes": ['
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		a="127.0.$((i / 250)).$((i % 250 + 1))"
+		echo "[$a]:$LAB_PORT $key" >>"$2"
+		[ "$i" -gt 0 ] && echo ,
+		echo "{ \"name\": \"n$i\", \"address\": \"$a\", \"port\": $LAB_PORT," \
+		    "\"user\": \"$LAB_USER\", $3 }"
+		i=$((i + 1))
+	done
+	echo '] }'
+}
+
 lab_cleanup() {
 	lab_stop
 	[ -n "$LAB" ] && rm -rf "$LAB"
