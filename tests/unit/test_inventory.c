@@ -1061,6 +1061,39 @@ test_script_errors(void **state)
 	}
 }
 
+/*
+ * Whether the process whose pid script path wrote to "PATH.pid" is gone
+ * (or a zombie no one has reaped yet) within 2 s.
+ */
+static bool
+script_bg_gone(const char *path)
+{
+	char *pidfile, stat[64], buf[256];
+	const char *st;
+	FILE *fp;
+	int pid = 0, i;
+
+	xasprintf(&pidfile, "%s.pid", path);
+	fp = fopen(pidfile, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &pid), 1);
+	fclose(fp);
+	free(pidfile);
+	for (i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
+		if ((fp = fopen(stat, "r")) == NULL)
+			return true;
+		buf[0] = '\0';
+		if (fgets(buf, sizeof buf, fp) == NULL)
+			buf[0] = '\0';
+		fclose(fp);
+		if ((st = strrchr(buf, ')')) != NULL && st[2] == 'Z')
+			return true;
+		usleep(20000);
+	}
+	return i < 100;
+}
+
 static void
 test_script_timeout(void **state)
 {
@@ -1070,9 +1103,6 @@ test_script_timeout(void **state)
 	struct nx_err err = { { 0 } };
 	struct inventory inv;
 	struct timespec t0, t1;
-	char *pidfile;
-	FILE *fp;
-	int pid = 0;
 
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1083,27 +1113,7 @@ test_script_timeout(void **state)
 	    "was killed (stderr: started)") == NULL)
 		fail_msg("%s", err.msg);
 	assert_true(t1.tv_sec - t0.tv_sec < 10);
-	xasprintf(&pidfile, "%s.pid", path);
-	fp = fopen(pidfile, "r");
-	assert_non_null(fp);
-	assert_int_equal(fscanf(fp, "%d", &pid), 1);
-	fclose(fp);
-	free(pidfile);
-	usleep(100000);
-	/* The sleep is gone too (or a zombie no one has reaped yet). */
-	if (kill(pid, 0) == 0) {
-		char stat[64], buf[256];
-		const char *st;
-
-		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
-		fp = fopen(stat, "r");
-		assert_non_null(fp);
-		assert_non_null(fgets(buf, sizeof buf, fp));
-		fclose(fp);
-		st = strrchr(buf, ')');
-		assert_non_null(st);
-		assert_int_equal(st[2], 'Z');
-	}
+	assert_true(script_bg_gone(path));      /* the sleep too */
 	inv_free(&inv);
 	remove_script(path);
 }
@@ -1117,9 +1127,6 @@ test_script_too_much(void **state)
 	struct nx_err err = { { 0 } };
 	struct inventory inv;
 	struct timespec t0, t1;
-	char *pidfile;
-	FILE *fp;
-	int pid = 0, i;
 
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1129,29 +1136,7 @@ test_script_too_much(void **state)
 	    "killed") == NULL)
 		fail_msg("%s", err.msg);
 	assert_true(t1.tv_sec - t0.tv_sec < 15);        /* not the timeout */
-	xasprintf(&pidfile, "%s.pid", path);
-	fp = fopen(pidfile, "r");
-	assert_non_null(fp);
-	assert_int_equal(fscanf(fp, "%d", &pid), 1);
-	fclose(fp);
-	free(pidfile);
-	/* the background sleep of its group is gone (or an unreaped zombie) */
-	for (i = 0; i < 100 && kill(pid, 0) == 0; i++) {
-		char stat[64], buf[256];
-		const char *st;
-
-		snprintf(stat, sizeof stat, "/proc/%d/stat", pid);
-		if ((fp = fopen(stat, "r")) == NULL)
-			break;
-		buf[0] = '\0';
-		if (fgets(buf, sizeof buf, fp) == NULL)
-			buf[0] = '\0';
-		fclose(fp);
-		if ((st = strrchr(buf, ')')) != NULL && st[2] == 'Z')
-			break;
-		usleep(20000);
-	}
-	assert_true(i < 100);
+	assert_true(script_bg_gone(path));      /* its group's sleep too */
 	inv_free(&inv);
 	remove_script(path);
 }
